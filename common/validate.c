@@ -1,0 +1,586 @@
+/*
+ * validate.c - vote/chat request validation and the consumed-message schema
+ * check (see validate.h).  Every rule lives here once, so the edge and the
+ * sinks can never disagree about what a valid message is.
+ */
+#include "validate.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ulid.h"
+
+#define SCHEMA_VERSION 1
+
+static const char *const reason_names[VC_R__COUNT] = {
+    [VC_R_OK]             = "ok",
+    [VC_R_BAD_JSON]       = "malformed_json",
+    [VC_R_BAD_UTF8]       = "invalid_utf8",
+    [VC_R_TOO_DEEP]       = "too_deep",
+    [VC_R_UNKNOWN_FIELD]  = "unknown_field",
+    [VC_R_MISSING_FIELD]  = "missing_field",
+    [VC_R_WRONG_TYPE]     = "wrong_type",
+    [VC_R_BAD_LENGTH]     = "bad_length",
+    [VC_R_BAD_VALUE]      = "bad_value",
+    [VC_R_UNKNOWN_POLL]   = "unknown_poll",
+    [VC_R_UNKNOWN_CHOICE] = "unknown_choice",
+    [VC_R_BAD_RECIPIENT]  = "invalid_recipient",
+    [VC_R_SELF_MESSAGE]   = "self_message",
+    [VC_R_TEXT_TOO_LONG]  = "text_too_long",
+    [VC_R_INTERNAL]       = "internal",
+};
+
+const char *vc_reason_str(vc_reason r)
+{
+    return (r >= 0 && r < VC_R__COUNT) ? reason_names[r] : "unknown";
+}
+
+void vc_limits_default(vc_limits *lim)
+{
+    lim->max_depth = 4;
+    lim->max_text_chars = 2000;
+}
+
+/* ---- byte-level helpers ---- */
+
+int vc_utf8_valid(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        uint32_t cp;
+
+        if (c < 0x80) { i++; continue; }
+        if (c >= 0xc2 && c <= 0xdf) { n = 1; cp = c & 0x1f; }
+        else if (c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; }
+        else if (c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; }
+        else return 0;                      /* continuation byte, 0xc0/0xc1, > 0xf4 */
+        if (len - i <= n) return 0;         /* truncated sequence */
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)   /* overlong */
+            || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+        {
+            return 0;
+        }
+        i += n + 1;
+    }
+    return 1;
+}
+
+size_t vc_utf8_chars(const unsigned char *s, size_t len)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        n += (s[i] & 0xc0) != 0x80;
+    }
+    return n;
+}
+
+int vc_json_depth_ok(const unsigned char *s, size_t len, size_t max)
+{
+    size_t depth = 0;
+    int in_str = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = s[i];
+        if (in_str) {
+            if (c == '\\') i++;            /* skip the escaped char */
+            else if (c == '"') in_str = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max) return 0;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return 1;
+}
+
+int vc_username_valid(const char *s, size_t len)
+{
+    if (len < VC_USERNAME_MIN || len > VC_USERNAME_MAX) {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void vc_conversation_id(const char *u1, const char *u2, char *out)
+{
+    const char *a = u1, *b = u2;
+
+    if (strcmp(u1, u2) > 0) {
+        a = u2;
+        b = u1;
+    }
+    snprintf(out, VC_CONV_MAX + 1, "%s:%s", a, b);
+}
+
+/* no C0 controls, no DEL; allow_ws lets chat text keep \t \n \r */
+static int no_controls(const char *s, size_t len, int allow_ws)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (c == 0x7f || (c < 0x20 && !(allow_ws && (c == '\t' || c == '\n' || c == '\r')))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- errors ---- */
+
+/* Copy a (possibly hostile) field name, cut at a UTF-8 boundary so the error
+ * body stays valid JSON. */
+static void set_field(vc_error *err, const char *prefix, const char *name)
+{
+    size_t o = 0, cap = sizeof(err->field) - 1;
+    const char *parts[2] = { prefix, name };
+
+    for (int p = 0; p < 2; p++) {
+        const char *s = parts[p];
+        if (s == NULL) continue;
+        size_t l = strlen(s);
+        if (o + l > cap) {
+            l = cap - o;
+            while (l > 0 && ((unsigned char) s[l] & 0xc0) == 0x80) l--;
+        }
+        memcpy(err->field + o, s, l);
+        o += l;
+        if (p == 0 && prefix != NULL && name != NULL && o < cap) err->field[o++] = '.';
+    }
+    err->field[o] = '\0';
+}
+
+__attribute__((format(printf, 5, 6)))
+static int fail(vc_error *err, vc_reason r, const char *prefix, const char *field,
+                const char *fmt, ...)
+{
+    va_list ap;
+
+    err->reason = r;
+    err->status = (r == VC_R_BAD_JSON || r == VC_R_BAD_UTF8 || r == VC_R_TOO_DEEP) ? 400
+                : (r == VC_R_INTERNAL) ? 500 : 422;
+    err->field[0] = '\0';
+    if (field != NULL) {
+        set_field(err, prefix, field);
+    }
+    va_start(ap, fmt);
+    vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* ---- parsing ---- */
+
+static json_t *parse_object(const vc_limits *lim, const unsigned char *body, size_t len,
+                            vc_error *err)
+{
+    json_error_t je;
+    json_t *root;
+
+    if (len == 0) {
+        fail(err, VC_R_BAD_JSON, NULL, NULL, "empty body");
+        return NULL;
+    }
+    /* explicit, although jansson also rejects bad UTF-8: its error text would
+     * be reported as malformed JSON, and the contract distinguishes the two */
+    if (!vc_utf8_valid(body, len)) {
+        fail(err, VC_R_BAD_UTF8, NULL, NULL, "body is not valid UTF-8");
+        return NULL;
+    }
+    if (!vc_json_depth_ok(body, len, lim->max_depth)) {
+        fail(err, VC_R_TOO_DEEP, NULL, NULL, "JSON nested deeper than %zu levels", lim->max_depth);
+        return NULL;
+    }
+    root = json_loadb((const char *) body, len, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL) {
+        fail(err, VC_R_BAD_JSON, NULL, NULL, "invalid JSON at byte %d: %s", je.position, je.text);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        fail(err, VC_R_WRONG_TYPE, NULL, NULL, "body must be a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
+/* every key of obj must be in allowed (NULL-terminated) */
+static int only_fields(json_t *obj, const char *const *allowed, const char *prefix, vc_error *err)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(obj, k, v) {
+        int ok = 0;
+        for (const char *const *a = allowed; *a; a++) {
+            if (strcmp(k, *a) == 0) { ok = 1; break; }
+        }
+        if (!ok) {
+            return fail(err, VC_R_UNKNOWN_FIELD, prefix, k, "unknown field");
+        }
+    }
+    return 0;
+}
+
+/* string field with 1..max characters and no control characters */
+static int str_field(json_t *obj, const char *name, const char *prefix, int required,
+                     size_t max_chars, const char **val, size_t *vlen, vc_error *err)
+{
+    json_t *v = json_object_get(obj, name);
+
+    *val = NULL;
+    *vlen = 0;
+    if (v == NULL) {
+        return required ? fail(err, VC_R_MISSING_FIELD, prefix, name, "required field is missing")
+                        : 0;
+    }
+    if (!json_is_string(v)) {
+        return fail(err, VC_R_WRONG_TYPE, prefix, name, "must be a string");
+    }
+    *val = json_string_value(v);
+    *vlen = json_string_length(v);
+    size_t chars = vc_utf8_chars((const unsigned char *) *val, *vlen);
+    if (chars == 0 || chars > max_chars) {
+        return fail(err, VC_R_BAD_LENGTH, prefix, name, "must be 1-%zu characters", max_chars);
+    }
+    if (!no_controls(*val, *vlen, 0)) {
+        return fail(err, VC_R_BAD_VALUE, prefix, name, "must not contain control characters");
+    }
+    return 0;
+}
+
+/* ---- votes ---- */
+
+static int check_attrs(const vc_poll *poll, json_t *attrs, int required, vc_error *err)
+{
+    const char *k, *val;
+    json_t *v;
+    size_t vlen;
+
+    if (attrs == NULL) {
+        if (poll != NULL && poll->nattrs > 0) {
+            return fail(err, VC_R_MISSING_FIELD, NULL, "attrs", "poll requires attributes: %s%s%s",
+                        poll->attrs[0], poll->nattrs > 1 ? ", ..." : "", "");
+        }
+        return required ? fail(err, VC_R_MISSING_FIELD, NULL, "attrs", "required field is missing")
+                        : 0;
+    }
+    if (!json_is_object(attrs)) {
+        return fail(err, VC_R_WRONG_TYPE, NULL, "attrs", "must be an object");
+    }
+    json_object_foreach(attrs, k, v) {
+        if (poll != NULL && vc_poll_attr_index(poll, k, strlen(k)) < 0) {
+            return fail(err, VC_R_UNKNOWN_FIELD, "attrs", k, "poll has no such attribute");
+        }
+        if (str_field(attrs, k, "attrs", 1, VC_ATTR_VALUE_MAX, &val, &vlen, err) < 0) {
+            return -1;
+        }
+    }
+    if (poll != NULL) {
+        for (size_t i = 0; i < poll->nattrs; i++) {
+            if (json_object_get(attrs, poll->attrs[i]) == NULL) {
+                return fail(err, VC_R_MISSING_FIELD, "attrs", poll->attrs[i],
+                            "required attribute is missing");
+            }
+        }
+    }
+    return 0;
+}
+
+/* poll, choice, voter, attrs of a vote object; consumed=1 for the sink check */
+static int check_vote_body(const vc_catalog *cat, json_t *obj, int consumed,
+                           const char **voter, size_t *voter_len, vc_error *err)
+{
+    const char *poll_id, *choice;
+    size_t poll_len, choice_len;
+    const vc_poll *poll = NULL;
+
+    if (str_field(obj, "poll", NULL, 1, VC_POLL_ID_MAX, &poll_id, &poll_len, err) < 0) {
+        return -1;
+    }
+    if (cat != NULL && (poll = vc_catalog_find(cat, poll_id, poll_len)) == NULL) {
+        return fail(err, VC_R_UNKNOWN_POLL, NULL, "poll", "no such poll");
+    }
+    if (str_field(obj, "choice", NULL, 1, VC_CHOICE_MAX, &choice, &choice_len, err) < 0) {
+        return -1;
+    }
+    if (poll != NULL && !vc_poll_has_choice(poll, choice, choice_len)) {
+        return fail(err, VC_R_UNKNOWN_CHOICE, NULL, "choice", "not a choice of poll %s", poll->id);
+    }
+    if (str_field(obj, "voter", NULL, 0, VC_VOTER_MAX, voter, voter_len, err) < 0) {
+        return -1;
+    }
+    return check_attrs(poll, json_object_get(obj, "attrs"), consumed, err);
+}
+
+static int dump_msg(json_t *msg, vc_msg *out, vc_error *err)
+{
+    out->json = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    if (out->json == NULL) {
+        return fail(err, VC_R_INTERNAL, NULL, NULL, "out of memory");
+    }
+    out->json_len = strlen(out->json);
+    return 0;
+}
+
+static json_t *new_msg(const char *kind, const char *id)
+{
+    json_t *m = json_object();
+
+    if (m == NULL
+        || json_object_set_new(m, "v", json_integer(SCHEMA_VERSION)) < 0
+        || json_object_set_new(m, "kind", json_string(kind)) < 0
+        || json_object_set_new(m, "id", json_string(id)) < 0)
+    {
+        json_decref(m);
+        return NULL;
+    }
+    return m;
+}
+
+int vc_validate_vote(const vc_catalog *cat, const vc_limits *lim,
+                     const unsigned char *body, size_t len,
+                     const char *id, int64_t received_at,
+                     vc_msg *out, vc_error *err)
+{
+    static const char *const allowed[] = { "poll", "choice", "voter", "attrs", NULL };
+    const char *voter;
+    size_t voter_len;
+    json_t *root, *msg, *attrs;
+
+    memset(out, 0, sizeof(*out));
+    out->kind = VC_KIND_VOTE;
+    if ((root = parse_object(lim, body, len, err)) == NULL) {
+        return -1;
+    }
+    if (only_fields(root, allowed, NULL, err) < 0
+        || check_vote_body(cat, root, 0, &voter, &voter_len, err) < 0)
+    {
+        json_decref(root);
+        return -1;
+    }
+
+    /* key: the voter keeps one voter's votes in one partition (dedup in order) */
+    const char *key = voter ? voter : id;
+    out->key_len = voter ? voter_len : strlen(id);
+    memcpy(out->key, key, out->key_len);
+    out->key[out->key_len] = '\0';
+
+    attrs = json_object_get(root, "attrs");
+    msg = new_msg("vote", id);
+    if (msg == NULL
+        || json_object_set(msg, "poll", json_object_get(root, "poll")) < 0
+        || json_object_set(msg, "choice", json_object_get(root, "choice")) < 0
+        || (voter && json_object_set(msg, "voter", json_object_get(root, "voter")) < 0)
+        || json_object_set_new(msg, "attrs", attrs ? json_incref(attrs) : json_object()) < 0
+        || json_object_set_new(msg, "received_at", json_integer(received_at)) < 0)
+    {
+        json_decref(msg);
+        json_decref(root);
+        return fail(err, VC_R_INTERNAL, NULL, NULL, "out of memory");
+    }
+    json_decref(root);
+    return dump_msg(msg, out, err);
+}
+
+/* ---- chat ---- */
+
+static int check_text(const vc_limits *lim, json_t *obj, vc_error *err)
+{
+    json_t *v = json_object_get(obj, "text");
+
+    if (v == NULL) {
+        return fail(err, VC_R_MISSING_FIELD, NULL, "text", "required field is missing");
+    }
+    if (!json_is_string(v)) {
+        return fail(err, VC_R_WRONG_TYPE, NULL, "text", "must be a string");
+    }
+    size_t chars = vc_utf8_chars((const unsigned char *) json_string_value(v), json_string_length(v));
+    if (chars == 0) {
+        return fail(err, VC_R_BAD_LENGTH, NULL, "text", "must not be empty");
+    }
+    if (chars > lim->max_text_chars) {
+        return fail(err, VC_R_TEXT_TOO_LONG, NULL, "text", "longer than %zu characters",
+                    lim->max_text_chars);
+    }
+    if (!no_controls(json_string_value(v), json_string_length(v), 1)) {
+        return fail(err, VC_R_BAD_VALUE, NULL, "text", "must not contain control characters "
+                    "other than tab and newline");
+    }
+    return 0;
+}
+
+static int check_user(json_t *obj, const char *name, vc_reason r, vc_error *err)
+{
+    json_t *v = json_object_get(obj, name);
+
+    if (v == NULL) {
+        return fail(err, VC_R_MISSING_FIELD, NULL, name, "required field is missing");
+    }
+    if (!json_is_string(v)) {
+        return fail(err, VC_R_WRONG_TYPE, NULL, name, "must be a string");
+    }
+    if (!vc_username_valid(json_string_value(v), json_string_length(v))) {
+        return fail(err, r, NULL, name, "must be a username: 3-32 characters of [a-z0-9_.-]");
+    }
+    return 0;
+}
+
+int vc_validate_chat(const vc_limits *lim, const unsigned char *body, size_t len,
+                     const char *sender, const char *id, int64_t received_at,
+                     vc_msg *out, vc_error *err)
+{
+    static const char *const allowed[] = { "to", "text", NULL };
+    json_t *root, *msg;
+    const char *to;
+
+    memset(out, 0, sizeof(*out));
+    out->kind = VC_KIND_CHAT;
+    if (!vc_username_valid(sender, strlen(sender))) {
+        /* the module checks the token subject first; this is defence in depth */
+        return fail(err, VC_R_BAD_VALUE, NULL, NULL, "sender is not a valid username");
+    }
+    if ((root = parse_object(lim, body, len, err)) == NULL) {
+        return -1;
+    }
+    if (only_fields(root, allowed, NULL, err) < 0
+        || check_user(root, "to", VC_R_BAD_RECIPIENT, err) < 0
+        || check_text(lim, root, err) < 0)
+    {
+        json_decref(root);
+        return -1;
+    }
+    to = json_string_value(json_object_get(root, "to"));
+    if (strcmp(to, sender) == 0) {
+        json_decref(root);
+        return fail(err, VC_R_SELF_MESSAGE, NULL, "to", "cannot send a message to yourself");
+    }
+    vc_conversation_id(sender, to, out->conversation);
+    out->key_len = strlen(out->conversation);
+    memcpy(out->key, out->conversation, out->key_len + 1);
+
+    msg = new_msg("chat", id);
+    if (msg == NULL
+        || json_object_set_new(msg, "conversation", json_string(out->conversation)) < 0
+        || json_object_set_new(msg, "from", json_string(sender)) < 0
+        || json_object_set(msg, "to", json_object_get(root, "to")) < 0
+        || json_object_set(msg, "text", json_object_get(root, "text")) < 0
+        || json_object_set_new(msg, "received_at", json_integer(received_at)) < 0)
+    {
+        json_decref(msg);
+        json_decref(root);
+        return fail(err, VC_R_INTERNAL, NULL, NULL, "out of memory");
+    }
+    json_decref(root);
+    return dump_msg(msg, out, err);
+}
+
+void vc_msg_free(vc_msg *m)
+{
+    free(m->json);
+    m->json = NULL;
+    m->json_len = 0;
+}
+
+/* ---- consumed-message check (sinks) ---- */
+
+static int check_envelope(json_t *obj, const char *kind, vc_error *err)
+{
+    json_t *v = json_object_get(obj, "v");
+    json_t *k = json_object_get(obj, "kind");
+    json_t *id = json_object_get(obj, "id");
+    json_t *ra = json_object_get(obj, "received_at");
+
+    if (!json_is_integer(v) || json_integer_value(v) != SCHEMA_VERSION) {
+        return fail(err, VC_R_BAD_VALUE, NULL, "v", "schema version must be %d", SCHEMA_VERSION);
+    }
+    if (!json_is_string(k) || strcmp(json_string_value(k), kind) != 0) {
+        return fail(err, VC_R_BAD_VALUE, NULL, "kind", "kind must be \"%s\"", kind);
+    }
+    if (!json_is_string(id) || !vc_ulid_valid(json_string_value(id), json_string_length(id))) {
+        return fail(err, VC_R_BAD_VALUE, NULL, "id", "id must be a ULID");
+    }
+    if (!json_is_integer(ra) || json_integer_value(ra) <= 0) {
+        return fail(err, VC_R_BAD_VALUE, NULL, "received_at", "must be a positive integer (ms)");
+    }
+    return 0;
+}
+
+static int check_chat_msg(const vc_limits *lim, json_t *obj, vc_error *err)
+{
+    char conv[VC_CONV_MAX + 1];
+    json_t *c;
+
+    if (check_user(obj, "from", VC_R_BAD_VALUE, err) < 0
+        || check_user(obj, "to", VC_R_BAD_RECIPIENT, err) < 0
+        || check_text(lim, obj, err) < 0)
+    {
+        return -1;
+    }
+    const char *from = json_string_value(json_object_get(obj, "from"));
+    const char *to = json_string_value(json_object_get(obj, "to"));
+    if (strcmp(from, to) == 0) {
+        return fail(err, VC_R_SELF_MESSAGE, NULL, "to", "from == to");
+    }
+    vc_conversation_id(from, to, conv);
+    c = json_object_get(obj, "conversation");
+    if (!json_is_string(c) || strcmp(json_string_value(c), conv) != 0) {
+        return fail(err, VC_R_BAD_VALUE, NULL, "conversation", "must be \"%s\"", conv);
+    }
+    return 0;
+}
+
+int vc_message_check(const vc_catalog *cat, const vc_limits *lim, vc_kind kind,
+                     const unsigned char *buf, size_t len,
+                     json_t **parsed, vc_error *err)
+{
+    static const char *const vote_fields[] = {
+        "v", "kind", "id", "poll", "choice", "voter", "attrs", "received_at", NULL };
+    static const char *const chat_fields[] = {
+        "v", "kind", "id", "conversation", "from", "to", "text", "received_at", NULL };
+    const char *voter;
+    size_t voter_len;
+    json_t *root;
+    int rc;
+
+    if (parsed) {
+        *parsed = NULL;
+    }
+    if ((root = parse_object(lim, buf, len, err)) == NULL) {
+        return -1;
+    }
+    if (kind == VC_KIND_VOTE) {
+        rc = only_fields(root, vote_fields, NULL, err) < 0
+             || check_envelope(root, "vote", err) < 0
+             || check_vote_body(cat, root, 1, &voter, &voter_len, err) < 0 ? -1 : 0;
+    } else {
+        rc = only_fields(root, chat_fields, NULL, err) < 0
+             || check_envelope(root, "chat", err) < 0
+             || check_chat_msg(lim, root, err) < 0 ? -1 : 0;
+    }
+    if (rc < 0 || parsed == NULL) {
+        json_decref(root);
+    } else {
+        *parsed = root;
+    }
+    return rc;
+}
