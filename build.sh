@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# build.sh: the one entry point of the vote & chat edge: set up, build, run, test.
+#
+# The stack's pieces live in stack/ (configs, pinned versions, the scripts under stack/lib);
+# this file only reads the command line and calls them. `./build.sh --help` lists everything.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export ROOT
+. "$ROOT/stack/lib/common.sh"
+. "$ROOT/stack/lib/setup.sh"
+. "$ROOT/stack/lib/build.sh"
+. "$ROOT/stack/lib/services.sh"
+. "$ROOT/stack/lib/test.sh"
+
+usage() {
+    cat <<USAGE
+usage: ./build.sh COMMAND [ARGS]
+
+The local stack (all on 127.0.0.1, state in \$STATE_DIR, default ./.state):
+  setup               install every dependency (Debian packages, Kafka jars from Maven Central,
+                      FerretDB from its Go module, Locust); idempotent, cached in ./.cache
+  build               build the nginx module, the sinks, the api daemon and tools into ./.build
+  up                  setup + build + start everything, create topics, apply the schema,
+                      print the endpoints; a no-op on a running stack
+  down                stop everything, keep the data
+  clean               stop everything and remove the state directory
+  status              one line per service: state, pid, port (exit 1 if any is not up)
+  logs [SERVICE]      list the logs, or show the end of one (LINES_SHOWN=100)
+  stop-service NAME   stop one service (for fault tests); start-service NAME starts it again
+  test                setup + build + start what the tests need + run every suite + stop what it
+                      started; ends with 'N passed, N failed'; exit 1 on any failure
+
+Services: $SERVICES
+
+Settings (environment variables, with defaults):
+  STATE_DIR=$STATE_DIR
+  EDGE_PORT=$EDGE_PORT API_PORT=$API_PORT KAFKA_PORT=$KAFKA_PORT KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT
+  REDIS_PORT=$REDIS_PORT PG_PORT=$PG_PORT MONGO_PORT=$MONGO_PORT
+  VOTE_SINK_METRICS_PORT=$VOTE_SINK_METRICS_PORT CHAT_SINK_METRICS_PORT=$CHAT_SINK_METRICS_PORT
+  VOTE_PARTITIONS=$VOTE_PARTITIONS (partitions of the votes and chat topics)  KAFKA_HEAP=$KAFKA_HEAP
+  READY_TIMEOUT=$READY_TIMEOUT (seconds each service may take to become ready)
+USAGE
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+    setup)         cmd_setup ;;
+    build)         cmd_build ;;
+    up)            cmd_setup && cmd_build && cmd_up ;;
+    down)          cmd_down ;;
+    clean)         cmd_clean ;;
+    status)        cmd_status ;;
+    logs)          cmd_logs "$@" ;;
+    stop-service)  cmd_stop_service "$@" ;;
+    start-service) cmd_start_service "$@" ;;
+    test)          cmd_test "$@" ;;
+    -h|--help|help) usage ;;
+    "")            usage >&2; exit 2 ;;
+    *)             echo "build.sh: unknown command '$cmd' (see ./build.sh --help)" >&2; exit 2 ;;
+esac

@@ -1,0 +1,121 @@
+# common.sh: settings, progress output and process helpers shared by every build.sh step.
+#
+# Sourced by build.sh; every setting can be overridden from the environment.
+
+ROOT=${ROOT:?build.sh sets ROOT}
+STACK_DIR=$ROOT/stack
+# shellcheck source=../versions.env
+. "$STACK_DIR/versions.env"
+
+: "${STATE_DIR:=$ROOT/.state}"
+: "${BUILD_DIR:=$ROOT/.build}"
+: "${CACHE_DIR:=$ROOT/.cache}"
+: "${EDGE_PORT:=8080}"
+: "${API_PORT:=8090}"
+: "${KAFKA_PORT:=9092}"
+: "${KAFKA_CONTROLLER_PORT:=9093}"
+: "${REDIS_PORT:=6379}"
+: "${PG_PORT:=5432}"
+: "${MONGO_PORT:=27017}"
+: "${VOTE_SINK_METRICS_PORT:=9101}"
+: "${CHAT_SINK_METRICS_PORT:=9102}"
+: "${VOTE_PARTITIONS:=2}"
+: "${KAFKA_HEAP:=512m}"
+: "${READY_TIMEOUT:=60}"
+: "${POLL_CATALOG:=$STACK_DIR/polls.json}"
+
+KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+KAFKA_LIBS=$CACHE_DIR/kafka-$KAFKA_VERSION/libs
+FERRETDB_BIN=$CACHE_DIR/bin/ferretdb-local-$FERRETDB_VERSION
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+PG_CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=vote user=vote"
+MONGO_URI=mongodb://127.0.0.1:$MONGO_PORT/
+KAFKA_TOPICS_CMD=$STACK_DIR/bin/kafka-topics
+RUN_DIR=$STATE_DIR/run
+LOG_DIR=$STATE_DIR/logs
+export ROOT STATE_DIR BUILD_DIR CACHE_DIR EDGE_PORT API_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT \
+       REDIS_PORT PG_PORT MONGO_PORT VOTE_SINK_METRICS_PORT CHAT_SINK_METRICS_PORT VOTE_PARTITIONS \
+       KAFKA_BROKERS KAFKA_LIBS KAFKA_HEAP PG_CONNINFO MONGO_URI KAFKA_TOPICS_CMD POLL_CATALOG
+
+# ---- progress output ---------------------------------------------------------------------
+if [ -t 1 ]; then C_B=$'\e[1m'; C_G=$'\e[32m'; C_R=$'\e[31m'; C_Y=$'\e[33m'; C_0=$'\e[0m'
+else C_B=; C_G=; C_R=; C_Y=; C_0=; fi
+step() { printf '%s==>%s %s\n' "$C_B" "$C_0" "$*"; }
+info() { printf '    %s\n' "$*"; }
+ok()   { printf '    %sok%s %s\n' "$C_G" "$C_0" "$*"; }
+warn() { printf '    %swarning:%s %s\n' "$C_Y" "$C_0" "$*" >&2; }
+die()  { printf '%sbuild.sh: %s%s\n' "$C_R" "$*" "$C_0" >&2; exit 1; }
+
+# ---- processes and ports -----------------------------------------------------------------
+pidfile() { echo "$RUN_DIR/$1.pid"; }
+
+# Prints the pid of service $1 when its pid file names a live process; cleans a stale file.
+live_pid() {
+    local f; f=$(pidfile "$1")
+    [ -f "$f" ] || return 1
+    local pid; pid=$(tr -dc 0-9 < "$f")
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$pid"; return 0; fi
+    rm -f "$f"
+    return 1
+}
+
+port_busy() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+
+# Who listens on a port, for error messages ("pid 123 (redis-server)").
+port_owner() {
+    local line; line=$(ss -Hltnp "sport = :$1" 2>/dev/null | head -n 1)
+    local who; who=$(printf '%s' "$line" | grep -o 'users:((.*))' | sed -E 's/users:\(\("([^"]*)",pid=([0-9]+).*/pid \2 (\1)/')
+    echo "${who:-an unknown process}"
+}
+
+# Refuses to start service $1 on port $2 when something else already listens there.
+require_free_port() {
+    local name=$1 port=$2 var=$3
+    if port_busy "$port"; then
+        die "port $port for $name is busy: used by $(port_owner "$port"). Stop it, or set $var to another port."
+    fi
+}
+
+# Waits until command "$@" succeeds, at most READY_TIMEOUT seconds.
+wait_until() {
+    local what=$1; shift
+    local deadline=$((SECONDS + READY_TIMEOUT))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.3
+    done
+}
+
+# Starts a long-running command in its own session with output to the service's log and a pid file.
+spawn() {
+    local name=$1; shift
+    mkdir -p "$RUN_DIR" "$LOG_DIR"
+    setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 < /dev/null &
+    echo $! > "$(pidfile "$name")"
+}
+
+# Stops service $1: SIGTERM, then SIGKILL after $2 seconds (default 20).
+stop_pid() {
+    local name=$1 grace=${2:-20} pid
+    pid=$(live_pid "$name") || return 0
+    kill -TERM "$pid" 2>/dev/null
+    local deadline=$((SECONDS + grace))
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ $SECONDS -ge $deadline ]; then
+            warn "$name (pid $pid) did not stop within ${grace}s; killing it"
+            kill -KILL "$pid" 2>/dev/null
+            sleep 0.2
+            break
+        fi
+        sleep 0.2
+    done
+    rm -f "$(pidfile "$name")"
+}
+
+# Renders ${VAR} references of template $1 into file $2 with the current settings.
+render() { mkdir -p "$(dirname "$2")"; envsubst < "$1" > "$2"; }
+
+# Runs a command as the PostgreSQL owner: "postgres" when we are root (the server refuses root).
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}

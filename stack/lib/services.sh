@@ -1,0 +1,263 @@
+# services.sh: start, stop, readiness and status of each service of the local stack.
+#
+# Every service has start_<name>, ready_<name> and stop_<name>; state lives under $STATE_DIR
+# (data, logs/<name>.log, run/<name>.pid). Order matters: stores and Kafka first, then the
+# daemons that use them, then the edge.
+
+SERVICES="kafka redis postgres mongo vote-sink chat-sink api edge"
+
+service_port() {
+    case $1 in
+        kafka) echo "$KAFKA_PORT";; redis) echo "$REDIS_PORT";; postgres) echo "$PG_PORT";;
+        mongo) echo "$MONGO_PORT";; edge) echo "$EDGE_PORT";; api) echo "$API_PORT";;
+        vote-sink) echo "$VOTE_SINK_METRICS_PORT";; chat-sink) echo "$CHAT_SINK_METRICS_PORT";;
+    esac
+}
+service_port_var() {
+    case $1 in
+        kafka) echo KAFKA_PORT;; redis) echo REDIS_PORT;; postgres) echo PG_PORT;; mongo) echo MONGO_PORT;;
+        edge) echo EDGE_PORT;; api) echo API_PORT;; vote-sink) echo VOTE_SINK_METRICS_PORT;;
+        chat-sink) echo CHAT_SINK_METRICS_PORT;;
+    esac
+}
+
+# ---- Kafka (KRaft, one JVM) ----------------------------------------------------------------
+kafka_java() { java -Xmx128m -Dlog4j.configuration="file:$STACK_DIR/kafka/tools-log4j.properties" -cp "$KAFKA_LIBS/*" "$@"; }
+
+start_kafka() {
+    [ -f "$KAFKA_LIBS/.complete" ] || die "Kafka jars missing: run ./build.sh setup"
+    render "$STACK_DIR/kafka/server.properties.template" "$STATE_DIR/kafka/server.properties"
+    if [ ! -f "$STATE_DIR/kafka/data/meta.properties" ]; then
+        mkdir -p "$STATE_DIR/kafka/data"
+        local cluster_id; cluster_id=$(kafka_java kafka.tools.StorageTool random-uuid) || die "kafka: random-uuid failed"
+        kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$STATE_DIR/kafka/server.properties" \
+            >> "$LOG_DIR/kafka.log" 2>&1 || die "kafka: formatting the log directory failed (see $LOG_DIR/kafka.log)"
+    fi
+    spawn kafka java "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+        -Djava.awt.headless=true -Dlog4j.configuration="file:$STACK_DIR/kafka/log4j.properties" \
+        -cp "$KAFKA_LIBS/*" kafka.Kafka "$STATE_DIR/kafka/server.properties"
+}
+ready_kafka() { kcat -b "$KAFKA_BROKERS" -L -m 2 -q 2>/dev/null | grep -q 'broker 1 at'; }
+stop_kafka() { stop_pid kafka 60; }
+
+create_topics() {
+    local existing; existing=$("$KAFKA_TOPICS_CMD" list 2>/dev/null)
+    for t in votes chat; do
+        grep -qx "$t" <<<"$existing" || "$KAFKA_TOPICS_CMD" create "$t" "$VOTE_PARTITIONS" || die "cannot create topic $t"
+    done
+    for t in votes.dlq chat.dlq auth.revocations; do
+        grep -qx "$t" <<<"$existing" || "$KAFKA_TOPICS_CMD" create "$t" 1 || die "cannot create topic $t"
+    done
+}
+
+# ---- Redis ---------------------------------------------------------------------------------
+start_redis() {
+    mkdir -p "$STATE_DIR/redis"
+    render "$STACK_DIR/redis.conf.template" "$STATE_DIR/redis/redis.conf"
+    redis-server "$STATE_DIR/redis/redis.conf" || die "redis-server failed to start (see $LOG_DIR/redis.log)"
+}
+ready_redis() { [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
+stop_redis() { stop_pid redis 20; }
+
+# ---- PostgreSQL ----------------------------------------------------------------------------
+start_postgres() {
+    [ -n "$PG_BIN" ] || die "PostgreSQL server binaries not found: run ./build.sh setup"
+    local data=$STATE_DIR/postgres
+    if [ ! -f "$data/PG_VERSION" ]; then
+        mkdir -p "$data"; [ "$(id -u)" = 0 ] && chown postgres: "$data"
+        as_pg "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+            >> "$LOG_DIR/postgres.log" 2>&1 || die "initdb failed (see $LOG_DIR/postgres.log)"
+    fi
+    mkdir -p "$STATE_DIR/postgres-socket"; [ "$(id -u)" = 0 ] && chown postgres: "$STATE_DIR/postgres-socket" "$LOG_DIR/postgres.log" 2>/dev/null
+    touch "$LOG_DIR/postgres.log"; [ "$(id -u)" = 0 ] && chown postgres: "$LOG_DIR/postgres.log"
+    as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$LOG_DIR/postgres.log" -w -t "$READY_TIMEOUT" \
+        -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $STATE_DIR/postgres-socket -c max_connections=200 -c synchronous_commit=on -c fsync=on" \
+        start > /dev/null || die "PostgreSQL failed to start (see $LOG_DIR/postgres.log)"
+    head -n 1 "$data/postmaster.pid" > "$(pidfile postgres)"
+}
+ready_postgres() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT"; }
+stop_postgres() {
+    live_pid postgres >/dev/null || return 0
+    as_pg "$PG_BIN/pg_ctl" -D "$STATE_DIR/postgres" -m fast -w -t 30 stop >/dev/null 2>&1 || stop_pid postgres 30
+    rm -f "$(pidfile postgres)"
+}
+psql_admin() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"; }
+
+apply_schema() {
+    psql_admin -d postgres -tAc "SELECT 1 FROM pg_roles WHERE rolname='vote'" | grep -q 1 \
+        || psql_admin -d postgres -c "CREATE ROLE vote LOGIN" || die "cannot create role vote"
+    psql_admin -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='vote'" | grep -q 1 \
+        || psql_admin -d postgres -c "CREATE DATABASE vote OWNER vote" || die "cannot create database vote"
+    psql -X -q -v ON_ERROR_STOP=1 "$PG_CONNINFO" -f "$STACK_DIR/schema.sql" >/dev/null \
+        || die "applying stack/schema.sql failed"
+}
+
+# ---- MongoDB-wire (FerretDB) ---------------------------------------------------------------
+start_mongo() {
+    [ -x "$FERRETDB_BIN" ] || die "FerretDB missing: run ./build.sh setup"
+    spawn mongo "$FERRETDB_BIN" --listen-addr "127.0.0.1:$MONGO_PORT" --sqlite-dir "$STATE_DIR/mongo"
+}
+ready_mongo() { "$BUILD_DIR/bin/mongo-ping" "$MONGO_URI" >/dev/null 2>&1; }
+stop_mongo() { stop_pid mongo 20; }
+
+# ---- our daemons ---------------------------------------------------------------------------
+jwt_secrets() {
+    local f=$STATE_DIR/jwt-secrets
+    if [ ! -s "$f" ]; then
+        umask 077
+        printf 'k1 %s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$f"
+        [ "$(id -u)" = 0 ] && chmod 644 "$f"   # nginx workers run as nobody and must read it
+    fi
+    echo "$f"
+}
+
+start_vote-sink() {
+    [ -x "$BUILD_DIR/bin/vote-sink" ] || { warn "vote-sink not built yet; skipped"; return 2; }
+    spawn vote-sink "$BUILD_DIR/bin/vote-sink" --brokers "$KAFKA_BROKERS" \
+        --redis-port "$REDIS_PORT" --mongo-uri "$MONGO_URI" --catalog "$POLL_CATALOG" \
+        --metrics-port "$VOTE_SINK_METRICS_PORT"
+}
+start_chat-sink() {
+    [ -x "$BUILD_DIR/bin/chat-sink" ] || { warn "chat-sink not built yet; skipped"; return 2; }
+    spawn chat-sink "$BUILD_DIR/bin/chat-sink" --brokers "$KAFKA_BROKERS" \
+        --redis-port "$REDIS_PORT" --pg "$PG_CONNINFO" --metrics-port "$CHAT_SINK_METRICS_PORT"
+}
+start_api() {
+    [ -x "$BUILD_DIR/bin/vote-api" ] || { warn "vote-api not built yet; skipped"; return 2; }
+    spawn api "$BUILD_DIR/bin/vote-api" --port "$API_PORT" --brokers "$KAFKA_BROKERS" \
+        --redis-port "$REDIS_PORT" --pg "$PG_CONNINFO" --jwt-secrets "$(jwt_secrets)" --catalog "$POLL_CATALOG"
+}
+http_ok() { curl -fsS -o /dev/null --max-time 2 "$1"; }
+ready_vote-sink() { http_ok "http://127.0.0.1:$VOTE_SINK_METRICS_PORT/metrics"; }
+ready_chat-sink() { http_ok "http://127.0.0.1:$CHAT_SINK_METRICS_PORT/metrics"; }
+ready_api() { http_ok "http://127.0.0.1:$API_PORT/healthz"; }
+stop_vote-sink() { stop_pid vote-sink 30; }
+stop_chat-sink() { stop_pid chat-sink 30; }
+stop_api() { stop_pid api 20; }
+
+# ---- the edge (nginx + ngx_vote_module) -----------------------------------------------------
+render_edge_conf() {
+    local dir=$STATE_DIR/nginx f
+    mkdir -p "$dir/logs" "$dir/conf" "$dir/temp"
+    export JWT_SECRETS_FILE; JWT_SECRETS_FILE=$(jwt_secrets)
+    export VOTE_MODULE_SO=$BUILD_DIR/modules/ngx_http_vote_module.so WEB_ROOT=$ROOT/web
+    # Only our variables are substituted: nginx's own $variables stay as they are.
+    local vars='${EDGE_PORT} ${API_PORT} ${KAFKA_BROKERS} ${POLL_CATALOG} ${JWT_SECRETS_FILE} ${VOTE_MODULE_SO} ${STATE_DIR} ${WEB_ROOT}'
+    for f in "$ROOT"/nginx-conf/*.conf; do
+        envsubst "$vars" < "$f" > "$dir/conf/$(basename "$f")"
+    done
+}
+nginx_cmd() { nginx -p "$STATE_DIR/nginx" -c "$STATE_DIR/nginx/conf/nginx.conf" -e "$LOG_DIR/edge.log" "$@"; }
+start_edge() {
+    [ -f "$BUILD_DIR/modules/ngx_http_vote_module.so" ] || { warn "ngx_vote_module not built yet; skipped"; return 2; }
+    render_edge_conf
+    nginx_cmd -t -q 2>>"$LOG_DIR/edge.log" || { tail -5 "$LOG_DIR/edge.log" >&2; die "nginx -t failed for the edge config"; }
+    nginx_cmd || die "nginx failed to start (see $LOG_DIR/edge.log)"
+}
+ready_edge() { http_ok "http://127.0.0.1:$EDGE_PORT/healthz"; }
+stop_edge() {
+    live_pid edge >/dev/null || return 0
+    nginx_cmd -s quit 2>/dev/null   # graceful: the module flushes its Kafka queue on exit
+    stop_pid edge 30
+}
+
+# ---- orchestration -------------------------------------------------------------------------
+STARTED_NOW=""
+
+# Starts service $1 unless it already runs; waits for readiness. Return 2: not built, skipped.
+start_service() {
+    local name=$1 pid port var rc
+    if pid=$(live_pid "$name"); then
+        ready_"$name" && { ok "$name already up (pid $pid)"; return 0; }
+        warn "$name (pid $pid) runs but is not ready; restarting it"
+        stop_"$name"
+    fi
+    port=$(service_port "$name"); var=$(service_port_var "$name")
+    require_free_port "$name" "$port" "$var"
+    start_"$name"; rc=$?
+    [ $rc -eq 2 ] && return 2
+    STARTED_NOW="$name $STARTED_NOW"
+    wait_until "$name" ready_"$name" || {
+        tail -n 15 "$LOG_DIR/$name.log" >&2 2>/dev/null
+        die "$name did not become ready within ${READY_TIMEOUT}s (log: $LOG_DIR/$name.log)"
+    }
+    ok "$name up (pid $(live_pid "$name"), port $port)"
+}
+
+# When `up` fails half way, stop what this invocation started so nothing is left half-running.
+abort_up() {
+    local rc=$?
+    [ $rc -eq 0 ] && return
+    [ -n "$STARTED_NOW" ] || return
+    printf 'build.sh: up failed; stopping what it started: %s\n' "$STARTED_NOW" >&2
+    for s in $STARTED_NOW; do stop_"$s" >/dev/null 2>&1; done
+}
+
+cmd_up() {
+    command -v nginx >/dev/null && [ -f "$KAFKA_LIBS/.complete" ] && [ -x "$FERRETDB_BIN" ] \
+        || die "the stack is not set up: run ./build.sh setup (or ./build.sh up, which does it)"
+    mkdir -p "$RUN_DIR" "$LOG_DIR"
+    trap abort_up EXIT
+    step "Starting the stack (state in $STATE_DIR)"
+    for s in kafka redis postgres mongo; do start_service "$s"; done
+    step "Kafka topics and PostgreSQL schema"
+    create_topics; ok "topics: votes chat ($VOTE_PARTITIONS partitions), votes.dlq chat.dlq auth.revocations"
+    apply_schema; ok "schema applied (stack/schema.sql)"
+    step "Daemons and the edge"
+    for s in vote-sink chat-sink api edge; do start_service "$s"; done
+    trap - EXIT
+    print_endpoints
+}
+
+print_endpoints() {
+    step "Endpoints"
+    cat <<EOF
+    edge (nginx + ngx_vote_module)  http://127.0.0.1:$EDGE_PORT   e.g. POST /api/votes, GET /api/polls
+    api daemon (behind the edge)    http://127.0.0.1:$API_PORT
+    Kafka                           $KAFKA_BROKERS   topics: votes chat votes.dlq chat.dlq auth.revocations
+    Redis                           127.0.0.1:$REDIS_PORT
+    PostgreSQL                      $PG_CONNINFO
+    MongoDB-wire (FerretDB)         $MONGO_URI   database vote
+    sink metrics                    http://127.0.0.1:$VOTE_SINK_METRICS_PORT/metrics  http://127.0.0.1:$CHAT_SINK_METRICS_PORT/metrics
+    logs                            $LOG_DIR  (./build.sh logs SERVICE)
+EOF
+}
+
+cmd_down() {
+    step "Stopping the stack (data kept in $STATE_DIR)"
+    local s rev=""
+    for s in $SERVICES; do rev="$s $rev"; done
+    for s in $rev; do
+        if live_pid "$s" >/dev/null; then stop_"$s"; ok "$s stopped"; fi
+    done
+}
+
+cmd_clean() {
+    cmd_down
+    step "Removing $STATE_DIR"
+    rm -rf "$STATE_DIR"; ok "removed"
+}
+
+cmd_status() {
+    local s pid port state rc=0
+    printf '%-10s %-5s %-8s %s\n' SERVICE STATE PID PORT
+    for s in $SERVICES; do
+        port=$(service_port "$s")
+        if pid=$(live_pid "$s"); then
+            if ready_"$s"; then state=up; else state=busy; rc=1; fi
+        else pid=-; state=down; rc=1; fi
+        printf '%-10s %-5s %-8s %s\n' "$s" "$state" "$pid" "$port"
+    done
+    return $rc
+}
+
+cmd_logs() {
+    if [ $# -eq 0 ]; then ls -1 "$LOG_DIR" 2>/dev/null | sed 's/\.log$//'; return; fi
+    local f=$LOG_DIR/$1.log
+    [ -f "$f" ] || die "no log for '$1' (services: $SERVICES)"
+    tail -n "${LINES_SHOWN:-100}" "$f"
+}
+
+# Stops or starts one service (used by fault tests: ./build.sh stop-service redis).
+cmd_stop_service() { [ -n "${1:-}" ] || die "usage: build.sh stop-service SERVICE"; type "stop_$1" >/dev/null 2>&1 || die "unknown service '$1' (services: $SERVICES)"; stop_"$1"; ok "$1 stopped"; }
+cmd_start_service() { [ -n "${1:-}" ] || die "usage: build.sh start-service SERVICE"; type "start_$1" >/dev/null 2>&1 || die "unknown service '$1' (services: $SERVICES)"; start_service "$1"; }
