@@ -88,7 +88,7 @@ apply_schema() {
         || psql_admin -d postgres -c "CREATE ROLE vote LOGIN" || die "cannot create role vote"
     psql_admin -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='vote'" | grep -q 1 \
         || psql_admin -d postgres -c "CREATE DATABASE vote OWNER vote" || die "cannot create database vote"
-    psql -X -q -v ON_ERROR_STOP=1 "$PG_CONNINFO" -f "$STACK_DIR/schema.sql" >/dev/null \
+    PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 "$PG_CONNINFO" -f "$STACK_DIR/schema.sql" >/dev/null \
         || die "applying stack/schema.sql failed"
 }
 
