@@ -28,7 +28,10 @@ The local stack (all on 127.0.0.1, state in \$STATE_DIR, default ./.state):
   logs [SERVICE]      list the logs, or show the end of one (LINES_SHOWN=100)
   stop-service NAME   stop one service (for fault tests); start-service NAME starts it again
   test                setup + build + start what the tests need + run every suite + stop what it
-                      started; ends with 'N passed, N failed'; exit 1 on any failure
+                      started; ends with 'N passed, N failed'; exit 1 on any failure.
+                      'test FILE...' runs only those test files
+  env                 print the settings as shell exports: eval "\$(./build.sh env)" lets you
+                      run one test file by hand against the running stack
 
 Services: $SERVICES
 
@@ -55,6 +58,7 @@ case "$cmd" in
     stop-service)  cmd_stop_service "$@" ;;
     start-service) cmd_start_service "$@" ;;
     test)          cmd_test "$@" ;;
+    env)           cmd_env ;;
     -h|--help|help) usage ;;
     "")            usage >&2; exit 2 ;;
     *)             echo "build.sh: unknown command '$cmd' (see ./build.sh --help)" >&2; exit 2 ;;

@@ -119,3 +119,13 @@ render() { mkdir -p "$(dirname "$2")"; envsubst < "$1" > "$2"; }
 as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
+
+# ./build.sh env: the exported settings, for running one test by hand.
+cmd_env() {
+    local v
+    for v in ROOT STATE_DIR BUILD_DIR CACHE_DIR EDGE_PORT API_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT \
+             REDIS_PORT PG_PORT MONGO_PORT VOTE_SINK_METRICS_PORT CHAT_SINK_METRICS_PORT VOTE_PARTITIONS \
+             KAFKA_BROKERS KAFKA_LIBS PG_CONNINFO MONGO_URI KAFKA_TOPICS_CMD POLL_CATALOG; do
+        printf 'export %s=%q\n' "$v" "${!v}"
+    done
+}

@@ -25,10 +25,10 @@ cmd_test() {
     export TEST_NGINX_JWT_SECRETS=$STATE_DIR/jwt-secrets TEST_NGINX_SERVROOT=$BUILD_DIR/servroot
     export CMOCKA_MESSAGE_OUTPUT=TAP
 
-    local files=()
-    [ -d "$BUILD_DIR/tests" ] && while IFS= read -r f; do files+=("$f"); done \
+    local files=("$@")
+    [ ${#files[@]} -eq 0 ] && [ -d "$BUILD_DIR/tests" ] && while IFS= read -r f; do files+=("$f"); done \
         < <(find "$BUILD_DIR/tests" -maxdepth 1 -type f -perm -u+x | sort)
-    for f in "$ROOT"/t/lib/selftest/*.t "$ROOT"/t/*.t "$ROOT"/t/integration/*.t; do
+    [ $# -eq 0 ] && for f in "$ROOT"/t/lib/selftest/*.t "$ROOT"/t/*.t "$ROOT"/t/integration/*.t; do
         [ -f "$f" ] && files+=("$f")
     done
     step "Running ${#files[@]} test files"
