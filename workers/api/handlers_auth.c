@@ -1,0 +1,193 @@
+/*
+ * handlers_auth.c - POST /api/auth/register, /login, /logout; GET /api/auth/me.
+ */
+#include "handlers.h"
+
+#include <jansson.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "metrics.h"
+#include "password.h"
+#include "respond.h"
+#include "revoked.h"
+#include "revoker.h"
+#include "token.h"
+#include "validate.h"
+
+typedef struct {
+    const char *username;
+    const char *password;
+    size_t password_len;
+} credentials;
+
+/* Parses {"username","password"} (exactly these two strings).  On failure
+ * answers 400/422 itself and returns -1; *root must be json_decref'd. */
+static int parse_credentials(api_request *r, json_t **root, credentials *c,
+                             enum MHD_Result *answered)
+{
+    json_error_t jerr;
+    *root = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!*root || !json_is_object(*root)) {
+        *answered = respond_error(r, 400, "bad_json", "body must be a JSON object", NULL);
+        return -1;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(*root, key, val) {
+        if (strcmp(key, "username") != 0 && strcmp(key, "password") != 0) {
+            *answered = respond_error(r, 422, "unknown_field", "unexpected field", key);
+            return -1;
+        }
+        if (!json_is_string(val)) {
+            *answered = respond_error(r, 422, "wrong_type", "must be a string", key);
+            return -1;
+        }
+    }
+    json_t *u = json_object_get(*root, "username"), *p = json_object_get(*root, "password");
+    if (!u || !p) {
+        *answered = respond_error(r, 422, "missing_field", "username and password are required",
+                                  u ? "password" : "username");
+        return -1;
+    }
+    c->username = json_string_value(u);
+    c->password = json_string_value(p);
+    c->password_len = json_string_length(p);
+    return 0;
+}
+
+/* 422 unless the password meets the policy; NULL when it does. */
+static const char *password_problem(const credentials *c)
+{
+    if (c->password_len > PASSWORD_MAX_BYTES)
+        return "password is too long";
+    if (vc_utf8_chars((const unsigned char *)c->password, c->password_len) < PASSWORD_MIN_CHARS)
+        return "password must have at least 10 characters";
+    return NULL;
+}
+
+/* Inserts the account; 201, 409 when taken, 503 when PostgreSQL fails. */
+static enum MHD_Result create_account(api_request *r, const credentials *c)
+{
+    char hash[PASSWORD_HASH_LEN];
+    if (password_hash(c->password, c->password_len, hash) < 0)
+        return respond_error(r, 500, "internal", "cannot hash the password", NULL);
+    const char *params[2] = {c->username, hash};
+    int taken = 0;
+    PGresult *res = db_exec("INSERT INTO users (username, password_hash) VALUES ($1, $2)", 2,
+                            params, &taken);
+    sodium_memzero(hash, sizeof hash);
+    if (!res && taken) {
+        metrics_inc(M_REGISTER_CONFLICT);
+        return respond_error(r, 409, "username_taken", "this username is already registered",
+                             "username");
+    }
+    if (!res)
+        return respond_unavailable(r, "account store unavailable");
+    PQclear(res);
+    metrics_inc(M_REGISTER_OK);
+    return respond_json(r, 201, json_pack("{s:s}", "username", c->username));
+}
+
+enum MHD_Result handle_register(api_request *r)
+{
+    json_t *root;
+    credentials c;
+    enum MHD_Result answered;
+    if (parse_credentials(r, &root, &c, &answered) < 0) {
+        json_decref(root);
+        return answered;
+    }
+    enum MHD_Result ret;
+    const char *weak = password_problem(&c);
+    if (!vc_username_valid(c.username, strlen(c.username)))
+        ret = respond_error(r, 422, "invalid_username", "3-32 characters of [a-z0-9_.-]",
+                            "username");
+    else if (weak)
+        ret = respond_error(r, 422, "weak_password", weak, "password");
+    else
+        ret = create_account(r, &c);
+    json_decref(root);
+    return ret;
+}
+
+/* The stored hash (malloc'd) or NULL if there is no such user; -1 on a
+ * database failure. */
+static int lookup_hash(const char *username, char **hash)
+{
+    *hash = NULL;
+    if (!vc_username_valid(username, strlen(username)))
+        return 0;
+    const char *params[1] = {username};
+    PGresult *res = db_exec("SELECT password_hash FROM users WHERE username = $1", 1, params,
+                            NULL);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 1)
+        *hash = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+enum MHD_Result handle_login(api_request *r)
+{
+    json_t *root;
+    credentials c;
+    enum MHD_Result answered;
+    if (parse_credentials(r, &root, &c, &answered) < 0) {
+        json_decref(root);
+        return answered;
+    }
+    char *hash;
+    enum MHD_Result ret;
+    if (lookup_hash(c.username, &hash) < 0) {
+        ret = respond_unavailable(r, "account store unavailable");
+    } else if (c.password_len > PASSWORD_MAX_BYTES ||
+               !password_verify(hash, c.password, c.password_len)) {
+        /* Unknown user, wrong password: one answer, one cost (dummy verify). */
+        metrics_inc(M_LOGIN_FAILED);
+        ret = respond_unauthorized(r, "wrong username or password");
+    } else {
+        char *token = NULL;
+        int64_t exp;
+        if (token_issue(r->app, c.username, &token, &exp) < 0) {
+            ret = respond_error(r, 500, "internal", "cannot sign a token", NULL);
+        } else {
+            metrics_inc(M_LOGIN_OK);
+            ret = respond_json(r, 200, json_pack("{s:s, s:I, s:s}", "token", token, "expires_at",
+                                                 (json_int_t)exp, "username", c.username));
+        }
+        free(token);
+    }
+    free(hash);
+    json_decref(root);
+    return ret;
+}
+
+enum MHD_Result handle_logout(api_request *r)
+{
+    const char *why;
+    if (token_check(r, &why) < 0) {
+        /* Logging out twice is not an error: the token is dead either way. */
+        if (strcmp(why, "revoked") == 0)
+            return respond_empty(r, 204);
+        return respond_unauthorized(r, why);
+    }
+    /* Durable in Kafka before we say so: the edge learns it from there. */
+    if (revoker_publish(r->app->revoker, r->claims.jti, r->claims.exp) < 0)
+        return respond_unavailable(r, "cannot record the logout; retry");
+    if (revocations_add(r->app->revoked, r->claims.jti, r->claims.exp) < 0)
+        log_error("revocation_oom", "local revocation set: out of memory");
+    metrics_inc(M_LOGOUT);
+    return respond_empty(r, 204);
+}
+
+enum MHD_Result handle_me(api_request *r)
+{
+    const char *why;
+    if (token_check(r, &why) < 0)
+        return respond_unauthorized(r, why);
+    return respond_json(r, 200, json_pack("{s:s, s:I}", "username", r->claims.sub, "expires_at",
+                                          (json_int_t)r->claims.exp));
+}

@@ -1,0 +1,18 @@
+/*
+ * http_server.h - the libmicrohttpd daemon: limits, body collection,
+ * dispatch to the router, graceful stop.
+ */
+#ifndef API_HTTP_SERVER_H
+#define API_HTTP_SERVER_H
+
+#include "api.h"
+
+#define HTTP_MAX_BODY 4096 /* every api body is a small JSON object */
+
+struct MHD_Daemon *http_start(api_app *app);
+
+/* Stops accepting, ends SSE streams, gives in-flight requests up to
+ * grace_ms to finish, then stops the daemon. */
+void http_stop(struct MHD_Daemon *d, api_app *app, unsigned grace_ms);
+
+#endif

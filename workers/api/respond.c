@@ -1,0 +1,85 @@
+/*
+ * respond.c - answers, error bodies and per-route metrics (see respond.h).
+ */
+#include "respond.h"
+
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+
+enum MHD_Result respond_queue(api_request *r, unsigned status, struct MHD_Response *resp)
+{
+    if (!resp) {
+        log_error("response_alloc", "cannot allocate a response");
+        return MHD_NO; /* MHD closes the connection */
+    }
+    /* Answers carry per-user or live data: never let a proxy cache them. */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    metrics_observe_request(r->route, (int)status, api_now_monotonic() - r->started);
+    return ret;
+}
+
+enum MHD_Result respond_raw(api_request *r, unsigned status, const char *content_type,
+                            const char *data, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (resp && content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    return respond_queue(r, status, resp);
+}
+
+enum MHD_Result respond_json(api_request *r, unsigned status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) {
+        static const char oom[] = "{\"error\":\"internal\",\"detail\":\"out of memory\"}";
+        return respond_raw(r, 500, "application/json", oom, sizeof oom - 1);
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    return respond_queue(r, status, resp);
+}
+
+enum MHD_Result respond_empty(api_request *r, unsigned status)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    return respond_queue(r, status, resp);
+}
+
+enum MHD_Result respond_error(api_request *r, unsigned status, const char *code,
+                              const char *detail, const char *field)
+{
+    json_t *body = json_pack("{s:s, s:s}", "error", code, "detail", detail);
+    if (body && field)
+        json_object_set_new(body, "field", json_string(field));
+    return respond_json(r, status, body);
+}
+
+enum MHD_Result respond_unavailable(api_request *r, const char *what)
+{
+    json_t *body = json_pack("{s:s, s:s}", "error", "unavailable", "detail", what);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    struct MHD_Response *resp =
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+             : NULL;
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    return respond_queue(r, 503, resp);
+}

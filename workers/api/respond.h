@@ -1,0 +1,30 @@
+/*
+ * respond.h - building and queueing HTTP answers.
+ *
+ * Every answer of the daemon passes through here so that the error body shape
+ * ({"error","detail","field"}, as in DESIGN.md), common headers and the
+ * per-route metrics are uniform.
+ */
+#ifndef API_RESPOND_H
+#define API_RESPOND_H
+
+#include <jansson.h>
+
+#include "api.h"
+
+/* body is stolen (decref'd here); NULL body answers 500. */
+enum MHD_Result respond_json(api_request *r, unsigned status, json_t *body);
+/* Copies data. */
+enum MHD_Result respond_raw(api_request *r, unsigned status, const char *content_type,
+                            const char *data, size_t len);
+enum MHD_Result respond_empty(api_request *r, unsigned status);
+/* field may be NULL. */
+enum MHD_Result respond_error(api_request *r, unsigned status, const char *code,
+                              const char *detail, const char *field);
+/* 503 with Retry-After for a store that is down. */
+enum MHD_Result respond_unavailable(api_request *r, const char *what);
+
+/* Queue an already built response (SSE); adds the common headers, counts. */
+enum MHD_Result respond_queue(api_request *r, unsigned status, struct MHD_Response *resp);
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * results.c - results snapshots from Redis and their cache (see results.h).
+ *
+ * Keys (docs/CONTRACT.md): poll:{p}:totals, poll:{p}:count, poll:{p}:dupes,
+ * poll:{p}:attr:{attr} ("{value}\t{choice}" -> count).  All are read in one
+ * pipelined round trip.
+ */
+#include "results.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "rds.h"
+#include "ulid.h"
+
+typedef struct {
+    char *json;
+    size_t len;
+    double built_at;      /* monotonic seconds */
+    atomic_int changed;   /* pending stream push */
+} cache_entry;
+
+struct results_cache {
+    pthread_mutex_t lock;
+    cache_entry *entries;
+    size_t n;
+    double max_age;
+};
+
+results_cache *results_cache_new(size_t npolls, unsigned max_age_ms)
+{
+    results_cache *rc = calloc(1, sizeof *rc);
+    if (!rc || !(rc->entries = calloc(npolls ? npolls : 1, sizeof *rc->entries))) {
+        free(rc);
+        return NULL;
+    }
+    pthread_mutex_init(&rc->lock, NULL);
+    rc->n = npolls;
+    rc->max_age = max_age_ms / 1000.0;
+    return rc;
+}
+
+void results_cache_free(results_cache *rc)
+{
+    if (!rc)
+        return;
+    for (size_t i = 0; i < rc->n; i++)
+        free(rc->entries[i].json);
+    free(rc->entries);
+    pthread_mutex_destroy(&rc->lock);
+    free(rc);
+}
+
+static void drop_entry_locked(cache_entry *e)
+{
+    free(e->json);
+    e->json = NULL;
+    e->len = 0;
+}
+
+void results_mark_changed(results_cache *rc, size_t idx)
+{
+    if (idx >= rc->n)
+        return;
+    pthread_mutex_lock(&rc->lock);
+    drop_entry_locked(&rc->entries[idx]);
+    pthread_mutex_unlock(&rc->lock);
+    atomic_store(&rc->entries[idx].changed, 1);
+}
+
+void results_mark_all_changed(results_cache *rc)
+{
+    for (size_t i = 0; i < rc->n; i++)
+        results_mark_changed(rc, i);
+}
+
+int results_take_changed(results_cache *rc, size_t idx)
+{
+    return idx < rc->n && atomic_exchange(&rc->entries[idx].changed, 0);
+}
+
+/* A copy of the cached snapshot if young enough; 0 hit, -1 miss. */
+static int cache_get(results_cache *rc, size_t idx, char **json, size_t *len)
+{
+    int rcode = -1;
+    pthread_mutex_lock(&rc->lock);
+    cache_entry *e = &rc->entries[idx];
+    if (e->json && api_now_monotonic() - e->built_at <= rc->max_age &&
+        (*json = malloc(e->len + 1))) {
+        memcpy(*json, e->json, e->len + 1);
+        *len = e->len;
+        rcode = 0;
+    }
+    pthread_mutex_unlock(&rc->lock);
+    return rcode;
+}
+
+static void cache_put(results_cache *rc, size_t idx, const char *json, size_t len, double t)
+{
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return;
+    memcpy(copy, json, len + 1);
+    pthread_mutex_lock(&rc->lock);
+    cache_entry *e = &rc->entries[idx];
+    /* A change notified while we were reading Redis must not be masked by
+     * our (possibly older) snapshot: keep the entry empty in that case. */
+    if (!atomic_load(&e->changed) && (!e->json || e->built_at <= t)) {
+        free(e->json);
+        e->json = copy;
+        e->len = len;
+        e->built_at = t;
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&rc->lock);
+    free(copy);
+}
+
+/* Integer value of a reply (string or integer), 0 for nil/other. */
+static long long reply_int(const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer;
+    if (r->type == REDIS_REPLY_STRING)
+        return strtoll(r->str, NULL, 10);
+    return 0;
+}
+
+static json_t *totals_object(const vc_poll *p, const redisReply *h)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < p->nchoices; i++)
+        json_object_set_new(o, p->choices[i], json_integer(0));
+    for (size_t i = 0; o && i + 1 < h->elements; i += 2)
+        json_object_set_new(o, h->element[i]->str, json_integer(reply_int(h->element[i + 1])));
+    return o;
+}
+
+typedef struct {
+    const char *value;
+    long long total;
+} value_total;
+
+static int by_total_desc(const void *a, const void *b)
+{
+    const value_total *x = a, *y = b;
+    if (x->total != y->total)
+        return x->total < y->total ? 1 : -1;
+    return strcmp(x->value, y->value);
+}
+
+/* {value: {choice: n}} from the "{value}\t{choice}" hash. */
+static json_t *group_by_value(const redisReply *h)
+{
+    json_t *by_value = json_object();
+    for (size_t i = 0; by_value && i + 1 < h->elements; i += 2) {
+        char *field = h->element[i]->str;
+        char *tab = strrchr(field, '\t');
+        if (!tab)
+            continue; /* not written by the sink: ignore rather than fail */
+        *tab = '\0';  /* reply buffers are ours to modify */
+        json_t *choices = json_object_get(by_value, field);
+        if (!choices) {
+            choices = json_object();
+            json_object_set_new(by_value, field, choices);
+        }
+        json_object_set_new(choices, tab + 1, json_integer(reply_int(h->element[i + 1])));
+        *tab = '\t';
+    }
+    return by_value;
+}
+
+/* [{"value","total","choices"}] of the RESULTS_TOP_N values with most votes. */
+static json_t *top_values(json_t *by_value)
+{
+    size_t n = json_object_size(by_value), k = 0;
+    value_total *vt = calloc(n ? n : 1, sizeof *vt);
+    json_t *top = json_array();
+    if (!vt || !top) {
+        free(vt);
+        return top;
+    }
+    const char *value;
+    json_t *choices, *count;
+    json_object_foreach(by_value, value, choices) {
+        long long sum = 0;
+        const char *choice;
+        json_object_foreach(choices, choice, count)
+            sum += json_integer_value(count);
+        vt[k++] = (value_total){value, sum};
+    }
+    qsort(vt, k, sizeof *vt, by_total_desc);
+    for (size_t i = 0; i < k && i < RESULTS_TOP_N; i++)
+        json_array_append_new(top, json_pack("{s:s, s:I, s:O}", "value", vt[i].value, "total",
+                                             (json_int_t)vt[i].total, "choices",
+                                             json_object_get(by_value, vt[i].value)));
+    free(vt);
+    return top;
+}
+
+/* Sends the pipeline; replies[0..n) are filled or -1 (connection dropped). */
+static int read_pipeline(const vc_poll *p, redisReply **replies, size_t n)
+{
+    redisContext *c = rds_get();
+    if (!c)
+        return -1;
+    int ok = redisAppendCommand(c, "HGETALL poll:%s:totals", p->id) == REDIS_OK &&
+             redisAppendCommand(c, "GET poll:%s:count", p->id) == REDIS_OK &&
+             redisAppendCommand(c, "GET poll:%s:dupes", p->id) == REDIS_OK;
+    for (size_t a = 0; ok && a < p->nattrs; a++)
+        ok = redisAppendCommand(c, "HGETALL poll:%s:attr:%s", p->id, p->attrs[a]) == REDIS_OK;
+    size_t got = 0;
+    while (ok && got < n) {
+        void *r = NULL;
+        ok = redisGetReply(c, &r) == REDIS_OK && r;
+        replies[got++] = r;
+    }
+    if (!ok) {
+        for (size_t i = 0; i < got; i++)
+            freeReplyObject(replies[i]);
+        rds_drop();
+        return -1;
+    }
+    return 0;
+}
+
+static int is_hash_reply(const redisReply *r) { return r->type == REDIS_REPLY_ARRAY; }
+
+static json_t *build_snapshot(const vc_poll *p, redisReply **rep)
+{
+    json_t *snap = json_pack("{s:s, s:s, s:I, s:I, s:I}", "poll", p->id, "title", p->title,
+                             "count", (json_int_t)reply_int(rep[1]), "duplicates",
+                             (json_int_t)reply_int(rep[2]), "generated_at",
+                             (json_int_t)vc_now_ms());
+    json_t *by_attr = json_object(), *top = json_object();
+    if (!snap || !by_attr || !top || !is_hash_reply(rep[0])) {
+        json_decref(snap);
+        json_decref(by_attr);
+        json_decref(top);
+        return NULL;
+    }
+    json_object_set_new(snap, "totals", totals_object(p, rep[0]));
+    for (size_t a = 0; a < p->nattrs; a++) {
+        if (!is_hash_reply(rep[3 + a]))
+            continue;
+        json_t *by_value = group_by_value(rep[3 + a]);
+        json_object_set_new(top, p->attrs[a], top_values(by_value));
+        if (json_object_size(by_value) <= RESULTS_FULL_ATTR_MAX)
+            json_object_set(by_attr, p->attrs[a], by_value);
+        json_decref(by_value);
+    }
+    json_object_set_new(snap, "by_attr", by_attr);
+    json_object_set_new(snap, "top", top);
+    return snap;
+}
+
+int results_snapshot(api_app *app, size_t idx, int fresh, char **json, size_t *len)
+{
+    results_cache *rc = app->results;
+    if (!fresh && cache_get(rc, idx, json, len) == 0) {
+        metrics_inc(M_RESULTS_CACHE_HIT);
+        return 0;
+    }
+    metrics_inc(M_RESULTS_CACHE_MISS);
+    const vc_poll *p = &app->catalog->polls[idx];
+    size_t n = 3 + p->nattrs;
+    redisReply *replies[3 + VC_POLL_ATTRS_MAX];
+    double started = api_now_monotonic();
+    if (read_pipeline(p, replies, n) < 0)
+        return -1;
+    json_t *snap = build_snapshot(p, replies);
+    for (size_t i = 0; i < n; i++)
+        freeReplyObject(replies[i]);
+    *json = snap ? json_dumps(snap, JSON_COMPACT) : NULL;
+    json_decref(snap);
+    if (!*json)
+        return -1;
+    *len = strlen(*json);
+    cache_put(rc, idx, *json, *len, started);
+    return 0;
+}

@@ -1,0 +1,34 @@
+/*
+ * results.h - poll results snapshots from the vote sink's Redis keys, with a
+ * short-lived cache.
+ *
+ * A snapshot is the JSON body of GET /api/polls/{poll}/results and of the
+ * poll stream's "results" events.  The cache entry of a poll is dropped when
+ * its results:{p} channel fires and is never served older than
+ * --results-cache-ms, so answers lag the tallies by at most that much.
+ */
+#ifndef API_RESULTS_H
+#define API_RESULTS_H
+
+#include <stddef.h>
+
+#include "api.h"
+
+#define RESULTS_TOP_N 10           /* entries in "top" per attribute */
+#define RESULTS_FULL_ATTR_MAX 500  /* attributes with more values only get "top" */
+
+results_cache *results_cache_new(size_t npolls, unsigned max_age_ms);
+void results_cache_free(results_cache *rc);
+
+/* A snapshot of poll index idx (malloc'd JSON in *json).  fresh=1 bypasses
+ * the cache.  0, or -1 when Redis cannot be read. */
+int results_snapshot(api_app *app, size_t idx, int fresh, char **json, size_t *len);
+
+/* The tallies of poll idx changed: drop its cache entry, flag a stream push. */
+void results_mark_changed(results_cache *rc, size_t idx);
+/* Every poll changed (after a pub/sub outage, changes may have been missed). */
+void results_mark_all_changed(results_cache *rc);
+/* 1 (and clears the flag) if poll idx changed since the last call. */
+int results_take_changed(results_cache *rc, size_t idx);
+
+#endif

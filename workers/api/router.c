@@ -1,0 +1,97 @@
+/*
+ * router.c - the route table (see router.h).  Patterns are matched segment
+ * by segment; "*" matches one non-empty segment and becomes a path param.
+ */
+#include "router.h"
+
+#include <string.h>
+
+#include "handlers.h"
+#include "metrics.h"
+#include "respond.h"
+
+typedef struct {
+    const char *method;
+    const char *pattern;
+    api_handler handler;
+    const char *name; /* metrics label */
+    int metric;
+} route;
+
+static route routes[] = {
+    {"POST", "/api/auth/register", handle_register, "auth_register", -1},
+    {"POST", "/api/auth/login", handle_login, "auth_login", -1},
+    {"POST", "/api/auth/logout", handle_logout, "auth_logout", -1},
+    {"GET", "/api/auth/me", handle_me, "auth_me", -1},
+    {"GET", "/api/polls", handle_polls, "polls", -1},
+    {"GET", "/api/polls/*/results", handle_results, "poll_results", -1},
+    {"GET", "/api/polls/*/recent", handle_recent, "poll_recent", -1},
+    {"GET", "/api/polls/*/stream", handle_poll_stream, "poll_stream", -1},
+    {"GET", "/api/chat/conversations", handle_conversations, "chat_conversations", -1},
+    {"GET", "/api/chat/conversations/*/messages", handle_messages, "chat_messages", -1},
+    {"GET", "/api/chat/stream", handle_chat_stream, "chat_stream", -1},
+    {"GET", "/healthz", handle_healthz, "healthz", -1},
+    {"GET", "/metrics", handle_metrics, "metrics", -1},
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+static int unmatched_metric = -1;
+
+void router_init(void)
+{
+    for (size_t i = 0; i < NROUTES; i++)
+        routes[i].metric = metrics_register_route(routes[i].name);
+    unmatched_metric = metrics_register_route("unmatched");
+}
+
+/* 1 if path matches pattern; wildcard segments are stored in r->params. */
+static int match(const char *pattern, const char *path, api_request *r)
+{
+    size_t np = 0;
+    while (*pattern && *path) {
+        if (*pattern == '*') {
+            size_t seg = strcspn(path, "/");
+            if (seg == 0 || np >= API_MAX_PATH_PARAMS)
+                return 0;
+            r->params[np] = path;
+            r->param_lens[np++] = seg;
+            path += seg;
+            pattern++;
+        } else if (*pattern++ != *path++) {
+            return 0;
+        }
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+/* HEAD is served as GET (MHD drops the body). */
+static int method_is(const char *want, const char *got)
+{
+    return strcmp(want, got) == 0 || (strcmp(want, "GET") == 0 && strcmp(got, "HEAD") == 0);
+}
+
+enum MHD_Result router_dispatch(api_request *r)
+{
+    const route *path_match = NULL;
+    for (size_t i = 0; i < NROUTES; i++) {
+        if (!match(routes[i].pattern, r->path, r))
+            continue;
+        path_match = &routes[i];
+        if (method_is(routes[i].method, r->method)) {
+            r->route = routes[i].metric;
+            return routes[i].handler(r);
+        }
+    }
+    r->route = path_match ? path_match->metric : unmatched_metric;
+    if (!path_match)
+        return respond_error(r, 404, "not_found", "no such endpoint", NULL);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        sizeof "{\"error\":\"method_not_allowed\",\"detail\":\"wrong method\"}" - 1,
+        (void *)"{\"error\":\"method_not_allowed\",\"detail\":\"wrong method\"}",
+        MHD_RESPMEM_PERSISTENT);
+    if (resp) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, path_match->method);
+    }
+    return respond_queue(r, 405, resp);
+}

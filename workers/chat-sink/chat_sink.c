@@ -1,0 +1,409 @@
+/*
+ * chat_sink.c - the chat sink daemon: Kafka `chat` -> PostgreSQL `messages` + Redis pub/sub.
+ *
+ * Per batch, one PostgreSQL transaction:
+ *   INSERT INTO messages ... VALUES (...), (...) ON CONFLICT (id) DO NOTHING RETURNING id
+ *   INSERT INTO sink_offsets ... ON CONFLICT DO UPDATE (next offset per partition, never back)
+ * so rows and offsets commit together and a replay inserts nothing. After COMMIT, every
+ * newly inserted message (RETURNING told us which) is published on chat:user:{to} and
+ * chat:user:{from}. Publishing is best effort: pub/sub has no memory, a client that was not
+ * listening catches up through the history API, so a Redis outage does not stop storage.
+ * A replayed batch inserts nothing and therefore publishes nothing twice.
+ */
+#include "kconsumer.h"
+#include "metrics.h"
+#include "msg.h"
+#include "pg_conn.h"
+#include "redis_conn.h"
+#include "wconfig.h"
+#include "wlog.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COLS_PER_ROW 6
+#define MAX_ROWS_PER_INSERT 5000  /* 6 params per row, PostgreSQL allows 65535 */
+
+struct chat_opts {
+    const char *brokers, *topic, *group, *dlq_topic, *client_id, *kafka_props;
+    long batch_max, batch_ms, backoff_base_ms, backoff_cap_ms;
+    const char *pg_conninfo, *redis_host, *redis_prefix;
+    long pg_port, redis_port, redis_timeout_ms;
+    const char *metrics_addr, *log_level;
+    long metrics_port;
+};
+
+struct chat_sink {
+    struct chat_opts *o;
+    struct pg_conn pg;
+    struct redis_conn redis;
+    char conninfo[1024];
+    int redis_was_down;            /* log publish outages once per state change */
+    /* reused per batch */
+    char *sql;
+    size_t sql_cap;
+    const char **params;
+    char (*times)[24];
+    size_t params_cap;
+    _Atomic uint64_t *written;
+    _Atomic uint64_t *replayed;
+    _Atomic uint64_t *published;
+    _Atomic uint64_t *publish_failed;
+};
+
+static struct chat_opts opts;
+
+static const struct wopt option_table[] = {
+    { "brokers", "KAFKA_BROKERS", WOPT_STR, &opts.brokers, "127.0.0.1:9092", "Kafka bootstrap servers" },
+    { "topic", "CHAT_SINK_TOPIC", WOPT_STR, &opts.topic, "chat", "topic to consume" },
+    { "group", "CHAT_SINK_GROUP", WOPT_STR, &opts.group, "chat-sink", "consumer group id" },
+    { "dlq-topic", "CHAT_SINK_DLQ_TOPIC", WOPT_STR, &opts.dlq_topic, "chat.dlq", "dead-letter topic for poison messages" },
+    { "client-id", "CHAT_SINK_CLIENT_ID", WOPT_STR, &opts.client_id, "chat-sink", "Kafka client.id" },
+    { "kafka-props", "CHAT_SINK_KAFKA_PROPS", WOPT_STR, &opts.kafka_props, NULL, "extra librdkafka properties key=value,key=value" },
+    { "batch-max", "SINK_BATCH_MAX", WOPT_INT, &opts.batch_max, "1000", "max messages per batch" },
+    { "batch-ms", "SINK_BATCH_MS", WOPT_INT, &opts.batch_ms, "50", "max milliseconds to fill a batch" },
+    { "backoff-base-ms", "SINK_BACKOFF_BASE_MS", WOPT_INT, &opts.backoff_base_ms, "100", "first retry delay after a store failure" },
+    { "backoff-cap-ms", "SINK_BACKOFF_CAP_MS", WOPT_INT, &opts.backoff_cap_ms, "5000", "longest retry delay" },
+    { "pg", "PG_CONNINFO", WOPT_STR, &opts.pg_conninfo, NULL, "libpq conninfo (overrides --pg-port); add options='-csearch_path=x' for a schema" },
+    { "pg-port", "PG_PORT", WOPT_INT, &opts.pg_port, "5432", "PostgreSQL port on 127.0.0.1 (db vote, user vote)" },
+    { "redis-host", "REDIS_HOST", WOPT_STR, &opts.redis_host, "127.0.0.1", "Redis host (pub/sub)" },
+    { "redis-port", "REDIS_PORT", WOPT_INT, &opts.redis_port, "6379", "Redis port" },
+    { "redis-timeout-ms", "REDIS_TIMEOUT_MS", WOPT_INT, &opts.redis_timeout_ms, "1000", "Redis connect/command timeout" },
+    { "redis-prefix", "CHAT_SINK_REDIS_PREFIX", WOPT_STR, &opts.redis_prefix, "", "prefix for Redis channels (tests)" },
+    { "metrics-addr", "SINK_METRICS_ADDR", WOPT_STR, &opts.metrics_addr, "127.0.0.1", "metrics listen address" },
+    { "metrics-port", "CHAT_SINK_METRICS_PORT", WOPT_INT, &opts.metrics_port, "9102", "metrics port (0 = off)" },
+    { "log-level", "LOG_LEVEL", WOPT_STR, &opts.log_level, "info", "debug|info|warn|error" },
+};
+
+/* ---------------- SQL building ---------------- */
+
+static const char insert_head[] =
+    "INSERT INTO messages (id, conversation, sender, recipient, body, received_at) VALUES ";
+static const char insert_tail[] = " ON CONFLICT (id) DO NOTHING RETURNING id";
+static const char offsets_upsert[] =
+    "INSERT INTO sink_offsets (topic, partition, next_offset) VALUES ($1, $2, $3) "
+    "ON CONFLICT (topic, partition) DO UPDATE "
+    "SET next_offset = GREATEST(sink_offsets.next_offset, EXCLUDED.next_offset)";
+
+/* Ensure room for `rows` rows of SQL text and parameters. */
+static int reserve(struct chat_sink *s, size_t rows)
+{
+    size_t sql_need = sizeof insert_head + sizeof insert_tail + rows * 96;
+    if (sql_need > s->sql_cap) {
+        char *p = realloc(s->sql, sql_need);
+        if (p == NULL)
+            return -1;
+        s->sql = p;
+        s->sql_cap = sql_need;
+    }
+    if (rows * COLS_PER_ROW > s->params_cap) {
+        const char **p = realloc(s->params, rows * COLS_PER_ROW * sizeof *p);
+        if (p == NULL)
+            return -1;
+        s->params = p;
+        char (*t)[24] = realloc(s->times, rows * sizeof *t);
+        if (t == NULL)
+            return -1;
+        s->times = t;
+        s->params_cap = rows * COLS_PER_ROW;
+    }
+    return 0;
+}
+
+/* VALUES ($1,$2,$3,$4,$5,to_timestamp($6::bigint / 1000.0)), ... for the given rows. */
+static void build_insert_sql(struct chat_sink *s, size_t rows)
+{
+    size_t len = (size_t)snprintf(s->sql, s->sql_cap, "%s", insert_head);
+    for (size_t r = 0; r < rows; r++) {
+        size_t p = r * COLS_PER_ROW;
+        len += (size_t)snprintf(s->sql + len, s->sql_cap - len,
+                                "%s($%zu,$%zu,$%zu,$%zu,$%zu,to_timestamp($%zu::bigint/1000.0))",
+                                r ? "," : "", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6);
+    }
+    snprintf(s->sql + len, s->sql_cap - len, "%s", insert_tail);
+}
+
+/* ---------------- PostgreSQL transaction ---------------- */
+
+/* Run one parameterised statement expecting `want`; the result is returned (caller PQclears). */
+static PGresult *exec_params(struct chat_sink *s, const char *sql, int n, const char *const *params,
+                             ExecStatusType want, char *err, size_t errcap)
+{
+    PGresult *res = PQexecParams(s->pg.conn, sql, n, NULL, params, NULL, NULL, 0);
+    if (res == NULL || PQresultStatus(res) != want) {
+        pg_conn_note_failure(&s->pg, res);
+        snprintf(err, errcap, "postgres: %s", s->pg.last_error);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+/* Insert rows [from, to) of the valid entries; marks inserted ids via `fresh`. */
+static int insert_messages(struct chat_sink *s, const struct sink_batch *b, unsigned char *fresh,
+                           char *err, size_t errcap)
+{
+    size_t rows = 0;
+    for (size_t i = 0; i < b->n; i++)
+        rows += b->entries[i].decoded != NULL;
+    if (rows == 0)
+        return 0;
+    if (reserve(s, rows) != 0) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    size_t r = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct chat_msg *m = b->entries[i].decoded;
+        if (m == NULL)
+            continue;
+        const char **p = &s->params[r * COLS_PER_ROW];
+        snprintf(s->times[r], sizeof s->times[r], "%" PRId64, m->received_at);
+        p[0] = m->id;
+        p[1] = m->conversation;
+        p[2] = m->from;
+        p[3] = m->to;
+        p[4] = m->text;
+        p[5] = s->times[r];
+        r++;
+    }
+    build_insert_sql(s, rows);
+    PGresult *res = exec_params(s, s->sql, (int)(rows * COLS_PER_ROW), s->params, PGRES_TUPLES_OK,
+                                err, errcap);
+    if (res == NULL)
+        return -1;
+    /* Mark which batch entries were new: RETURNING lists the inserted ids. The common case
+     * (nothing replayed) needs no matching. */
+    if ((size_t)PQntuples(res) == rows) {
+        for (size_t i = 0; i < b->n; i++)
+            fresh[i] = b->entries[i].decoded != NULL;
+    }
+    for (int t = 0; (size_t)PQntuples(res) != rows && t < PQntuples(res); t++) {
+        const char *id = PQgetvalue(res, t, 0);
+        for (size_t i = 0; i < b->n; i++) {
+            const struct chat_msg *m = b->entries[i].decoded;
+            if (m != NULL && !fresh[i] && strcmp(m->id, id) == 0) {
+                fresh[i] = 1;
+                break;
+            }
+        }
+    }
+    atomic_fetch_add(s->written, (uint64_t)PQntuples(res));
+    atomic_fetch_add(s->replayed, rows - (uint64_t)PQntuples(res));
+    PQclear(res);
+    return 0;
+}
+
+static int upsert_offsets(struct chat_sink *s, const struct sink_batch *b, char *err, size_t errcap)
+{
+    for (size_t p = 0; p < b->nparts; p++) {
+        char part[16], next[24];
+        snprintf(part, sizeof part, "%" PRId32, b->parts[p].partition);
+        snprintf(next, sizeof next, "%" PRId64, b->parts[p].next_offset);
+        const char *params[] = { b->topic, part, next };
+        PGresult *res = exec_params(s, offsets_upsert, 3, params, PGRES_COMMAND_OK, err, errcap);
+        if (res == NULL)
+            return -1;
+        PQclear(res);
+    }
+    return 0;
+}
+
+static int run_transaction(struct chat_sink *s, const struct sink_batch *b, unsigned char *fresh,
+                           char *err, size_t errcap)
+{
+    if (pg_conn_get(&s->pg) == NULL) {
+        snprintf(err, errcap, "postgres: %s", s->pg.last_error);
+        return -1;
+    }
+    if (pg_exec_ok(&s->pg, "BEGIN") != 0) {
+        snprintf(err, errcap, "postgres: %s", s->pg.last_error);
+        return -1;
+    }
+    if (insert_messages(s, b, fresh, err, errcap) != 0 || upsert_offsets(s, b, err, errcap) != 0) {
+        if (s->pg.conn != NULL && pg_exec_ok(&s->pg, "ROLLBACK") != 0)
+            pg_conn_drop(&s->pg); /* unknown transaction state: start clean next time */
+        memset(fresh, 0, b->n);
+        return -1;
+    }
+    if (pg_exec_ok(&s->pg, "COMMIT") != 0) {
+        /* COMMIT outcome unknown (e.g. connection lost): retrying is safe, the insert is
+         * idempotent; only the live notification of this batch could be missed. */
+        snprintf(err, errcap, "postgres commit: %s", s->pg.last_error);
+        memset(fresh, 0, b->n);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------- Redis pub/sub ---------------- */
+
+static void publish_fresh(struct chat_sink *s, const struct sink_batch *b, const unsigned char *fresh)
+{
+    redisContext *c = redis_conn_get(&s->redis);
+    size_t queued = 0, failed = 0;
+    for (size_t i = 0; c != NULL && i < b->n; i++) {
+        const struct chat_msg *m = b->entries[i].decoded;
+        if (m == NULL || !fresh[i])
+            continue;
+        const char *users[2] = { m->to, m->from };
+        for (int u = 0; u < 2; u++) {
+            char channel[128];
+            snprintf(channel, sizeof channel, "%schat:user:%s", s->o->redis_prefix, users[u]);
+            const char *argv[] = { "PUBLISH", channel, (const char *)b->entries[i].rkm->payload };
+            size_t lens[] = { 7, strlen(channel), b->entries[i].rkm->len };
+            if (redisAppendCommandArgv(c, 3, argv, lens) != REDIS_OK)
+                failed++;
+            else
+                queued++;
+        }
+    }
+    for (size_t k = 0; c != NULL && k < queued; k++) {
+        void *reply = NULL;
+        if (redisGetReply(c, &reply) != REDIS_OK || reply == NULL) {
+            failed += queued - k;
+            redis_conn_drop(&s->redis); /* NULL reply: the connection is gone */
+            c = NULL;
+            break;
+        }
+        freeReplyObject(reply);
+    }
+    if (c == NULL && queued == 0) {
+        for (size_t i = 0; i < b->n; i++)
+            failed += (b->entries[i].decoded != NULL && fresh[i]) ? 2 : 0;
+    }
+    atomic_fetch_add(s->published, queued - (failed < queued ? failed : queued));
+    atomic_fetch_add(s->publish_failed, failed);
+    if ((failed > 0) != s->redis_was_down) {
+        s->redis_was_down = failed > 0;
+        if (failed)
+            wlog_warn("redis publish failing; messages are stored, live push skipped", "err=\"%s\"", s->redis.last_error);
+        else
+            wlog_info("redis publish recovered", NULL);
+    }
+}
+
+/* ---------------- sink callbacks ---------------- */
+
+static void *chat_decode(void *ctx, const rd_kafka_message_t *rkm, char *reason, size_t cap)
+{
+    (void)ctx;
+    struct chat_msg *m = malloc(sizeof *m);
+    if (m == NULL) {
+        snprintf(reason, cap, "out of memory");
+        return NULL;
+    }
+    if (rkm->payload == NULL) {
+        snprintf(reason, cap, "empty message");
+        free(m);
+        return NULL;
+    }
+    if (chat_msg_decode(rkm->payload, rkm->len, m, reason, cap) != 0) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void chat_free(void *ctx, void *decoded)
+{
+    (void)ctx;
+    chat_msg_clear(decoded);
+    free(decoded);
+}
+
+static int chat_write_batch(void *ctx, const struct sink_batch *b, char *err, size_t errcap)
+{
+    struct chat_sink *s = ctx;
+    if (b->n - b->npoison > MAX_ROWS_PER_INSERT) {
+        snprintf(err, errcap, "batch larger than %d rows: lower --batch-max", MAX_ROWS_PER_INSERT);
+        return -1;
+    }
+    unsigned char *fresh = calloc(b->n ? b->n : 1, 1);
+    if (fresh == NULL) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    int rc = run_transaction(s, b, fresh, err, errcap);
+    if (rc == 0)
+        publish_fresh(s, b, fresh);
+    free(fresh);
+    return rc;
+}
+
+/* Seek source of truth: sink_offsets, committed in the same transaction as the rows. */
+static int chat_load_offsets(void *ctx, rd_kafka_topic_partition_list_t *parts, char *err, size_t errcap)
+{
+    struct chat_sink *s = ctx;
+    if (pg_conn_get(&s->pg) == NULL) {
+        snprintf(err, errcap, "postgres: %s", s->pg.last_error);
+        return -1;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        char part[16];
+        snprintf(part, sizeof part, "%" PRId32, parts->elems[i].partition);
+        const char *params[] = { parts->elems[i].topic, part };
+        PGresult *res = exec_params(s, "SELECT next_offset FROM sink_offsets WHERE topic = $1 AND partition = $2",
+                                    2, params, PGRES_TUPLES_OK, err, errcap);
+        if (res == NULL)
+            return -1;
+        if (PQntuples(res) == 1)
+            parts->elems[i].offset = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+    }
+    return 0;
+}
+
+/* ---------------- startup ---------------- */
+
+static void register_chat_metrics(struct chat_sink *s)
+{
+    s->written = wmetrics_counter("sink_messages_written_total", "Chat messages inserted into PostgreSQL");
+    s->replayed = wmetrics_counter("sink_duplicates_skipped_total", "Chat messages already stored (replays), skipped by ON CONFLICT");
+    s->published = wmetrics_counter("sink_published_total", "Redis PUBLISH calls for new messages");
+    s->publish_failed = wmetrics_counter("sink_publish_failed_total", "Redis PUBLISH calls that failed (live push skipped)");
+}
+
+int main(int argc, char **argv)
+{
+    enum wconfig_result cr = wconfig_parse(option_table, sizeof option_table / sizeof option_table[0], argc, argv,
+                                           "chat-sink: consume chat messages from Kafka into PostgreSQL, effectively once, and push them on Redis pub/sub.");
+    if (cr != WCONFIG_OK)
+        return cr == WCONFIG_HELP ? 0 : 2;
+    int level = wlog_level_parse(opts.log_level);
+    wlog_init("chat-sink", level < 0 ? WLOG_INFO : (enum wlog_level)level);
+    wmetrics_init("sink=\"chat-sink\"");
+    struct chat_sink s = { .o = &opts };
+    register_chat_metrics(&s);
+    if (opts.pg_conninfo != NULL)
+        /* A bounded connect keeps a black-holed server from stalling the loop forever. */
+        snprintf(s.conninfo, sizeof s.conninfo, "%s%s", opts.pg_conninfo,
+                 strstr(opts.pg_conninfo, "connect_timeout") || strstr(opts.pg_conninfo, "://")
+                     ? "" : " connect_timeout=3");
+    else
+        snprintf(s.conninfo, sizeof s.conninfo,
+                 "host=127.0.0.1 port=%ld dbname=vote user=vote connect_timeout=3 application_name=chat-sink",
+                 opts.pg_port);
+    pg_conn_init(&s.pg, s.conninfo);
+    redis_conn_init(&s.redis, opts.redis_host, (int)opts.redis_port, (int)opts.redis_timeout_ms);
+    sink_install_signals();
+    if (wmetrics_serve(opts.metrics_addr, (int)opts.metrics_port) != 0)
+        return 1;
+    struct sink_config cfg = {
+        .brokers = opts.brokers, .topic = opts.topic, .group = opts.group,
+        .dlq_topic = opts.dlq_topic, .client_id = opts.client_id, .kafka_props = opts.kafka_props,
+        .batch_max = opts.batch_max, .batch_ms = opts.batch_ms,
+        .backoff_base_ms = opts.backoff_base_ms, .backoff_cap_ms = opts.backoff_cap_ms,
+    };
+    struct sink_ops ops = { chat_decode, chat_free, chat_write_batch, chat_load_offsets };
+    int rc = sink_run(&cfg, &ops, &s);
+    wmetrics_stop();
+    pg_conn_close(&s.pg);
+    redis_conn_close(&s.redis);
+    free(s.sql);
+    free(s.params);
+    free(s.times);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,590 @@
+/*
+ * kconsumer.c - shared Kafka consumer loop for the sinks (contract in kconsumer.h).
+ *
+ * Single-threaded by design: the worker thread polls, batches, writes and commits, so the
+ * order "write, then commit" needs no locking. librdkafka's own threads handle fetching and
+ * group heartbeats; rebalance callbacks run inside rd_kafka_consumer_poll() on this thread.
+ */
+#include "kconsumer.h"
+
+#include "backoff.h"
+#include "metrics.h"
+#include "wlog.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DLQ_FLUSH_MS 5000
+#define STOP_RETRY_MS 10000  /* how long a stopping worker keeps retrying its last batch */
+#define ASSIGN_TRIES 3
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+void sink_install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void sink_request_stop(void)
+{
+    stop_flag = 1;
+}
+
+int sink_stop_requested(void)
+{
+    return stop_flag != 0;
+}
+
+/* ---- metrics (registered once) ---- */
+
+struct loop_metrics {
+    _Atomic uint64_t *consumed;
+    _Atomic uint64_t *batches;
+    _Atomic uint64_t *batch_failures;
+    _Atomic uint64_t *dlq;
+    _Atomic int64_t *lag;
+    _Atomic int64_t *paused;
+    struct whist *batch_seconds;
+};
+
+static void register_metrics(struct loop_metrics *m)
+{
+    m->consumed = wmetrics_counter("sink_messages_consumed_total", "Kafka messages consumed");
+    m->batches = wmetrics_counter("sink_batches_total", "Batches written and committed");
+    m->batch_failures = wmetrics_counter("sink_batch_failures_total",
+                                         "Batch write attempts that failed and were retried");
+    m->dlq = wmetrics_counter("sink_dlq_total", "Poison messages sent to the dead-letter topic");
+    m->lag = wmetrics_gauge("sink_lag_messages",
+                            "Messages behind the high watermark, summed over assigned partitions");
+    m->paused = wmetrics_gauge("sink_paused", "1 while consumption is paused by a store failure");
+    m->batch_seconds = wmetrics_histogram("sink_batch_seconds",
+                                          "Batch latency from first attempt to commit");
+}
+
+/* ---- batch bookkeeping ---- */
+
+struct sink_part_range *sink_batch_part(struct sink_batch *b, int32_t partition)
+{
+    for (size_t i = 0; i < b->nparts; i++)
+        if (b->parts[i].partition == partition)
+            return &b->parts[i];
+    if (b->nparts >= SINK_MAX_PARTITIONS)
+        return NULL;
+    struct sink_part_range *r = &b->parts[b->nparts++];
+    r->partition = partition;
+    r->first_offset = -1;
+    r->next_offset = -1;
+    return r;
+}
+
+int sink_batch_add(struct sink_batch *b, rd_kafka_message_t *rkm, void *decoded,
+                   const char *reason)
+{
+    struct sink_part_range *r = sink_batch_part(b, rkm->partition);
+    if (r == NULL)
+        return -1;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        struct sink_entry *e = realloc(b->entries, cap * sizeof *e);
+        if (e == NULL)
+            return -1;
+        b->entries = e;
+        b->cap = cap;
+    }
+    struct sink_entry *e = &b->entries[b->n++];
+    e->rkm = rkm;
+    e->decoded = decoded;
+    snprintf(e->reason, sizeof e->reason, "%s", decoded ? "" : (reason ? reason : "poison"));
+    if (decoded == NULL)
+        b->npoison++;
+    if (r->first_offset < 0)
+        r->first_offset = rkm->offset;
+    if (rkm->offset + 1 > r->next_offset)
+        r->next_offset = rkm->offset + 1;
+    return 0;
+}
+
+void sink_batch_clear(struct sink_batch *b, void (*free_decoded)(void *, void *), void *ctx)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->entries[i].decoded != NULL && free_decoded != NULL)
+            free_decoded(ctx, b->entries[i].decoded);
+        if (b->destroy_msg != NULL)
+            b->destroy_msg(b->entries[i].rkm);
+        else
+            rd_kafka_message_destroy(b->entries[i].rkm);
+    }
+    b->n = 0;
+    b->nparts = 0;
+    b->npoison = 0;
+    b->dlq_done = 0;
+}
+
+void sink_batch_free(struct sink_batch *b)
+{
+    free(b->entries);
+    b->entries = NULL;
+    b->cap = 0;
+}
+
+int sink_conf_apply_props(rd_kafka_conf_t *conf, const char *props, char *errstr, size_t cap)
+{
+    if (props == NULL || *props == '\0')
+        return 0;
+    char *copy = strdup(props);
+    if (copy == NULL) {
+        snprintf(errstr, cap, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    char *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        if (eq == NULL) {
+            snprintf(errstr, cap, "kafka property '%s' is not key=value", item);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        if (rd_kafka_conf_set(conf, item, eq + 1, errstr, cap) != RD_KAFKA_CONF_OK) {
+            rc = -1;
+            break;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+/* ---- the loop state ---- */
+
+struct loop {
+    const struct sink_config *cfg;
+    const struct sink_ops *ops;
+    void *ctx;
+    rd_kafka_t *consumer;
+    rd_kafka_t *dlq_producer;
+    struct sink_batch batch;
+    struct backoff backoff;
+    struct loop_metrics m;
+    int failing;              /* last write attempt failed: partitions are paused */
+    int64_t lag_by_part[SINK_MAX_PARTITIONS];
+    _Atomic int dlq_delivery_failures;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void set_paused(struct loop *l, int pause)
+{
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    if (rd_kafka_assignment(l->consumer, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(l->consumer, assigned)
+                                    : rd_kafka_resume_partitions(l->consumer, assigned);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        wlog_warn(pause ? "pause failed" : "resume failed", "err=\"%s\"", rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(assigned);
+    atomic_store(l->m.paused, pause ? 1 : 0);
+}
+
+/* ---- DLQ ---- */
+
+static void dlq_delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    (void)rk;
+    struct loop *l = opaque;
+    if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        atomic_fetch_add(&l->dlq_delivery_failures, 1);
+        wlog_warn("dlq delivery failed", "err=\"%s\"", rd_kafka_err2str(rkm->err));
+    }
+}
+
+static rd_kafka_t *create_dlq_producer(struct loop *l)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", l->cfg->brokers, err, sizeof err) ||
+        rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err) ||
+        rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err) ||
+        rd_kafka_conf_set(conf, "client.id", l->cfg->client_id, err, sizeof err)) {
+        wlog_error("dlq producer config", "err=\"%s\"", err);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, dlq_delivery_report);
+    rd_kafka_conf_set_opaque(conf, l);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (rk == NULL)
+        wlog_error("dlq producer create", "err=\"%s\"", err); /* conf freed by rd_kafka_new */
+    return rk;
+}
+
+/* Produce every poison entry with its reason and source; 0 once all are acknowledged. */
+static int send_poison_to_dlq(struct loop *l, char *err, size_t errcap)
+{
+    atomic_store(&l->dlq_delivery_failures, 0);
+    for (size_t i = 0; i < l->batch.n; i++) {
+        struct sink_entry *e = &l->batch.entries[i];
+        if (e->decoded != NULL)
+            continue;
+        char source[256];
+        snprintf(source, sizeof source, "%s:%" PRId32 ":%" PRId64, l->batch.topic,
+                 e->rkm->partition, e->rkm->offset);
+        rd_kafka_resp_err_t rerr = rd_kafka_producev(
+            l->dlq_producer, RD_KAFKA_V_TOPIC(l->cfg->dlq_topic),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(e->rkm->key, e->rkm->key_len),
+            RD_KAFKA_V_VALUE(e->rkm->payload, e->rkm->len),
+            RD_KAFKA_V_HEADER("dlq-reason", e->reason, -1),
+            RD_KAFKA_V_HEADER("dlq-source", source, -1), RD_KAFKA_V_END);
+        if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            snprintf(err, errcap, "dlq produce: %s", rd_kafka_err2str(rerr));
+            return -1;
+        }
+    }
+    rd_kafka_resp_err_t ferr = rd_kafka_flush(l->dlq_producer, DLQ_FLUSH_MS);
+    if (ferr != RD_KAFKA_RESP_ERR_NO_ERROR || atomic_load(&l->dlq_delivery_failures) > 0) {
+        snprintf(err, errcap, "dlq not acknowledged: %s", rd_kafka_err2str(ferr));
+        return -1;
+    }
+    for (size_t i = 0; i < l->batch.n; i++)
+        if (l->batch.entries[i].decoded == NULL)
+            wlog_warn("poison message sent to dlq", "topic=%s partition=%" PRId32
+                      " offset=%" PRId64 " reason=\"%s\"", l->batch.topic,
+                      l->batch.entries[i].rkm->partition, l->batch.entries[i].rkm->offset,
+                      l->batch.entries[i].reason);
+    atomic_fetch_add(l->m.dlq, l->batch.npoison);
+    return 0;
+}
+
+/* ---- commit and lag ---- */
+
+static void update_lag(struct loop *l)
+{
+    for (size_t i = 0; i < l->batch.nparts; i++) {
+        const struct sink_part_range *r = &l->batch.parts[i];
+        int64_t lo = 0, hi = 0;
+        if (r->partition < 0 || r->partition >= SINK_MAX_PARTITIONS)
+            continue;
+        if (rd_kafka_get_watermark_offsets(l->consumer, l->batch.topic, r->partition, &lo,
+                                           &hi) == RD_KAFKA_RESP_ERR_NO_ERROR && hi >= 0)
+            l->lag_by_part[r->partition] = hi > r->next_offset ? hi - r->next_offset : 0;
+    }
+    int64_t total = 0;
+    for (int p = 0; p < SINK_MAX_PARTITIONS; p++)
+        total += l->lag_by_part[p];
+    atomic_store(l->m.lag, total);
+}
+
+/* Commit the batch's next offsets. A failed commit is only logged: the stores hold the
+ * authoritative offsets and every write is idempotent, so the worst case is a replay. */
+static void commit_batch(struct loop *l, int async)
+{
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)l->batch.nparts);
+    for (size_t i = 0; i < l->batch.nparts; i++)
+        rd_kafka_topic_partition_list_add(offs, l->batch.topic, l->batch.parts[i].partition)
+            ->offset = l->batch.parts[i].next_offset;
+    rd_kafka_resp_err_t err = rd_kafka_commit(l->consumer, offs, async);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        wlog_warn("kafka commit failed", "err=\"%s\"", rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(offs);
+}
+
+/* One attempt at DLQ + write + commit. 0 when the batch is done and released. */
+static int process_batch_once(struct loop *l, int64_t started_ms, int async_commit)
+{
+    char err[512] = "";
+    if (l->batch.npoison > 0 && !l->batch.dlq_done) {
+        if (send_poison_to_dlq(l, err, sizeof err) != 0)
+            goto failed;
+        l->batch.dlq_done = 1;
+    }
+    if (l->ops->write_batch(l->ctx, &l->batch, err, sizeof err) != 0)
+        goto failed;
+    commit_batch(l, async_commit);
+    update_lag(l);
+    atomic_fetch_add(l->m.batches, 1);
+    whist_observe(l->m.batch_seconds, (double)(now_ms() - started_ms) / 1000.0);
+    if (l->failing) {
+        wlog_info("store recovered, resuming consumption", "attempts=%u", l->backoff.attempt);
+        l->failing = 0;
+        set_paused(l, 0);
+    }
+    backoff_reset(&l->backoff);
+    sink_batch_clear(&l->batch, l->ops->free_decoded, l->ctx);
+    return 0;
+failed:
+    atomic_fetch_add(l->m.batch_failures, 1);
+    if (!l->failing) {
+        wlog_warn("batch write failed, pausing consumption", "messages=%zu err=\"%s\"",
+                  l->batch.n, err);
+        l->failing = 1;
+        set_paused(l, 1);
+    } else {
+        wlog_debug("batch write still failing", "err=\"%s\"", err);
+    }
+    return -1;
+}
+
+/* ---- rebalance ---- */
+
+static void handle_assign(struct loop *l, rd_kafka_topic_partition_list_t *parts)
+{
+    char err[512] = "";
+    for (int i = 0; i < parts->cnt; i++)
+        parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+    int loaded = -1;
+    struct backoff b;
+    backoff_init(&b, 100, 1000, (uint64_t)now_ms());
+    for (int attempt = 0; attempt < ASSIGN_TRIES && loaded != 0; attempt++) {
+        loaded = l->ops->load_offsets(l->ctx, parts, err, sizeof err);
+        if (loaded != 0 && attempt + 1 < ASSIGN_TRIES) {
+            struct timespec ts = { 0, (long)backoff_next(&b) * 1000000L };
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (loaded != 0) {
+        /* Safe fallback: committed offsets never pass the stored ones, and writes are
+         * idempotent, so starting earlier only replays already-applied messages. */
+        for (int i = 0; i < parts->cnt; i++)
+            parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+        wlog_warn("stored offsets unavailable, using committed offsets", "err=\"%s\"", err);
+    }
+    for (int i = 0; i < parts->cnt; i++)
+        wlog_info("partition assigned", "topic=%s partition=%" PRId32 " start_offset=%" PRId64,
+                  parts->elems[i].topic, parts->elems[i].partition, parts->elems[i].offset);
+    rd_kafka_resp_err_t aerr = rd_kafka_assign(l->consumer, parts);
+    if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR)
+        wlog_error("assign failed", "err=\"%s\"", rd_kafka_err2str(aerr));
+    if (l->failing)
+        set_paused(l, 1); /* new partitions must not flow while the store is down */
+}
+
+static void handle_revoke(struct loop *l, rd_kafka_topic_partition_list_t *parts)
+{
+    /* Finish the pending batch if the stores look healthy (saves the next owner a replay);
+     * otherwise drop it: it was not committed, so the next owner re-reads it. */
+    if (l->batch.n > 0 && !l->failing)
+        process_batch_once(l, now_ms(), 0);
+    if (l->batch.n > 0)
+        wlog_info("dropping uncommitted batch on revoke", "messages=%zu", l->batch.n);
+    sink_batch_clear(&l->batch, l->ops->free_decoded, l->ctx);
+    for (int i = 0; i < parts->cnt; i++) {
+        if (parts->elems[i].partition >= 0 && parts->elems[i].partition < SINK_MAX_PARTITIONS)
+            l->lag_by_part[parts->elems[i].partition] = 0;
+        wlog_info("partition revoked", "topic=%s partition=%" PRId32, parts->elems[i].topic,
+                  parts->elems[i].partition);
+    }
+    rd_kafka_assign(l->consumer, NULL);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    (void)rk;
+    struct loop *l = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        handle_assign(l, parts);
+    else
+        handle_revoke(l, parts);
+}
+
+/* ---- setup ---- */
+
+static rd_kafka_t *create_consumer(struct loop *l)
+{
+    const struct sink_config *c = l->cfg;
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *props[][2] = {
+        { "bootstrap.servers", c->brokers },
+        { "group.id", c->group },
+        { "client.id", c->client_id },
+        { "enable.auto.commit", "false" },
+        { "enable.auto.offset.store", "false" },
+        { "auto.offset.reset", "earliest" },
+        /* Keep fetched-but-unprocessed data (and so RSS) bounded. */
+        { "queued.max.messages.kbytes", "16384" },
+        /* A dead member is noticed within seconds, so its partitions move quickly. */
+        { "session.timeout.ms", "10000" },
+        { "heartbeat.interval.ms", "1000" },
+    };
+    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++) {
+        if (rd_kafka_conf_set(conf, props[i][0], props[i][1], err, sizeof err) !=
+            RD_KAFKA_CONF_OK) {
+            wlog_error("kafka config", "key=%s err=\"%s\"", props[i][0], err);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    if (sink_conf_apply_props(conf, c->kafka_props, err, sizeof err) != 0) {
+        wlog_error("kafka config", "err=\"%s\"", err);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, l);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (rk == NULL) {
+        wlog_error("kafka consumer create", "err=\"%s\"", err);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, c->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t serr = rd_kafka_subscribe(rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (serr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        wlog_error("kafka subscribe", "topic=%s err=\"%s\"", c->topic, rd_kafka_err2str(serr));
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
+}
+
+/* ---- main loop pieces ---- */
+
+static void accept_message(struct loop *l, rd_kafka_message_t *rkm)
+{
+    if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* Transient broker/partition errors are reported here; librdkafka recovers itself. */
+        if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            wlog_warn("consumer error", "err=\"%s\"", rd_kafka_message_errstr(rkm));
+        rd_kafka_message_destroy(rkm);
+        return;
+    }
+    char reason[SINK_REASON_MAX] = "";
+    void *decoded = l->ops->decode(l->ctx, rkm, reason, sizeof reason);
+    atomic_fetch_add(l->m.consumed, 1);
+    if (sink_batch_add(&l->batch, rkm, decoded, reason) != 0) {
+        /* Out of memory or too many partitions: drop it uncommitted; it will be re-read. */
+        wlog_error("batch add failed", "partition=%" PRId32, rkm->partition);
+        if (decoded)
+            l->ops->free_decoded(l->ctx, decoded);
+        rd_kafka_message_destroy(rkm);
+    }
+}
+
+/* Sleep `ms` in short poll slices so group membership and rebalances keep being served. */
+static void wait_serving_group(struct loop *l, uint32_t ms)
+{
+    int64_t until = now_ms() + ms;
+    while (!stop_flag && now_ms() < until) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(l->consumer, 100);
+        if (rkm != NULL)
+            accept_message(l, rkm); /* paused partitions deliver nothing; keep order anyway */
+    }
+}
+
+/* Retry the current batch until it succeeds, the batch is revoked, or stop is requested. */
+static void drain_batch(struct loop *l)
+{
+    int64_t started = now_ms();
+    while (l->batch.n > 0 && process_batch_once(l, started, 1) != 0) {
+        if (stop_flag)
+            return;
+        wait_serving_group(l, backoff_next(&l->backoff));
+    }
+    if (l->batch.n == 0 && l->failing) {
+        /* Batch vanished in a revoke while failing: resume; the next batch re-probes. */
+        l->failing = 0;
+        set_paused(l, 0);
+    }
+}
+
+static void final_flush(struct loop *l)
+{
+    int64_t started = now_ms();
+    while (l->batch.n > 0 && now_ms() - started < STOP_RETRY_MS) {
+        if (process_batch_once(l, started, 0) == 0)
+            break;
+        struct timespec ts = { 0, (long)backoff_next(&l->backoff) * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    if (l->batch.n > 0)
+        wlog_warn("stopping with an unwritten batch; it will be replayed", "messages=%zu",
+                  l->batch.n);
+    sink_batch_clear(&l->batch, l->ops->free_decoded, l->ctx);
+}
+
+static int batch_is_due(const struct loop *l, int64_t first_ms)
+{
+    return l->batch.n >= (size_t)l->cfg->batch_max ||
+           (l->batch.n > 0 && now_ms() - first_ms >= l->cfg->batch_ms);
+}
+
+int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ctx)
+{
+    struct loop *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return -1;
+    l->cfg = cfg;
+    l->ops = ops;
+    l->ctx = ctx;
+    l->batch.topic = cfg->topic;
+    register_metrics(&l->m);
+    backoff_init(&l->backoff, (uint32_t)cfg->backoff_base_ms, (uint32_t)cfg->backoff_cap_ms,
+                 (uint64_t)now_ms() ^ (uint64_t)getpid());
+    l->dlq_producer = create_dlq_producer(l);
+    l->consumer = l->dlq_producer ? create_consumer(l) : NULL;
+    if (l->consumer == NULL) {
+        if (l->dlq_producer)
+            rd_kafka_destroy(l->dlq_producer);
+        free(l);
+        return -1;
+    }
+    wlog_info("consumer started", "topic=%s group=%s dlq=%s batch_max=%ld batch_ms=%ld",
+              cfg->topic, cfg->group, cfg->dlq_topic, cfg->batch_max, cfg->batch_ms);
+    int64_t first_ms = 0;
+    while (!stop_flag) {
+        if (batch_is_due(l, first_ms)) {
+            drain_batch(l);
+            continue;
+        }
+        int timeout = 200;
+        if (l->batch.n > 0) {
+            int64_t left = first_ms + cfg->batch_ms - now_ms();
+            timeout = left > 0 ? (int)left : 0;
+        }
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(l->consumer, timeout);
+        if (rkm == NULL)
+            continue;
+        if (l->batch.n == 0)
+            first_ms = now_ms();
+        accept_message(l, rkm);
+    }
+    wlog_info("stop requested, finishing batch", "messages=%zu", l->batch.n);
+    final_flush(l);
+    rd_kafka_resp_err_t cerr = rd_kafka_consumer_close(l->consumer);
+    if (cerr != RD_KAFKA_RESP_ERR_NO_ERROR)
+        wlog_warn("consumer close", "err=\"%s\"", rd_kafka_err2str(cerr));
+    rd_kafka_destroy(l->consumer);
+    rd_kafka_flush(l->dlq_producer, DLQ_FLUSH_MS);
+    rd_kafka_destroy(l->dlq_producer);
+    sink_batch_free(&l->batch);
+    free(l);
+    wlog_info("stopped", NULL);
+    return 0;
+}

@@ -1,0 +1,99 @@
+/*
+ * kconsumer.h - the Kafka consumer loop shared by the sinks (librdkafka high-level consumer).
+ *
+ * The loop owns batching, offsets and failure handling; a sink only decodes messages and
+ * writes a batch. Guarantees the loop gives every sink:
+ *   - Kafka offsets are committed only after write_batch() succeeded for the whole batch
+ *     (enable.auto.commit=false, enable.auto.offset.store=false).
+ *   - On partition assignment, the sink's load_offsets() supplies the offsets stored with
+ *     the data; those win over Kafka's committed ones (the store is the source of truth).
+ *   - A failing write_batch() pauses every assigned partition, retries the same batch with
+ *     bounded exponential backoff + jitter while still calling rd_kafka_consumer_poll() (so
+ *     the member stays in the group: max.poll.interval.ms is never exceeded), logs once per
+ *     state change, and resumes by itself.
+ *   - Poison messages (decode() returned NULL) are produced to the DLQ topic with header
+ *     `dlq-reason` before the batch is written; their offsets are covered by the batch so the
+ *     partition never blocks.
+ *   - SIGTERM/SIGINT: finish (or give up retrying) the current batch, commit, close.
+ */
+#ifndef WORKERS_KCONSUMER_H
+#define WORKERS_KCONSUMER_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SINK_MAX_PARTITIONS 256
+#define SINK_REASON_MAX 128
+
+struct sink_entry {
+    rd_kafka_message_t *rkm;
+    void *decoded;                 /* sink-owned decoded form; NULL = poison */
+    char reason[SINK_REASON_MAX];  /* why it is poison */
+};
+
+/* Offsets one batch covers in one partition: [first_offset, next_offset). */
+struct sink_part_range {
+    int32_t partition;
+    int64_t first_offset;
+    int64_t next_offset;
+};
+
+struct sink_batch {
+    const char *topic;
+    struct sink_entry *entries;    /* in consumption order (per-partition order kept) */
+    size_t n;
+    size_t cap;
+    struct sink_part_range parts[SINK_MAX_PARTITIONS];
+    size_t nparts;
+    size_t npoison;
+    int dlq_done;                  /* poison already in the DLQ: don't re-send on retry */
+    /* How entries' messages are released; NULL = rd_kafka_message_destroy (tests override). */
+    void (*destroy_msg)(rd_kafka_message_t *rkm);
+};
+
+struct sink_ops {
+    /* Decode one message; NULL (with reason filled) marks it poison. */
+    void *(*decode)(void *ctx, const rd_kafka_message_t *rkm, char *reason, size_t cap);
+    void (*free_decoded)(void *ctx, void *decoded);
+    /* Write the whole batch idempotently. 0 = durable; -1 = retry later (err filled). */
+    int (*write_batch)(void *ctx, const struct sink_batch *b, char *err, size_t errcap);
+    /* Fill parts[i].offset with the stored next offset (leave RD_KAFKA_OFFSET_INVALID when
+     * unknown). 0 on success, -1 when the store is unreachable (err filled). */
+    int (*load_offsets)(void *ctx, rd_kafka_topic_partition_list_t *parts, char *err,
+                        size_t errcap);
+};
+
+struct sink_config {
+    const char *brokers;
+    const char *topic;
+    const char *group;
+    const char *dlq_topic;
+    const char *client_id;
+    const char *kafka_props;   /* extra "key=value,key=value" librdkafka properties, or NULL */
+    long batch_max;            /* messages per batch */
+    long batch_ms;             /* max wait to fill a batch */
+    long backoff_base_ms;
+    long backoff_cap_ms;
+};
+
+/* Run until sink_request_stop() / SIGTERM / SIGINT. Returns 0 on clean stop, -1 on setup error. */
+int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ctx);
+
+/* Install SIGTERM/SIGINT handlers that request a graceful stop. */
+void sink_install_signals(void);
+void sink_request_stop(void);
+int sink_stop_requested(void);
+
+/* Batch bookkeeping, exposed for unit tests (no Kafka needed). */
+int sink_batch_add(struct sink_batch *b, rd_kafka_message_t *rkm, void *decoded,
+                   const char *reason);
+struct sink_part_range *sink_batch_part(struct sink_batch *b, int32_t partition);
+/* Releases entries via free_decoded (may be NULL) and rd_kafka_message_destroy; keeps capacity. */
+void sink_batch_clear(struct sink_batch *b, void (*free_decoded)(void *, void *), void *ctx);
+void sink_batch_free(struct sink_batch *b);
+
+/* Apply "key=value,key=value" to a librdkafka conf; -1 (errstr filled) on a bad property. */
+int sink_conf_apply_props(rd_kafka_conf_t *conf, const char *props, char *errstr, size_t cap);
+
+#endif

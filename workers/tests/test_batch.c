@@ -1,0 +1,106 @@
+/*
+ * test_batch.c - batch bookkeeping of the consumer loop (lib/kconsumer.c) without a broker:
+ * per-partition offset ranges (what gets committed and stored), poison counting, and that
+ * clearing releases every message and decoded value exactly once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "kconsumer.h"
+
+static int destroyed;
+static int freed;
+
+static void fake_destroy(rd_kafka_message_t *rkm)
+{
+    destroyed++;
+    free(rkm);
+}
+
+static void fake_free(void *ctx, void *decoded)
+{
+    (void)ctx;
+    freed++;
+    free(decoded);
+}
+
+static rd_kafka_message_t *fake_msg(int32_t partition, int64_t offset)
+{
+    rd_kafka_message_t *m = calloc(1, sizeof *m);
+    m->partition = partition;
+    m->offset = offset;
+    return m;
+}
+
+static void test_ranges_per_partition(void **state)
+{
+    (void)state;
+    struct sink_batch b = { .topic = "votes", .destroy_msg = fake_destroy };
+    assert_int_equal(sink_batch_add(&b, fake_msg(0, 10), malloc(1), NULL), 0);
+    assert_int_equal(sink_batch_add(&b, fake_msg(1, 3), malloc(1), NULL), 0);
+    assert_int_equal(sink_batch_add(&b, fake_msg(0, 11), NULL, "bad json"), 0);
+    assert_int_equal(sink_batch_add(&b, fake_msg(0, 12), malloc(1), NULL), 0);
+    assert_int_equal(b.n, 4);
+    assert_int_equal(b.nparts, 2);
+    /* the commit offset is one past the last message, poison included, so it never blocks */
+    struct sink_part_range *p0 = sink_batch_part(&b, 0);
+    assert_int_equal(p0->first_offset, 10);
+    assert_int_equal(p0->next_offset, 13);
+    struct sink_part_range *p1 = sink_batch_part(&b, 1);
+    assert_int_equal(p1->first_offset, 3);
+    assert_int_equal(p1->next_offset, 4);
+    assert_int_equal(b.npoison, 1);
+    assert_string_equal(b.entries[2].reason, "bad json");
+    destroyed = freed = 0;
+    sink_batch_clear(&b, fake_free, NULL);
+    assert_int_equal(destroyed, 4);
+    assert_int_equal(freed, 3);
+    assert_int_equal(b.n, 0);
+    assert_int_equal(b.nparts, 0);
+    assert_int_equal(b.npoison, 0);
+    sink_batch_free(&b);
+}
+
+static void test_grows_past_initial_capacity(void **state)
+{
+    (void)state;
+    struct sink_batch b = { .topic = "votes", .destroy_msg = fake_destroy };
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(sink_batch_add(&b, fake_msg(i % 3, i), malloc(1), NULL), 0);
+    assert_int_equal(b.n, 1000);
+    assert_int_equal(sink_batch_part(&b, 2)->next_offset, 999);
+    destroyed = freed = 0;
+    sink_batch_clear(&b, fake_free, NULL);
+    assert_int_equal(destroyed, 1000);
+    assert_int_equal(freed, 1000);
+    sink_batch_free(&b);
+}
+
+static void test_kafka_props(void **state)
+{
+    (void)state;
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(sink_conf_apply_props(conf, "fetch.wait.max.ms=10,client.rack=r1", err, sizeof err), 0);
+    char val[64];
+    size_t len = sizeof val;
+    assert_int_equal(rd_kafka_conf_get(conf, "fetch.wait.max.ms", val, &len), RD_KAFKA_CONF_OK);
+    assert_string_equal(val, "10");
+    assert_int_equal(sink_conf_apply_props(conf, "no-equals-sign", err, sizeof err), -1);
+    assert_int_equal(sink_conf_apply_props(conf, "not.a.property=1", err, sizeof err), -1);
+    rd_kafka_conf_destroy(conf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ranges_per_partition),
+        cmocka_unit_test(test_grows_past_initial_capacity),
+        cmocka_unit_test(test_kafka_props),
+    };
+    return cmocka_run_group_tests_name("workers-batch", tests, NULL, NULL);
+}

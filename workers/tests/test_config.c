@@ -1,0 +1,77 @@
+/*
+ * test_config.c - flags + environment configuration (lib/wconfig.c): precedence
+ * flag > env > default, both flag spellings, and errors on bad input.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "wconfig.h"
+
+static const char *topic;
+static long batch;
+
+static const struct wopt table[] = {
+    { "topic", "TEST_WCFG_TOPIC", WOPT_STR, &topic, "votes", "topic" },
+    { "batch-max", "TEST_WCFG_BATCH", WOPT_INT, &batch, "500", "batch" },
+};
+
+static enum wconfig_result parse(int argc, char **argv)
+{
+    return wconfig_parse(table, 2, argc, argv, "test");
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    unsetenv("TEST_WCFG_TOPIC");
+    unsetenv("TEST_WCFG_BATCH");
+    char *argv[] = { "prog", NULL };
+    assert_int_equal(parse(1, argv), WCONFIG_OK);
+    assert_string_equal(topic, "votes");
+    assert_int_equal(batch, 500);
+}
+
+static void test_env_then_flag(void **state)
+{
+    (void)state;
+    setenv("TEST_WCFG_TOPIC", "from-env", 1);
+    setenv("TEST_WCFG_BATCH", "7", 1);
+    char *argv1[] = { "prog", NULL };
+    assert_int_equal(parse(1, argv1), WCONFIG_OK);
+    assert_string_equal(topic, "from-env");
+    assert_int_equal(batch, 7);
+    char *argv2[] = { "prog", "--topic", "from-flag", "--batch-max=9", NULL };
+    assert_int_equal(parse(4, argv2), WCONFIG_OK);
+    assert_string_equal(topic, "from-flag");
+    assert_int_equal(batch, 9);
+    unsetenv("TEST_WCFG_TOPIC");
+    unsetenv("TEST_WCFG_BATCH");
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    char *bad_int[] = { "prog", "--batch-max", "12x", NULL };
+    assert_int_equal(parse(3, bad_int), WCONFIG_ERROR);
+    char *unknown[] = { "prog", "--nope=1", NULL };
+    assert_int_equal(parse(2, unknown), WCONFIG_ERROR);
+    char *missing[] = { "prog", "--topic", NULL };
+    assert_int_equal(parse(2, missing), WCONFIG_ERROR);
+    setenv("TEST_WCFG_BATCH", "lots", 1);
+    char *none[] = { "prog", NULL };
+    assert_int_equal(parse(1, none), WCONFIG_ERROR); /* a bad env value is not silently ignored */
+    unsetenv("TEST_WCFG_BATCH");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_env_then_flag),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests_name("workers-config", tests, NULL, NULL);
+}

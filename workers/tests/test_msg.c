@@ -1,0 +1,160 @@
+/*
+ * test_msg.c - unit tests for vote/chat decoding and the poison rules (lib/msg.c).
+ * Each case states which rule it proves; a decoder that accepted any JSON would fail them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "msg.h"
+
+static const char catalog_json[] =
+    "{\"polls\":[{\"id\":\"guatemala-2027\",\"title\":\"t\",\"choices\":[\"UNE\",\"VAMOS\"],"
+    "\"attrs\":[\"department\",\"municipality\",\"station\"]},"
+    "{\"id\":\"band-contest\",\"title\":\"b\",\"choices\":[\"ruta-sur\"],\"attrs\":[]}]}";
+
+#define GOOD_VOTE                                                                              \
+    "{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000001\",\"poll\":\"guatemala-2027\"," \
+    "\"choice\":\"UNE\",\"voter\":\"dpi-1\",\"attrs\":{\"department\":\"Guatemala\","            \
+    "\"municipality\":\"Mixco\",\"station\":\"0101-001\"},\"received_at\":1763786400123}"
+
+static struct poll_catalog cat;
+
+static int setup_catalog(void **state)
+{
+    (void)state;
+    char err[128];
+    return poll_catalog_parse(&cat, catalog_json, err, sizeof err);
+}
+
+static int teardown_catalog(void **state)
+{
+    (void)state;
+    poll_catalog_free(&cat);
+    return 0;
+}
+
+static void vote_ok(const char *json)
+{
+    struct vote_msg v;
+    char reason[MSG_REASON_MAX] = "";
+    int rc = vote_msg_decode(&cat, json, strlen(json), &v, reason, sizeof reason);
+    if (rc != 0)
+        print_error("unexpected poison: %s\n", reason);
+    assert_int_equal(rc, 0);
+    vote_msg_clear(&v);
+}
+
+static void vote_poison(const char *json, const char *want_reason)
+{
+    struct vote_msg v;
+    char reason[MSG_REASON_MAX] = "";
+    assert_int_equal(vote_msg_decode(&cat, json, strlen(json), &v, reason, sizeof reason), -1);
+    assert_string_equal(reason, want_reason);
+    assert_null(v.root); /* nothing leaks from a rejected message */
+}
+
+static void test_vote_fields_extracted(void **state)
+{
+    (void)state;
+    struct vote_msg v;
+    char reason[MSG_REASON_MAX];
+    assert_int_equal(vote_msg_decode(&cat, GOOD_VOTE, strlen(GOOD_VOTE), &v, reason, sizeof reason), 0);
+    assert_string_equal(v.id, "01JD0000000000000000000001");
+    assert_string_equal(v.poll, "guatemala-2027");
+    assert_string_equal(v.choice, "UNE");
+    assert_string_equal(v.voter, "dpi-1");
+    assert_int_equal(v.nattrs, 3);
+    /* attributes come back in catalog order, whatever the JSON order */
+    assert_string_equal(v.attr_names[0], "department");
+    assert_string_equal(v.attr_values[1], "Mixco");
+    assert_true(v.received_at == 1763786400123LL);
+    vote_msg_clear(&v);
+}
+
+static void test_vote_without_voter_and_attrs(void **state)
+{
+    (void)state;
+    vote_ok("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000002\",\"poll\":\"band-contest\","
+            "\"choice\":\"ruta-sur\",\"attrs\":{},\"received_at\":1}");
+}
+
+static void test_vote_poison_rules(void **state)
+{
+    (void)state;
+    vote_poison("not json", "bad json");
+    vote_poison("[1,2]", "not an object");
+    vote_poison("{\"v\":2,\"kind\":\"vote\"}", "bad schema version");
+    vote_poison("{\"v\":1,\"kind\":\"chat\"}", "wrong kind");
+    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"short\",\"received_at\":1}", "bad id");
+    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"nope\","
+                "\"choice\":\"UNE\",\"attrs\":{},\"received_at\":1}", "unknown poll");
+    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"band-contest\","
+                "\"choice\":\"UNE\",\"attrs\":{},\"received_at\":1}", "unknown choice");
+    /* missing required attribute */
+    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"guatemala-2027\","
+                "\"choice\":\"UNE\",\"attrs\":{\"department\":\"G\"},\"received_at\":1}", "attrs do not match poll");
+    /* extra field the edge never produces */
+    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"band-contest\","
+                "\"choice\":\"ruta-sur\",\"attrs\":{},\"received_at\":1,\"x\":1}", "unknown field");
+    /* control character in the voter */
+    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"band-contest\","
+                "\"choice\":\"ruta-sur\",\"voter\":\"a\\u0001b\",\"attrs\":{},\"received_at\":1}", "bad voter");
+    /* duplicate keys would make "which value counts" ambiguous */
+    vote_poison("{\"v\":1,\"v\":1}", "bad json");
+}
+
+static void chat_expect(const char *json, int want_rc, const char *want_reason)
+{
+    struct chat_msg m;
+    char reason[MSG_REASON_MAX] = "";
+    int rc = chat_msg_decode(json, strlen(json), &m, reason, sizeof reason);
+    assert_int_equal(rc, want_rc);
+    if (rc == 0)
+        chat_msg_clear(&m);
+    else
+        assert_string_equal(reason, want_reason);
+}
+
+static void test_chat_rules(void **state)
+{
+    (void)state;
+    chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":\"alice:bob\","
+                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"hi\\nthere\",\"received_at\":5}", 0, NULL);
+    /* conversation must be the sorted pair */
+    chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":\"bob:alice\","
+                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"hi\",\"received_at\":5}", -1, "bad conversation");
+    chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":\"Al:bob\","
+                "\"from\":\"Al\",\"to\":\"bob\",\"text\":\"hi\",\"received_at\":5}", -1, "bad from or to");
+    chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":\"alice:bob\","
+                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"\",\"received_at\":5}", -1, "bad text");
+    /* NUL cannot be stored in PostgreSQL text: jansson rejects it at parse time */
+    chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":\"alice:bob\","
+                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"a\\u0000b\",\"received_at\":5}", -1, "bad json");
+}
+
+static void test_helpers(void **state)
+{
+    (void)state;
+    assert_true(msg_ulid_valid("01JD0000000000000000000001"));
+    assert_false(msg_ulid_valid("81JD0000000000000000000001")); /* time overflows 48 bits */
+    assert_false(msg_ulid_valid("01JD000000000000000000000I")); /* I is not Crockford */
+    assert_true(msg_username_valid("a.b-c_9"));
+    assert_false(msg_username_valid("ab"));
+    assert_true(msg_text_ok("\xc3\xa1\xc3\xa1", 2)); /* counts characters, not bytes */
+    assert_false(msg_text_ok("\xc3\xa1\xc3\xa1\xc3\xa1", 2));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vote_fields_extracted),
+        cmocka_unit_test(test_vote_without_voter_and_attrs),
+        cmocka_unit_test(test_vote_poison_rules),
+        cmocka_unit_test(test_chat_rules),
+        cmocka_unit_test(test_helpers),
+    };
+    return cmocka_run_group_tests_name("workers-msg", tests, setup_catalog, teardown_catalog);
+}

@@ -1,0 +1,554 @@
+/*
+ * vote_sink.c - the vote sink daemon: Kafka `votes` -> Redis live tallies + MongoDB.
+ *
+ * Per batch (see lib/kconsumer.h for the loop's guarantees):
+ *   1. Redis, one EVALSHA of tally.lua per partition slice: applies the tallies, the
+ *      one-vote-per-voter rule, the recent list and the partition offset atomically, skipping
+ *      offsets already applied, and answers each vote's duplicate flag.
+ *   2. MongoDB, one unordered bulk insert of every vote (`_id` = id, `duplicate: true` for
+ *      duplicate voters). Duplicate-key errors (11000) are replays and count as success.
+ * Redis goes first because its answer (the duplicate flag) is part of the Mongo document;
+ * tally.lua answers the same flag on every replay, so a batch retried after a Mongo failure
+ * or a crash stores exactly the same documents. Kafka is committed after both succeeded.
+ */
+#include "kconsumer.h"
+#include "metrics.h"
+#include "msg.h"
+#include "redis_conn.h"
+#include "wconfig.h"
+#include "wlog.h"
+
+#include <inttypes.h>
+#include <mongoc/mongoc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tally_lua.h" /* generated from tally.lua: static const char tally_lua[] */
+
+#define OFFSETS_KEY "sink:votes:offsets"
+
+struct vote_opts {
+    const char *brokers, *topic, *group, *dlq_topic, *client_id, *kafka_props;
+    long batch_max, batch_ms, backoff_base_ms, backoff_cap_ms;
+    const char *redis_host, *redis_prefix;
+    long redis_port, redis_timeout_ms, recent_cap;
+    const char *mongo_uri, *mongo_host, *mongo_db, *mongo_collection;
+    long mongo_port;
+    const char *catalog_path, *metrics_addr, *log_level;
+    long metrics_port;
+};
+
+struct vote_sink {
+    struct vote_opts *o;
+    struct poll_catalog catalog;
+    struct redis_conn redis;
+    char script_sha[48];
+    char offsets_key[256];
+    mongoc_client_t *mongo;
+    mongoc_collection_t *votes;
+    unsigned char *dup_flags;      /* per batch entry, answered by Redis */
+    size_t dup_cap;
+    _Atomic uint64_t *written;
+    _Atomic uint64_t *replayed;
+    _Atomic uint64_t *dup_voters;
+    _Atomic uint64_t *mongo_dup_keys;
+};
+
+/* ---------------- configuration ---------------- */
+
+static struct vote_opts opts;
+
+static const struct wopt option_table[] = {
+    { "brokers", "KAFKA_BROKERS", WOPT_STR, &opts.brokers, "127.0.0.1:9092", "Kafka bootstrap servers" },
+    { "topic", "VOTE_SINK_TOPIC", WOPT_STR, &opts.topic, "votes", "topic to consume" },
+    { "group", "VOTE_SINK_GROUP", WOPT_STR, &opts.group, "vote-sink", "consumer group id" },
+    { "dlq-topic", "VOTE_SINK_DLQ_TOPIC", WOPT_STR, &opts.dlq_topic, "votes.dlq", "dead-letter topic for poison messages" },
+    { "client-id", "VOTE_SINK_CLIENT_ID", WOPT_STR, &opts.client_id, "vote-sink", "Kafka client.id" },
+    { "kafka-props", "VOTE_SINK_KAFKA_PROPS", WOPT_STR, &opts.kafka_props, NULL, "extra librdkafka properties key=value,key=value" },
+    { "batch-max", "SINK_BATCH_MAX", WOPT_INT, &opts.batch_max, "1000", "max messages per batch" },
+    { "batch-ms", "SINK_BATCH_MS", WOPT_INT, &opts.batch_ms, "50", "max milliseconds to fill a batch" },
+    { "backoff-base-ms", "SINK_BACKOFF_BASE_MS", WOPT_INT, &opts.backoff_base_ms, "100", "first retry delay after a store failure" },
+    { "backoff-cap-ms", "SINK_BACKOFF_CAP_MS", WOPT_INT, &opts.backoff_cap_ms, "5000", "longest retry delay" },
+    { "redis-host", "REDIS_HOST", WOPT_STR, &opts.redis_host, "127.0.0.1", "Redis host" },
+    { "redis-port", "REDIS_PORT", WOPT_INT, &opts.redis_port, "6379", "Redis port" },
+    { "redis-timeout-ms", "REDIS_TIMEOUT_MS", WOPT_INT, &opts.redis_timeout_ms, "3000", "Redis connect/command timeout" },
+    { "redis-prefix", "VOTE_SINK_REDIS_PREFIX", WOPT_STR, &opts.redis_prefix, "", "prefix for every Redis key and channel (tests)" },
+    { "recent-cap", "VOTE_SINK_RECENT_CAP", WOPT_INT, &opts.recent_cap, "100", "length of poll:{p}:recent" },
+    { "mongo-uri", "MONGO_URI", WOPT_STR, &opts.mongo_uri, NULL, "MongoDB URI (overrides --mongo-host/--mongo-port)" },
+    { "mongo-host", "MONGO_HOST", WOPT_STR, &opts.mongo_host, "127.0.0.1", "MongoDB host" },
+    { "mongo-port", "MONGO_PORT", WOPT_INT, &opts.mongo_port, "27017", "MongoDB port" },
+    { "mongo-db", "VOTE_SINK_MONGO_DB", WOPT_STR, &opts.mongo_db, "vote", "MongoDB database" },
+    { "mongo-collection", "VOTE_SINK_MONGO_COLLECTION", WOPT_STR, &opts.mongo_collection, "votes", "MongoDB collection" },
+    { "catalog", "POLL_CATALOG", WOPT_STR, &opts.catalog_path, "stack/polls.json", "poll catalog JSON (poison check)" },
+    { "metrics-addr", "SINK_METRICS_ADDR", WOPT_STR, &opts.metrics_addr, "127.0.0.1", "metrics listen address" },
+    { "metrics-port", "VOTE_SINK_METRICS_PORT", WOPT_INT, &opts.metrics_port, "9101", "metrics port (0 = off)" },
+    { "log-level", "LOG_LEVEL", WOPT_STR, &opts.log_level, "info", "debug|info|warn|error" },
+};
+
+/* ---------------- Redis ---------------- */
+
+/* SCRIPT LOAD on every (re)connect: a restarted Redis has an empty script cache. */
+static void load_script(struct redis_conn *rc, void *arg)
+{
+    struct vote_sink *s = arg;
+    const char *argv[] = { "SCRIPT", "LOAD", tally_lua };
+    redisReply *r = redisCommandArgv(rc->ctx, 3, argv, NULL);
+    if (r == NULL) {
+        redis_conn_drop(rc);
+        return;
+    }
+    if (r->type == REDIS_REPLY_STRING && r->len < (int)sizeof s->script_sha)
+        memcpy(s->script_sha, r->str, (size_t)r->len + 1);
+    else
+        wlog_error("redis script load failed", "reply_type=%d", r->type);
+    freeReplyObject(r);
+}
+
+/* Argument vector for one EVALSHA; grows as needed and is reused across batches. */
+struct argv_buf {
+    const char **argv;
+    size_t *lens;
+    size_t n, cap;
+    char (*nums)[24];   /* storage for formatted integers */
+    size_t nnums, numcap;
+};
+
+static int argv_reserve(struct argv_buf *a, size_t args, size_t nums)
+{
+    if (args > a->cap) {
+        const char **v = realloc(a->argv, args * sizeof *v);
+        size_t *l = v ? realloc(a->lens, args * sizeof *l) : NULL;
+        if (v) a->argv = v;
+        if (l == NULL)
+            return -1;
+        a->lens = l;
+        a->cap = args;
+    }
+    if (nums > a->numcap) {
+        char (*n)[24] = realloc(a->nums, nums * sizeof *n);
+        if (n == NULL)
+            return -1;
+        a->nums = n;
+        a->numcap = nums;
+    }
+    a->n = 0;
+    a->nnums = 0;
+    return 0;
+}
+
+static void argv_push(struct argv_buf *a, const char *s, size_t len)
+{
+    a->argv[a->n] = s;
+    a->lens[a->n++] = len;
+}
+
+static void argv_push_str(struct argv_buf *a, const char *s)
+{
+    argv_push(a, s, strlen(s));
+}
+
+static void argv_push_int(struct argv_buf *a, int64_t v)
+{
+    char *slot = a->nums[a->nnums++];
+    int len = snprintf(slot, 24, "%" PRId64, v);
+    argv_push(a, slot, (size_t)len);
+}
+
+static struct argv_buf eval_args;
+
+/* Build EVALSHA sha 1 offsets_key prefix field next nvotes cap [vote args...] for one partition. */
+static int build_eval_args(struct vote_sink *s, const struct sink_batch *b,
+                           const struct sink_part_range *r, char *field, size_t *nvotes)
+{
+    size_t args = 10, nums = 4;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct vote_msg *v = b->entries[i].decoded;
+        if (v != NULL && b->entries[i].rkm->partition == r->partition) {
+            args += 7 + 2 * v->nattrs;
+            nums += 2;
+        }
+    }
+    if (argv_reserve(&eval_args, args, nums) != 0)
+        return -1;
+    argv_push_str(&eval_args, "EVALSHA");
+    argv_push_str(&eval_args, s->script_sha);
+    argv_push_str(&eval_args, "1");
+    argv_push_str(&eval_args, s->offsets_key);
+    argv_push_str(&eval_args, s->o->redis_prefix);
+    argv_push_str(&eval_args, field);
+    argv_push_int(&eval_args, r->next_offset);
+    size_t nvotes_slot = eval_args.n;
+    argv_push_int(&eval_args, 0); /* patched below once counted */
+    argv_push_int(&eval_args, s->o->recent_cap);
+    *nvotes = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct vote_msg *v = b->entries[i].decoded;
+        if (v == NULL || b->entries[i].rkm->partition != r->partition)
+            continue;
+        argv_push_int(&eval_args, b->entries[i].rkm->offset);
+        argv_push_str(&eval_args, v->id);
+        argv_push_str(&eval_args, v->poll);
+        argv_push_str(&eval_args, v->choice);
+        argv_push_str(&eval_args, v->voter ? v->voter : "");
+        argv_push(&eval_args, b->entries[i].rkm->payload, b->entries[i].rkm->len);
+        argv_push_int(&eval_args, (int64_t)v->nattrs);
+        for (size_t a = 0; a < v->nattrs; a++) {
+            argv_push_str(&eval_args, v->attr_names[a]);
+            argv_push_str(&eval_args, v->attr_values[a]);
+        }
+        (*nvotes)++;
+    }
+    char *slot = (char *)eval_args.argv[nvotes_slot];
+    eval_args.lens[nvotes_slot] = (size_t)snprintf(slot, 24, "%zu", *nvotes);
+    return 0;
+}
+
+/* Run the script; on NOSCRIPT (Redis restarted or flushed) reload it and try once more. */
+static redisReply *eval_tally(struct vote_sink *s, char *err, size_t errcap)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (redis_conn_get(&s->redis) == NULL || s->script_sha[0] == '\0') {
+            snprintf(err, errcap, "redis: %s", s->redis.last_error[0] ? s->redis.last_error : "script not loaded");
+            redis_conn_drop(&s->redis);
+            return NULL;
+        }
+        eval_args.argv[1] = s->script_sha;
+        eval_args.lens[1] = strlen(s->script_sha);
+        redisReply *r = redis_conn_commandv(&s->redis, (int)eval_args.n, eval_args.argv, eval_args.lens);
+        if (r == NULL) {
+            snprintf(err, errcap, "redis: %s", s->redis.last_error);
+            return NULL;
+        }
+        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+            freeReplyObject(r);
+            load_script(&s->redis, s);
+            continue;
+        }
+        return r;
+    }
+    snprintf(err, errcap, "redis: script keeps disappearing");
+    return NULL;
+}
+
+/* Copy the per-vote flags for one partition out of the script's reply. */
+static int take_flags(struct vote_sink *s, const struct sink_batch *b, int32_t partition,
+                      const redisReply *r, size_t nvotes, char *err, size_t errcap)
+{
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errcap, "redis script error: %s", r->str);
+        return -1;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[1]->type != REDIS_REPLY_ARRAY || r->element[1]->elements != nvotes) {
+        snprintf(err, errcap, "redis script: unexpected reply shape");
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->entries[i].decoded == NULL || b->entries[i].rkm->partition != partition)
+            continue;
+        s->dup_flags[i] = r->element[1]->element[k++]->integer != 0;
+    }
+    long long applied = r->element[0]->integer;
+    atomic_fetch_add(s->replayed, (uint64_t)((long long)nvotes - applied));
+    return 0;
+}
+
+static int write_redis(struct vote_sink *s, const struct sink_batch *b, char *err, size_t errcap)
+{
+    for (size_t p = 0; p < b->nparts; p++) {
+        const struct sink_part_range *r = &b->parts[p];
+        char field[256];
+        snprintf(field, sizeof field, "%s:%" PRId32, b->topic, r->partition);
+        size_t nvotes = 0;
+        if (build_eval_args(s, b, r, field, &nvotes) != 0) {
+            snprintf(err, errcap, "out of memory");
+            return -1;
+        }
+        redisReply *reply = eval_tally(s, err, errcap);
+        if (reply == NULL)
+            return -1;
+        int rc = take_flags(s, b, r->partition, reply, nvotes, err, errcap);
+        freeReplyObject(reply);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---------------- MongoDB ---------------- */
+
+/* The stored document: the message fields, `_id` = id, duplicate flag when set. */
+static bson_t *vote_document(const struct vote_msg *v, int duplicate)
+{
+    bson_t *doc = bson_new();
+    bson_t attrs;
+    BSON_APPEND_UTF8(doc, "_id", v->id);
+    BSON_APPEND_INT32(doc, "v", 1);
+    BSON_APPEND_UTF8(doc, "kind", "vote");
+    BSON_APPEND_UTF8(doc, "poll", v->poll);
+    BSON_APPEND_UTF8(doc, "choice", v->choice);
+    if (v->voter != NULL)
+        BSON_APPEND_UTF8(doc, "voter", v->voter);
+    BSON_APPEND_DOCUMENT_BEGIN(doc, "attrs", &attrs);
+    for (size_t a = 0; a < v->nattrs; a++)
+        BSON_APPEND_UTF8(&attrs, v->attr_names[a], v->attr_values[a]);
+    bson_append_document_end(doc, &attrs);
+    BSON_APPEND_INT64(doc, "received_at", v->received_at);
+    if (duplicate)
+        BSON_APPEND_BOOL(doc, "duplicate", true);
+    return doc;
+}
+
+/* 1 when the only problems in a failed bulk reply are duplicate keys (already stored). */
+static int only_duplicate_key_errors(const bson_t *reply, uint64_t *dups)
+{
+    bson_iter_t it, child;
+    if (bson_iter_init_find(&it, reply, "writeConcernErrors") && BSON_ITER_HOLDS_ARRAY(&it)) {
+        uint32_t len = 0;
+        const uint8_t *data = NULL;
+        bson_iter_array(&it, &len, &data);
+        if (len > 5) /* an empty BSON array is 5 bytes */
+            return 0;
+    }
+    if (!bson_iter_init_find(&it, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+        !bson_iter_recurse(&it, &child))
+        return 0;
+    uint64_t n = 0;
+    while (bson_iter_next(&child)) {
+        bson_iter_t code;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&child) || !bson_iter_recurse(&child, &code) ||
+            !bson_iter_find(&code, "code") || bson_iter_as_int64(&code) != 11000)
+            return 0;
+        n++;
+    }
+    *dups = n;
+    return n > 0;
+}
+
+static int write_mongo(struct vote_sink *s, const struct sink_batch *b, char *err, size_t errcap)
+{
+    bson_t bulk_opts = BSON_INITIALIZER;
+    BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
+    mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(s->votes, &bulk_opts);
+    bson_destroy(&bulk_opts);
+    size_t ndocs = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->entries[i].decoded == NULL)
+            continue;
+        bson_t *doc = vote_document(b->entries[i].decoded, s->dup_flags[i]);
+        bson_error_t berr;
+        bool ok = mongoc_bulk_operation_insert_with_opts(bulk, doc, NULL, &berr);
+        bson_destroy(doc);
+        if (!ok) {
+            snprintf(err, errcap, "mongo: %s", berr.message);
+            mongoc_bulk_operation_destroy(bulk);
+            return -1;
+        }
+        ndocs++;
+    }
+    int rc = 0;
+    if (ndocs > 0) {
+        bson_t reply;
+        bson_error_t berr;
+        uint64_t dups = 0;
+        if (!mongoc_bulk_operation_execute(bulk, &reply, &berr)) {
+            if (only_duplicate_key_errors(&reply, &dups)) {
+                atomic_fetch_add(s->mongo_dup_keys, dups);
+            } else {
+                snprintf(err, errcap, "mongo: %s (domain %u code %u)", berr.message, berr.domain,
+                         berr.code);
+                rc = -1;
+            }
+        }
+        bson_destroy(&reply);
+    }
+    mongoc_bulk_operation_destroy(bulk);
+    return rc;
+}
+
+/* ---------------- sink callbacks ---------------- */
+
+static void *vote_decode(void *ctx, const rd_kafka_message_t *rkm, char *reason, size_t cap)
+{
+    struct vote_sink *s = ctx;
+    struct vote_msg *v = malloc(sizeof *v);
+    if (v == NULL) {
+        snprintf(reason, cap, "out of memory");
+        return NULL;
+    }
+    if (rkm->payload == NULL ||
+        vote_msg_decode(&s->catalog, rkm->payload, rkm->len, v, reason, cap) != 0) {
+        if (rkm->payload == NULL)
+            snprintf(reason, cap, "empty message");
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+static void vote_free(void *ctx, void *decoded)
+{
+    (void)ctx;
+    vote_msg_clear(decoded);
+    free(decoded);
+}
+
+static int vote_write_batch(void *ctx, const struct sink_batch *b, char *err, size_t errcap)
+{
+    struct vote_sink *s = ctx;
+    if (b->n > s->dup_cap) {
+        unsigned char *f = realloc(s->dup_flags, b->n);
+        if (f == NULL) {
+            snprintf(err, errcap, "out of memory");
+            return -1;
+        }
+        s->dup_flags = f;
+        s->dup_cap = b->n;
+    }
+    memset(s->dup_flags, 0, b->n);
+    if (write_redis(s, b, err, errcap) != 0 || write_mongo(s, b, err, errcap) != 0)
+        return -1;
+    uint64_t dups = 0;
+    for (size_t i = 0; i < b->n; i++)
+        dups += b->entries[i].decoded != NULL && s->dup_flags[i];
+    atomic_fetch_add(s->written, (uint64_t)(b->n - b->npoison));
+    atomic_fetch_add(s->dup_voters, dups);
+    return 0;
+}
+
+/* Seek source of truth: sink:votes:offsets in Redis, written atomically with the tallies. */
+static int vote_load_offsets(void *ctx, rd_kafka_topic_partition_list_t *parts, char *err,
+                             size_t errcap)
+{
+    struct vote_sink *s = ctx;
+    for (int i = 0; i < parts->cnt; i++) {
+        char field[256];
+        snprintf(field, sizeof field, "%s:%" PRId32, parts->elems[i].topic, parts->elems[i].partition);
+        const char *argv[] = { "HGET", s->offsets_key, field };
+        redisReply *r = redis_conn_commandv(&s->redis, 3, argv, NULL);
+        if (r == NULL) {
+            snprintf(err, errcap, "redis: %s", s->redis.last_error);
+            return -1;
+        }
+        if (r->type == REDIS_REPLY_STRING)
+            parts->elems[i].offset = strtoll(r->str, NULL, 10);
+        int bad = r->type == REDIS_REPLY_ERROR;
+        if (bad)
+            snprintf(err, errcap, "redis: %s", r->str);
+        freeReplyObject(r);
+        if (bad)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---------------- startup ---------------- */
+
+static int open_mongo(struct vote_sink *s)
+{
+    char uri_buf[512];
+    const char *uri = s->o->mongo_uri;
+    if (uri == NULL) {
+        snprintf(uri_buf, sizeof uri_buf,
+                 "mongodb://%s:%ld/?serverSelectionTimeoutMS=3000&connectTimeoutMS=3000"
+                 "&socketTimeoutMS=15000&appname=vote-sink",
+                 s->o->mongo_host, s->o->mongo_port);
+        uri = uri_buf;
+    }
+    bson_error_t berr;
+    mongoc_uri_t *u = mongoc_uri_new_with_error(uri, &berr);
+    if (u == NULL) {
+        wlog_error("bad mongo uri", "err=\"%s\"", berr.message);
+        return -1;
+    }
+    /* Bounded timeouts unless the URI sets its own: a dead server must fail the batch
+     * quickly so the loop can pause and retry rather than hang. */
+    if (!mongoc_uri_has_option(u, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
+        mongoc_uri_set_option_as_int32(u, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 3000);
+    if (!mongoc_uri_has_option(u, MONGOC_URI_CONNECTTIMEOUTMS))
+        mongoc_uri_set_option_as_int32(u, MONGOC_URI_CONNECTTIMEOUTMS, 3000);
+    if (!mongoc_uri_has_option(u, MONGOC_URI_SOCKETTIMEOUTMS))
+        mongoc_uri_set_option_as_int32(u, MONGOC_URI_SOCKETTIMEOUTMS, 15000);
+    s->mongo = mongoc_client_new_from_uri_with_error(u, &berr);
+    mongoc_uri_destroy(u);
+    if (s->mongo == NULL) {
+        wlog_error("mongo client", "err=\"%s\"", berr.message);
+        return -1;
+    }
+    mongoc_client_set_error_api(s->mongo, MONGOC_ERROR_API_VERSION_2);
+    s->votes = mongoc_client_get_collection(s->mongo, s->o->mongo_db, s->o->mongo_collection);
+    return 0;
+}
+
+static void register_vote_metrics(struct vote_sink *s)
+{
+    s->written = wmetrics_counter("sink_messages_written_total", "Valid votes durably written (Redis + MongoDB)");
+    s->replayed = wmetrics_counter("sink_replayed_skipped_total", "Votes whose offset was already applied (replays), skipped by Redis");
+    s->dup_voters = wmetrics_counter("sink_duplicates_skipped_total", "Duplicate-voter votes stored but not tallied");
+    s->mongo_dup_keys = wmetrics_counter("sink_mongo_duplicate_keys_total", "MongoDB duplicate-key errors treated as already stored");
+}
+
+static int setup(struct vote_sink *s)
+{
+    char err[512];
+    if (poll_catalog_load(&s->catalog, s->o->catalog_path, err, sizeof err) != 0) {
+        wlog_error("catalog load failed", "err=\"%s\"", err);
+        return -1;
+    }
+    snprintf(s->offsets_key, sizeof s->offsets_key, "%s%s", s->o->redis_prefix, OFFSETS_KEY);
+    redis_conn_init(&s->redis, s->o->redis_host, (int)s->o->redis_port, (int)s->o->redis_timeout_ms);
+    s->redis.on_connect = load_script;
+    s->redis.on_connect_arg = s;
+    mongoc_init();
+    return open_mongo(s);
+}
+
+static void teardown(struct vote_sink *s)
+{
+    if (s->votes)
+        mongoc_collection_destroy(s->votes);
+    if (s->mongo)
+        mongoc_client_destroy(s->mongo);
+    mongoc_cleanup();
+    redis_conn_close(&s->redis);
+    poll_catalog_free(&s->catalog);
+    free(s->dup_flags);
+    free(eval_args.argv);
+    free(eval_args.lens);
+    free(eval_args.nums);
+}
+
+int main(int argc, char **argv)
+{
+    enum wconfig_result cr = wconfig_parse(option_table, sizeof option_table / sizeof option_table[0], argc, argv,
+                                           "vote-sink: consume votes from Kafka into Redis tallies and MongoDB, effectively once.");
+    if (cr != WCONFIG_OK)
+        return cr == WCONFIG_HELP ? 0 : 2;
+    int level = wlog_level_parse(opts.log_level);
+    wlog_init("vote-sink", level < 0 ? WLOG_INFO : (enum wlog_level)level);
+    wmetrics_init("sink=\"vote-sink\"");
+    struct vote_sink s = { .o = &opts };
+    register_vote_metrics(&s);
+    if (setup(&s) != 0) {
+        teardown(&s);
+        return 1;
+    }
+    sink_install_signals();
+    if (wmetrics_serve(opts.metrics_addr, (int)opts.metrics_port) != 0) {
+        teardown(&s);
+        return 1;
+    }
+    struct sink_config cfg = {
+        .brokers = opts.brokers, .topic = opts.topic, .group = opts.group,
+        .dlq_topic = opts.dlq_topic, .client_id = opts.client_id, .kafka_props = opts.kafka_props,
+        .batch_max = opts.batch_max, .batch_ms = opts.batch_ms,
+        .backoff_base_ms = opts.backoff_base_ms, .backoff_cap_ms = opts.backoff_cap_ms,
+    };
+    struct sink_ops ops = { vote_decode, vote_free, vote_write_batch, vote_load_offsets };
+    int rc = sink_run(&cfg, &ops, &s);
+    wmetrics_stop();
+    teardown(&s);
+    return rc == 0 ? 0 : 1;
+}
