@@ -11,6 +11,7 @@ export ROOT
 . "$ROOT/stack/lib/build.sh"
 . "$ROOT/stack/lib/services.sh"
 . "$ROOT/stack/lib/test.sh"
+. "$ROOT/stack/lib/bench.sh"
 
 usage() {
     cat <<USAGE
@@ -30,6 +31,8 @@ The local stack (all on 127.0.0.1, state in \$STATE_DIR, default ./.state):
   test                setup + build + start what the tests need + run every suite + stop what it
                       started; ends with 'N passed, N failed'; exit 1 on any failure.
                       'test FILE...' runs only those test files
+  bench [WHAT]        benchmarks as ratios against a baseline measured in the same run
+                      (edge, sinks, api or all); writes docs/BENCHMARKS.md. BENCH_SECONDS=10
   env                 print the settings as shell exports: eval "\$(./build.sh env)" lets you
                       run one test file by hand against the running stack
 
@@ -59,6 +62,7 @@ case "$cmd" in
     start-service) cmd_start_service "$@" ;;
     test)          cmd_test "$@" ;;
     env)           cmd_env ;;
+    bench)         cmd_bench "$@" ;;
     -h|--help|help) usage ;;
     "")            usage >&2; exit 2 ;;
     *)             echo "build.sh: unknown command '$cmd' (see ./build.sh --help)" >&2; exit 2 ;;

@@ -1,0 +1,100 @@
+# bench.sh: ./build.sh bench [edge|sinks|api|all]: performance as ratios against a baseline
+# measured in the same run, written into docs/BENCHMARKS.md.
+#
+# Each benchmark prints its table and replaces its own section of docs/BENCHMARKS.md (between
+# "<!-- NAME:begin -->" and "<!-- NAME:end -->"), stamped with the machine, the command and the
+# date, so the file always holds the latest figure of every benchmark.
+
+BENCH_DOC=$ROOT/docs/BENCHMARKS.md
+: "${BENCH_SECONDS:=10}"
+: "${BENCH_CONNECTIONS:=32}"
+
+machine_line() {
+    local cpu mem kernel
+    cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+    mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
+    kernel=$(uname -r)
+    echo "$(nproc) cores ($cpu), $mem, Linux $kernel, $(. /etc/os-release; echo "$PRETTY_NAME")"
+}
+
+# Replaces section $1 of docs/BENCHMARKS.md with the contents of file $2.
+bench_write_section() {
+    local name=$1 body=$2
+    [ -f "$BENCH_DOC" ] || die "missing $BENCH_DOC"
+    python3 - "$BENCH_DOC" "$name" "$body" <<'PY'
+import re, sys
+doc, name, body_file = sys.argv[1:]
+text = open(doc).read()
+body = open(body_file).read().rstrip() + "\n"
+begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+block = f"{begin}\n{body}{end}"
+if begin in text:
+    text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda m: block, text, flags=re.S)
+else:
+    text = text.rstrip() + "\n\n" + block + "\n"
+open(doc, "w").write(text)
+PY
+}
+
+# Header lines every section starts with.
+bench_stamp() {
+    printf -- '- date: %s\n- machine: %s\n- command: `%s`\n\n' \
+        "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(machine_line)" "$1"
+}
+
+# wrk with keep-alive: prints "RPS P50_MS P99_MS" for a POST of file $2 to URL $1.
+wrk_post() {
+    local url=$1 body=$2 conns=${3:-$BENCH_CONNECTIONS} secs=${4:-$BENCH_SECONDS} extra_header=${5:-}
+    local out
+    out=$(BODY_FILE=$body EXTRA_HEADER=$extra_header wrk -t1 -c"$conns" -d"${secs}s" --latency \
+          -s "$STACK_DIR/bench/post.lua" "$url" 2>&1) || { echo "wrk failed: $out" >&2; return 1; }
+    echo "$out" >> "$STATE_DIR/bench/wrk.log"
+    local rps p50 p99 non2xx
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    p50=$(awk '$1=="50%" {print $2}' <<<"$out"); p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+    non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
+    [ -z "$non2xx" ] || warn "$url: $non2xx answers were not 2xx"
+    echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
+}
+
+# wrk prints latencies as 812.00us, 1.20ms or 2.01s; this turns them into milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN { n = v + 0;
+        if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000;
+        printf "%.3f", n }'
+}
+
+# hey at a constant total rate $3 req/s for $4 seconds: prints "P50_MS P99_MS ERRORS".
+hey_rate() {
+    local url=$1 body=$2 rate=$3 secs=${4:-$BENCH_SECONDS} workers=16 extra_header=${5:-}
+    local per=$(( (rate + workers - 1) / workers )) out
+    local hdr=(); [ -n "$extra_header" ] && hdr=(-H "$extra_header")
+    out=$(hey -z "${secs}s" -c "$workers" -q "$per" -m POST -T application/json "${hdr[@]}" -D "$body" "$url" 2>&1) \
+        || { echo "hey failed: $out" >&2; return 1; }
+    echo "$out" >> "$STATE_DIR/bench/hey.log"
+    local p50 p99 errors
+    p50=$(awk '$1=="50%" {print $3 * 1000}' <<<"$out"); p99=$(awk '$1=="99%" {print $3 * 1000}' <<<"$out")
+    errors=$(awk '/^Error distribution:/ {e=1; next} e && /\[[0-9]+\]/ {gsub(/[\[\]]/, "", $1); s += $1} END {print s+0}' <<<"$out")
+    echo "$p50 $p99 $errors"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+cmd_bench() {
+    local what=${1:-all}
+    mkdir -p "$STATE_DIR/bench"
+    case "$what" in
+        edge|sinks|api) ;;
+        all) ;;
+        *) die "unknown benchmark '$what' (edge, sinks, api, all)" ;;
+    esac
+    cmd_setup >/dev/null && cmd_build >/dev/null || die "setup/build failed"
+    ( cmd_up ) >/dev/null || die "the stack did not come up"
+    local b rc=0
+    for b in edge sinks api; do
+        [ "$what" = all ] || [ "$what" = "$b" ] || continue
+        if type "bench_$b" >/dev/null 2>&1; then bench_"$b" || rc=1
+        else warn "benchmark '$b' is not available yet"; [ "$what" = all ] || rc=1; fi
+    done
+    return $rc
+}
