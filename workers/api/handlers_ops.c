@@ -26,13 +26,13 @@ static int redis_ping(void)
 enum MHD_Result handle_healthz(api_request *r)
 {
     int pg = db_ping() == 0, redis = redis_ping() == 0;
-    int revocations = revoker_ready(r->app->revoker);
+    int revocations_ok = revoker_ready(r->app->revoker);
     /* Not ready until the revocation backlog is loaded: before that a
      * logged-out token could still be accepted by this replica. */
-    int ok = pg && redis && revocations && !atomic_load(&r->app->stopping);
+    int ok = pg && redis && revocations_ok && !atomic_load(&r->app->stopping);
     json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "status", ok ? "ok" : "degraded",
                              "postgres", pg ? "ok" : "down", "redis", redis ? "ok" : "down",
-                             "revocations", revocations ? "ok" : "loading");
+                             "revocations", revocations_ok ? "ok" : "loading");
     return respond_json(r, ok ? 200 : 503, body);
 }
 

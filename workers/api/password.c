@@ -37,7 +37,9 @@ int password_hash(const char *pw, size_t len, char out[PASSWORD_HASH_LEN])
 int password_verify(const char *stored, const char *pw, size_t len)
 {
     if (!stored) {
-        (void)crypto_pwhash_str_verify(dummy_hash, pw, len);
+        /* Same work as a real check; the outcome is irrelevant. */
+        volatile int sink = crypto_pwhash_str_verify(dummy_hash, pw, len);
+        (void)sink;
         return 0;
     }
     return crypto_pwhash_str_verify(stored, pw, len) == 0;
