@@ -147,6 +147,7 @@ struct MHD_Daemon *http_start(api_app *app)
                      MHD_USE_ERROR_LOG;
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, app,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, or early messages escape it */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
@@ -155,7 +156,6 @@ struct MHD_Daemon *http_start(api_app *app)
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_END);
     if (!d)
         log_error("listen", "cannot listen on %s:%u", cfg->listen_addr, cfg->port);

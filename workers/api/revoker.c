@@ -109,8 +109,11 @@ static rd_kafka_t *make_consumer(const char *brokers)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[256];
-    /* No group: every replica reads every partition and commits nothing. */
-    if (conf_set(conf, "bootstrap.servers", brokers) ||
+    /* Every replica reads every partition (assign, never subscribe) and
+     * commits nothing; librdkafka still wants a group.id for assign(). */
+    char group[64];
+    snprintf(group, sizeof group, "vote-api-revocations-%d", (int)getpid());
+    if (conf_set(conf, "bootstrap.servers", brokers) || conf_set(conf, "group.id", group) ||
         conf_set(conf, "enable.auto.commit", "false") ||
         conf_set(conf, "enable.auto.offset.store", "false") ||
         conf_set(conf, "fetch.wait.max.ms", "100")) {
