@@ -32,7 +32,7 @@ struct chat_opts {
     const char *pg_conninfo, *redis_host, *redis_prefix;
     long pg_port, redis_port, redis_timeout_ms;
     const char *metrics_addr, *log_level;
-    long metrics_port;
+    long metrics_port, replay_from_start;
 };
 
 struct chat_sink {
@@ -74,6 +74,7 @@ static const struct wopt option_table[] = {
     { "redis-prefix", "CHAT_SINK_REDIS_PREFIX", WOPT_STR, &opts.redis_prefix, "", "prefix for Redis channels (tests)" },
     { "metrics-addr", "SINK_METRICS_ADDR", WOPT_STR, &opts.metrics_addr, "127.0.0.1", "metrics listen address" },
     { "metrics-port", "CHAT_SINK_METRICS_PORT", WOPT_INT, &opts.metrics_port, "9102", "metrics port (0 = off)" },
+    { "replay-from-start", "SINK_REPLAY_FROM_START", WOPT_INT, &opts.replay_from_start, "0", "1 = re-read every partition from offset 0 (idempotent replay)" },
     { "log-level", "LOG_LEVEL", WOPT_STR, &opts.log_level, "info", "debug|info|warn|error" },
 };
 
@@ -396,6 +397,7 @@ int main(int argc, char **argv)
         .dlq_topic = opts.dlq_topic, .client_id = opts.client_id, .kafka_props = opts.kafka_props,
         .batch_max = opts.batch_max, .batch_ms = opts.batch_ms,
         .backoff_base_ms = opts.backoff_base_ms, .backoff_cap_ms = opts.backoff_cap_ms,
+        .replay_from_start = opts.replay_from_start,
     };
     struct sink_ops ops = { chat_decode, chat_free, chat_write_batch, chat_load_offsets };
     int rc = sink_run(&cfg, &ops, &s);

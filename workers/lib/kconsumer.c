@@ -221,6 +221,14 @@ static void dlq_delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *rkm, v
     }
 }
 
+/* librdkafka's own log lines, in our structured format. */
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    enum wlog_level lvl = level <= 3 ? WLOG_ERROR : level <= 4 ? WLOG_WARN : level <= 6 ? WLOG_INFO : WLOG_DEBUG;
+    wlog(lvl, "librdkafka", "facility=%s msg=\"%s\"", fac, buf);
+}
+
 static rd_kafka_t *create_dlq_producer(struct loop *l)
 {
     char err[512];
@@ -234,6 +242,7 @@ static rd_kafka_t *create_dlq_producer(struct loop *l)
         return NULL;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, dlq_delivery_report);
+    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
     rd_kafka_conf_set_opaque(conf, l);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (rk == NULL)
@@ -355,6 +364,12 @@ static void handle_assign(struct loop *l, rd_kafka_topic_partition_list_t *parts
     char err[512] = "";
     for (int i = 0; i < parts->cnt; i++)
         parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+    if (l->cfg->replay_from_start) {
+        for (int i = 0; i < parts->cnt; i++)
+            parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+        wlog_info("replaying assigned partitions from the start", "partitions=%d", parts->cnt);
+        goto assign;
+    }
     int loaded = -1;
     struct backoff b;
     backoff_init(&b, 100, 1000, (uint64_t)now_ms());
@@ -372,6 +387,7 @@ static void handle_assign(struct loop *l, rd_kafka_topic_partition_list_t *parts
             parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
         wlog_warn("stored offsets unavailable, using committed offsets", "err=\"%s\"", err);
     }
+assign:
     for (int i = 0; i < parts->cnt; i++)
         wlog_info("partition assigned", "topic=%s partition=%" PRId32 " start_offset=%" PRId64,
                   parts->elems[i].topic, parts->elems[i].partition, parts->elems[i].offset);
@@ -445,6 +461,7 @@ static rd_kafka_t *create_consumer(struct loop *l)
         return NULL;
     }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
     rd_kafka_conf_set_opaque(conf, l);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (rk == NULL) {

@@ -75,6 +75,9 @@ struct sink_config {
     long batch_ms;             /* max wait to fill a batch */
     long backoff_base_ms;
     long backoff_cap_ms;
+    /* Ignore stored and committed offsets and re-read every partition from its start
+     * (operator replay / tests). Safe because every write is idempotent. */
+    long replay_from_start;
 };
 
 /* Run until sink_request_stop() / SIGTERM / SIGINT. Returns 0 on clean stop, -1 on setup error. */

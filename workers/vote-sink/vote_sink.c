@@ -36,7 +36,7 @@ struct vote_opts {
     const char *mongo_uri, *mongo_host, *mongo_db, *mongo_collection;
     long mongo_port;
     const char *catalog_path, *metrics_addr, *log_level;
-    long metrics_port;
+    long metrics_port, replay_from_start;
 };
 
 struct vote_sink {
@@ -83,6 +83,7 @@ static const struct wopt option_table[] = {
     { "catalog", "POLL_CATALOG", WOPT_STR, &opts.catalog_path, "stack/polls.json", "poll catalog JSON (poison check)" },
     { "metrics-addr", "SINK_METRICS_ADDR", WOPT_STR, &opts.metrics_addr, "127.0.0.1", "metrics listen address" },
     { "metrics-port", "VOTE_SINK_METRICS_PORT", WOPT_INT, &opts.metrics_port, "9101", "metrics port (0 = off)" },
+    { "replay-from-start", "SINK_REPLAY_FROM_START", WOPT_INT, &opts.replay_from_start, "0", "1 = re-read every partition from offset 0 (idempotent replay)" },
     { "log-level", "LOG_LEVEL", WOPT_STR, &opts.log_level, "info", "debug|info|warn|error" },
 };
 
@@ -545,6 +546,7 @@ int main(int argc, char **argv)
         .dlq_topic = opts.dlq_topic, .client_id = opts.client_id, .kafka_props = opts.kafka_props,
         .batch_max = opts.batch_max, .batch_ms = opts.batch_ms,
         .backoff_base_ms = opts.backoff_base_ms, .backoff_cap_ms = opts.backoff_cap_ms,
+        .replay_from_start = opts.replay_from_start,
     };
     struct sink_ops ops = { vote_decode, vote_free, vote_write_batch, vote_load_offsets };
     int rc = sink_run(&cfg, &ops, &s);
