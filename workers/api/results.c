@@ -3,7 +3,7 @@
  *
  * Keys (docs/CONTRACT.md): poll:{p}:totals, poll:{p}:count, poll:{p}:dupes,
  * poll:{p}:attr:{attr} ("{value}\t{choice}" -> count).  All are read in one
- * pipelined round trip.
+ * MULTI/EXEC round trip.
  */
 #include "results.h"
 
@@ -203,30 +203,39 @@ static json_t *top_values(json_t *by_value)
     return top;
 }
 
-/* Sends the pipeline; replies[0..n) are filled or -1 (connection dropped). */
-static int read_pipeline(const vc_poll *p, redisReply **replies, size_t n)
+/* Reads every key of the poll inside MULTI/EXEC, so the snapshot is one
+ * consistent state (the sink updates tallies atomically; a plain pipeline
+ * could interleave with its transaction and show count != sum of totals).
+ * On success *exec is the EXEC reply: an array of n replies. */
+static int read_keys(const vc_poll *p, size_t n, redisReply **exec)
 {
     redisContext *c = rds_get();
     if (!c)
         return -1;
-    int ok = redisAppendCommand(c, "HGETALL poll:%s:totals", p->id) == REDIS_OK &&
+    int ok = redisAppendCommand(c, "MULTI") == REDIS_OK &&
+             redisAppendCommand(c, "HGETALL poll:%s:totals", p->id) == REDIS_OK &&
              redisAppendCommand(c, "GET poll:%s:count", p->id) == REDIS_OK &&
              redisAppendCommand(c, "GET poll:%s:dupes", p->id) == REDIS_OK;
     for (size_t a = 0; ok && a < p->nattrs; a++)
         ok = redisAppendCommand(c, "HGETALL poll:%s:attr:%s", p->id, p->attrs[a]) == REDIS_OK;
-    size_t got = 0;
-    while (ok && got < n) {
+    ok = ok && redisAppendCommand(c, "EXEC") == REDIS_OK;
+    /* MULTI and each queued command answer +OK / +QUEUED; then EXEC. */
+    for (size_t i = 0; ok && i < n + 1; i++) {
         void *r = NULL;
         ok = redisGetReply(c, &r) == REDIS_OK && r;
-        replies[got++] = r;
+        freeReplyObject(r);
     }
-    if (!ok) {
-        for (size_t i = 0; i < got; i++)
-            freeReplyObject(replies[i]);
-        rds_drop();
+    void *r = NULL;
+    if (ok && redisGetReply(c, &r) == REDIS_OK && r) {
+        *exec = r;
+        if ((*exec)->type == REDIS_REPLY_ARRAY && (*exec)->elements == n)
+            return 0;
+        log_error("redis_exec", "unexpected EXEC reply type %d", (*exec)->type);
+        freeReplyObject(r);
         return -1;
     }
-    return 0;
+    rds_drop();
+    return -1;
 }
 
 static int is_hash_reply(const redisReply *r) { return r->type == REDIS_REPLY_ARRAY; }
@@ -268,14 +277,12 @@ int results_snapshot(api_app *app, size_t idx, int fresh, char **json, size_t *l
     }
     metrics_inc(M_RESULTS_CACHE_MISS);
     const vc_poll *p = &app->catalog->polls[idx];
-    size_t n = 3 + p->nattrs;
-    redisReply *replies[3 + VC_POLL_ATTRS_MAX];
+    redisReply *exec;
     double started = api_now_monotonic();
-    if (read_pipeline(p, replies, n) < 0)
+    if (read_keys(p, 3 + p->nattrs, &exec) < 0)
         return -1;
-    json_t *snap = build_snapshot(p, replies);
-    for (size_t i = 0; i < n; i++)
-        freeReplyObject(replies[i]);
+    json_t *snap = build_snapshot(p, exec->element);
+    freeReplyObject(exec);
     *json = snap ? json_dumps(snap, JSON_COMPACT) : NULL;
     json_decref(snap);
     if (!*json)
