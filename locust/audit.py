@@ -1,0 +1,424 @@
+#!/usr/bin/env python3
+"""audit.py - the zero-loss audit after a load or fault run.
+
+After the load clients stop, it waits (bounded) until the sinks have applied everything in
+Kafka, then compares, per poll and for chat:
+
+    202 answers counted by the load clients (locustfile's LOAD_RESULT_FILE[.w*] files)
+    == new documents in MongoDB vote.votes            (duplicate-voter votes included)
+    == new sum of Redis poll:{p}:totals + new poll:{p}:dupes
+    202 chat answers == new rows in PostgreSQL messages
+
+"new" means: since the snapshot taken before the run (`audit.py snapshot`), so the audit is
+exact on a stack that already holds data. Internal consistency is checked too (Redis count ==
+sum of totals, Redis dupes == Mongo documents flagged duplicate), hostile requests must not
+have been accepted, and requests with no HTTP answer (unknown outcome) make the result FAIL
+unless --allow-unknown (then the stores may hold up to that many more).
+
+Drain: "consumer lag 0" is measured against the sinks' own applied offsets, which they
+commit atomically with their writes (docs/CONTRACT.md): Redis hash sink:votes:offsets and
+PostgreSQL table sink_offsets, compared with the topic end offsets from `kcat -Q`. With
+KAFKA_LAG_CMD set, `$KAFKA_LAG_CMD <group>` must print the group's total lag instead.
+
+Commands:
+  audit.py snapshot --out before.json          record the store counters now
+  audit.py check --results R.json [--before before.json] [--timeout 120] [--allow-unknown]
+  audit.py show                                print the store counters and lag now
+
+Connections from the environment build.sh exports: REDIS_PORT, PG_CONNINFO (or PG_PORT),
+MONGO_URI (or MONGO_PORT), KAFKA_BROKERS, POLL_CATALOG. Exit status: 0 PASS, 1 FAIL,
+2 usage or connection error. Needs the venv from locust/setup.sh (pymongo, redis, psycopg2)
+and kcat.
+"""
+import argparse
+import glob
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def env(name, default):
+    v = os.environ.get(name)
+    return v if v not in (None, "") else default
+
+
+def settings(args):
+    s = {
+        "redis_host": "127.0.0.1",
+        "redis_port": int(env("REDIS_PORT", "6379")),
+        "redis_prefix": args.redis_prefix,
+        "pg": env("PG_CONNINFO", "host=127.0.0.1 port=%s dbname=vote user=vote" % env("PG_PORT", "5432")),
+        "mongo": env("MONGO_URI", "mongodb://127.0.0.1:%s/" % env("MONGO_PORT", "27017")),
+        "brokers": env("KAFKA_BROKERS", "127.0.0.1:%s" % env("KAFKA_PORT", "9092")),
+        "catalog": env("POLL_CATALOG", os.path.join(ROOT, "stack", "polls.json")),
+        "vote_topic": args.vote_topic, "chat_topic": args.chat_topic,
+        "polls": [p for p in (args.polls or "").split(",") if p],
+    }
+    return s
+
+
+def die(msg, code=2):
+    print("audit: %s" % msg, file=sys.stderr)
+    sys.exit(code)
+
+
+def _imports():
+    try:
+        import pymongo  # noqa: F401
+        import psycopg2  # noqa: F401
+        import redis  # noqa: F401
+    except ImportError as e:
+        die("%s - run locust/setup.sh and use .cache/venv/bin/python" % e)
+
+
+# ----------------------------------------------------------------------------- stores
+
+class Stores:
+    def __init__(self, s):
+        _imports()
+        import pymongo
+        import psycopg2
+        import redis
+        self.s = s
+        self.r = redis.Redis(host=s["redis_host"], port=s["redis_port"], socket_timeout=10)
+        self.m = pymongo.MongoClient(s["mongo"], serverSelectionTimeoutMS=5000)
+        self.pg = psycopg2.connect(s["pg"], connect_timeout=5)
+        self.pg.autocommit = True
+        if s.get("polls"):
+            self.polls = s["polls"]
+        else:
+            with open(s["catalog"], encoding="utf-8") as f:
+                self.polls = [p["id"] for p in json.load(f)["polls"]]
+
+    def chat_rows_from(self, prefix):
+        """messages sent by users whose name starts with prefix (a load run's own users)"""
+        pat = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self.pg.cursor() as c:
+            c.execute("SELECT count(*) FROM messages WHERE sender LIKE %s", (pat,))
+            return c.fetchone()[0]
+
+    def counters(self):
+        pre = self.s["redis_prefix"]
+        out = {"polls": {}, "taken_at": time.time()}
+        coll = self.m["vote"]["votes"]
+        for p in self.polls:
+            base = "%spoll:%s:" % (pre, p)
+            totals = self.r.hgetall(base + "totals")
+            out["polls"][p] = {
+                "mongo_total": coll.count_documents({"poll": p}),
+                "mongo_duplicate": coll.count_documents({"poll": p, "duplicate": True}),
+                "redis_totals_sum": sum(int(v) for v in totals.values()),
+                "redis_count": int(self.r.get(base + "count") or 0),
+                "redis_dupes": int(self.r.get(base + "dupes") or 0),
+            }
+        with self.pg.cursor() as c:
+            c.execute("SELECT count(*) FROM messages")
+            out["pg_messages"] = c.fetchone()[0]
+        out["kafka_end"] = {t: kafka_offsets(self.s["brokers"], t)
+                            for t in (self.s["vote_topic"], self.s["chat_topic"],
+                                      self.s["vote_topic"] + ".dlq", self.s["chat_topic"] + ".dlq")}
+        return out
+
+    def applied_offsets(self):
+        """next offset to apply per partition, as the sinks record it with their writes"""
+        pre = self.s["redis_prefix"]
+        votes = {}
+        for k, v in self.r.hgetall(pre + "sink:votes:offsets").items():
+            topic, _, part = k.decode().rpartition(":")
+            if topic == self.s["vote_topic"]:
+                votes[int(part)] = int(v)
+        chat = {}
+        with self.pg.cursor() as c:
+            c.execute("SELECT partition, next_offset FROM sink_offsets WHERE topic = %s", (self.s["chat_topic"],))
+            for part, off in c.fetchall():
+                chat[int(part)] = int(off)
+        return votes, chat
+
+
+def kcat(args, timeout=20):
+    try:
+        p = subprocess.run(["kcat"] + args, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        die("kcat not found (Debian package kcat)")
+    except subprocess.TimeoutExpired:
+        return None
+    return p.stdout if p.returncode == 0 else None
+
+
+def kafka_partitions(brokers, topic):
+    out = kcat(["-b", brokers, "-L", "-J", "-t", topic])
+    if not out:
+        return []
+    for t in json.loads(out).get("topics", []):
+        if t.get("topic") == topic and not t.get("error"):
+            return sorted(p["partition"] for p in t.get("partitions", []))
+    return []
+
+
+def kafka_offsets(brokers, topic, which=-1):
+    """{partition: end offset} (which=-1) or beginning offset (which=-2)"""
+    parts = kafka_partitions(brokers, topic)
+    if not parts:
+        return {}
+    q = []
+    for p in parts:
+        q += ["-t", "%s:%d:%d" % (topic, p, which)]
+    out = kcat(["-b", brokers, "-Q"] + q) or ""
+    res = {}
+    for line in out.splitlines():
+        # "votes [0] offset 1234"
+        bits = line.split()
+        if len(bits) >= 4 and bits[0] == topic and bits[2] == "offset":
+            res[int(bits[1].strip("[]"))] = int(bits[3])
+    return res
+
+
+def lag_now(st):
+    """-> ({'vote-sink': lag, 'chat-sink': lag}, detail text)"""
+    s = st.s
+    cmd = os.environ.get("KAFKA_LAG_CMD")
+    if cmd:
+        lags = {}
+        for g in ("vote-sink", "chat-sink"):
+            p = subprocess.run(shlex.split(cmd) + [g], capture_output=True, text=True, timeout=60)
+            try:
+                lags[g] = int(p.stdout.strip().split()[-1])
+            except (ValueError, IndexError):
+                die("KAFKA_LAG_CMD %s %s printed %r" % (cmd, g, p.stdout))
+        return lags, "KAFKA_LAG_CMD"
+    votes_applied, chat_applied = st.applied_offsets()
+    lags, detail = {}, []
+    for g, topic, applied in (("vote-sink", s["vote_topic"], votes_applied),
+                              ("chat-sink", s["chat_topic"], chat_applied)):
+        end = kafka_offsets(s["brokers"], topic, -1)
+        begin = kafka_offsets(s["brokers"], topic, -2)
+        total = 0
+        for part, e in end.items():
+            a = applied.get(part, begin.get(part, 0))
+            total += max(0, e - a)
+            detail.append("%s[%d] end %d applied %d" % (topic, part, e, a))
+        lags[g] = total
+    return lags, "; ".join(detail)
+
+
+def wait_drained(st, timeout, quiet=False):
+    deadline = time.time() + timeout
+    last = None
+    while True:
+        lags, detail = lag_now(st)
+        if all(v == 0 for v in lags.values()):
+            if not quiet:
+                print("drained: lag vote-sink 0, chat-sink 0 (%s)" % detail)
+            return True, lags
+        if not quiet and lags != last:
+            print("waiting for sinks: lag vote-sink %d, chat-sink %d" % (lags["vote-sink"], lags["chat-sink"]))
+            last = lags
+        if time.time() >= deadline:
+            print("NOT drained after %d s: %s" % (timeout, detail))
+            return False, lags
+        time.sleep(1)
+
+
+# ----------------------------------------------------------------------------- results
+
+def load_results(path):
+    files = []
+    for f in [path] + sorted(glob.glob(path + ".w*")):
+        if os.path.exists(f) and not f.endswith(".tmp"):
+            files.append(f)
+    if not files:
+        die("no results file %s (nor %s.w*)" % (path, path))
+    agg = {"votes": {}, "chat": {"accepted": 0, "unknown": 0, "status": {}},
+           "hostile": {"sent": 0, "as_expected": 0, "unexpected": 0, "accepted": 0, "unknown": 0},
+           "files": files, "run_ids": set(), "processes": 0, "chat_prefixes": set()}
+    for f in files:
+        with open(f) as fh:
+            d = json.load(fh)
+        agg["run_ids"].add(d.get("run_id"))
+        agg["chat_prefixes"].add(d.get("chat_user_prefix"))
+        agg["processes"] += 1
+        for p, c in d.get("votes", {}).items():
+            a = agg["votes"].setdefault(p, {"accepted": 0, "accepted_duplicate_voter": 0, "unknown": 0, "status": {}})
+            for k in ("accepted", "accepted_duplicate_voter", "unknown"):
+                a[k] += c.get(k, 0)
+            for k, v in c.get("status", {}).items():
+                a["status"][k] = a["status"].get(k, 0) + v
+        ch = d.get("chat", {})
+        agg["chat"]["accepted"] += ch.get("accepted", 0)
+        agg["chat"]["unknown"] += ch.get("unknown", 0)
+        for k, v in ch.get("status", {}).items():
+            agg["chat"]["status"][k] = agg["chat"]["status"].get(k, 0) + v
+        for k in agg["hostile"]:
+            agg["hostile"][k] += d.get("hostile", {}).get(k, 0)
+    return agg
+
+
+# ----------------------------------------------------------------------------- checks
+
+def delta(after, before, *path):
+    a, b = after, before
+    for k in path:
+        a = a.get(k, 0) if isinstance(a, dict) else 0
+        b = b.get(k, 0) if isinstance(b, dict) else 0
+    return (a or 0) - (b or 0)
+
+
+def dlq_delta(after, before, topic):
+    a = sum(after.get("kafka_end", {}).get(topic, {}).values())
+    b = sum(before.get("kafka_end", {}).get(topic, {}).values()) if before else 0
+    return a - b
+
+
+def run_check(args, st):
+    res = load_results(args.results)
+    if len(res["run_ids"]) > 1:
+        print("FAIL: results files belong to different runs: %s" % sorted(map(str, res["run_ids"])))
+        return 1
+    before = None
+    if args.before:
+        with open(args.before) as f:
+            before = json.load(f)
+    drained, lags = wait_drained(st, args.timeout)
+    after = st.counters()
+    b = before or {"polls": {}, "pg_messages": 0}
+
+    rows, failures = [], []
+
+    def check(what, got, want, ok=None):
+        good = (got == want) if ok is None else ok
+        rows.append((what, got, want, "ok" if good else "MISMATCH"))
+        if not good:
+            failures.append(what)
+
+    if not drained:
+        failures.append("sinks did not drain within %d s (lag %s)" % (args.timeout, lags))
+
+    polls = sorted(set(st.polls) | set(res["votes"]))
+    for p in polls:
+        c = res["votes"].get(p, {"accepted": 0, "accepted_duplicate_voter": 0, "unknown": 0})
+        n202, unknown = c["accepted"], c["unknown"]
+        m = delta(after, b, "polls", p, "mongo_total")
+        mdup = delta(after, b, "polls", p, "mongo_duplicate")
+        tot = delta(after, b, "polls", p, "redis_totals_sum")
+        cnt = delta(after, b, "polls", p, "redis_count")
+        dup = delta(after, b, "polls", p, "redis_dupes")
+        if unknown and args.allow_unknown:
+            check("%s: 202 answers <= MongoDB docs <= 202 + unknown(%d)" % (p, unknown), m, n202,
+                  ok=n202 <= m <= n202 + unknown)
+        else:
+            check("%s: MongoDB docs == 202 answers" % p, m, n202)
+        check("%s: Redis totals + dupes == MongoDB docs" % p, tot + dup, m)
+        check("%s: Redis count == sum of totals" % p, cnt, tot)
+        check("%s: Redis dupes == MongoDB duplicate:true" % p, dup, mdup)
+        check("%s: Redis dupes >= client re-votes accepted" % p, dup, c["accepted_duplicate_voter"],
+              ok=dup >= c["accepted_duplicate_voter"])
+        if unknown and not args.allow_unknown:
+            check("%s: requests with unknown outcome" % p, unknown, 0)
+
+    ch = res["chat"]
+    prefixes = res["chat_prefixes"]
+    if len(prefixes) == 1 and next(iter(prefixes)):
+        # the run's own users only: immune to other chat traffic, no snapshot needed
+        chat_prefix = next(iter(prefixes))
+        pgd = st.chat_rows_from(chat_prefix)
+    else:
+        chat_prefix = None
+        pgd = after["pg_messages"] - b.get("pg_messages", 0)
+    if ch["unknown"] and args.allow_unknown:
+        check("chat: 202 <= PostgreSQL rows <= 202 + unknown(%d)" % ch["unknown"], pgd, ch["accepted"],
+              ok=ch["accepted"] <= pgd <= ch["accepted"] + ch["unknown"])
+    else:
+        check("chat: PostgreSQL messages == 202 answers", pgd, ch["accepted"])
+        if ch["unknown"]:
+            check("chat: requests with unknown outcome", ch["unknown"], 0)
+    h = res["hostile"]
+    if h["sent"]:
+        check("hostile: accepted (202) hostile requests", h["accepted"], 0)
+        check("hostile: answered with the contract's 4xx", h["as_expected"], h["sent"])
+    for t in (args.vote_topic + ".dlq", args.chat_topic + ".dlq"):
+        check("%s: new dead letters" % t, dlq_delta(after, before, t), 0)
+
+    print()
+    print("zero-loss audit  run %s  (%d load process%s, %s)" % (
+        next(iter(res["run_ids"])), res["processes"], "" if res["processes"] == 1 else "es",
+        "delta since snapshot " + args.before if before else "absolute counts, no snapshot"))
+    print()
+    print("%-10s %10s %10s %10s %10s %10s %10s %8s" % ("poll", "202s", "re-votes", "mongo", "dup-flag",
+                                                        "redis-sum", "redis-dup", "unknown"))
+    for p in polls:
+        c = res["votes"].get(p, {"accepted": 0, "accepted_duplicate_voter": 0, "unknown": 0})
+        print("%-10s %10d %10d %10d %10d %10d %10d %8d" % (
+            p[:10], c["accepted"], c["accepted_duplicate_voter"],
+            delta(after, b, "polls", p, "mongo_total"), delta(after, b, "polls", p, "mongo_duplicate"),
+            delta(after, b, "polls", p, "redis_totals_sum"), delta(after, b, "polls", p, "redis_dupes"),
+            c["unknown"]))
+    print("%-10s %10d %10s %10s %10s %10s %10s %8d   (PostgreSQL rows: %d%s)" % (
+        "chat", ch["accepted"], "-", "-", "-", "-", "-", ch["unknown"], pgd,
+        ", senders %s*" % chat_prefix if chat_prefix else ""))
+    if h["sent"]:
+        print("hostile: %d sent, %d refused as expected, %d unexpected, %d accepted" % (
+            h["sent"], h["as_expected"], h["unexpected"], h["accepted"]))
+    print()
+    for what, got, want, verdict in rows:
+        print("  %-8s %-60s got %-10s want %s" % (verdict, what, got, want))
+    print()
+    if failures:
+        print("FAIL: %d check(s) failed" % len(failures))
+        for f in failures:
+            print("  - %s" % f)
+        return 1
+    print("PASS: every 202 is stored exactly once (0 lost, 0 double)")
+    return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Zero-loss audit after a load/chaos run (see module docstring).",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap.add_argument("--redis-prefix", default=env("VOTE_SINK_REDIS_PREFIX", ""),
+                    help="key prefix the vote sink uses (default $VOTE_SINK_REDIS_PREFIX or none)")
+    ap.add_argument("--vote-topic", default=env("VOTE_TOPIC", "votes"))
+    ap.add_argument("--chat-topic", default=env("CHAT_TOPIC", "chat"))
+    ap.add_argument("--polls", help="comma-separated poll ids to audit (default: every poll in $POLL_CATALOG)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sp = sub.add_parser("snapshot", help="record store counters before a run")
+    sp.add_argument("--out", required=True)
+    sc = sub.add_parser("check", help="wait for the sinks, compare with the load results")
+    sc.add_argument("--results", required=True, help="LOAD_RESULT_FILE of the run (its .w* siblings are read too)")
+    sc.add_argument("--before", help="snapshot taken before the run (without it: absolute counts)")
+    sc.add_argument("--timeout", type=int, default=120, help="max seconds to wait for lag 0 (default 120)")
+    sc.add_argument("--allow-unknown", action="store_true",
+                    help="accept stores holding up to N more than the 202s when N requests had no answer")
+    sub.add_parser("show", help="print store counters and lag now")
+    args = ap.parse_args(argv)
+
+    try:
+        st = Stores(settings(args))
+    except SystemExit:
+        raise
+    except Exception as e:   # connection problems: name them, exit 2
+        die("cannot connect to the stores: %s: %s" % (type(e).__name__, e))
+
+    if args.cmd == "snapshot":
+        c = st.counters()
+        tmp = args.out + ".tmp"
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(tmp, "w") as f:
+            json.dump(c, f, indent=1, sort_keys=True)
+        os.replace(tmp, args.out)
+        print("snapshot written to %s" % args.out)
+        return 0
+    if args.cmd == "show":
+        print(json.dumps(st.counters(), indent=1, sort_keys=True))
+        lags, detail = lag_now(st)
+        print("lag: %s (%s)" % (lags, detail))
+        return 0
+    return run_check(args, st)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
