@@ -1,0 +1,375 @@
+/*
+ * ngx_http_vote_auth.c - bearer-token authentication for chat and the logout
+ * revocation list.
+ *
+ * Tokens are verified by common/jwt.c (HS256 only, kid rotation, exp/nbf,
+ * constant-time compare).  Logout revocations come from the Kafka topic named
+ * by vote_revocations (value {"jti":"...","exp":N}): every worker runs its own
+ * consumer without a group, reading all partitions from the beginning, and
+ * keeps jti -> exp in memory until the token would have expired anyway.  The
+ * consumer's queue is read through the nginx event loop (io-event pipe); only
+ * the blocking metadata lookup that finds the partitions runs in a helper
+ * thread, which touches nothing but librdkafka.  Until every partition has
+ * been read to its end once, chat answers 503: a worker that has not seen the
+ * revocations yet cannot tell a logged-out token from a valid one.
+ */
+#include "ngx_http_vote.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#define NGX_HTTP_VOTE_AUTH_MISSING   (VC_JWT_BAD_CLAIMS + 1)
+#define NGX_HTTP_VOTE_AUTH_REVOKED   (VC_JWT_BAD_CLAIMS + 2)
+#define NGX_HTTP_VOTE_AUTH_BAD_SUB   (VC_JWT_BAD_CLAIMS + 3)
+#define NGX_HTTP_VOTE_MAX_PARTITIONS 1024
+
+typedef struct {
+    ngx_str_node_t  sn;          /* key: jti */
+    time_t          exp;
+} ngx_http_vote_revoked_t;
+
+typedef struct {
+    rd_kafka_t          *rk;
+    rd_kafka_topic_t    *rkt;
+    ngx_http_vote_qev_t  qev;
+    pthread_t            thread;
+    ngx_uint_t           thread_started;
+    volatile int         stop;          /* set by the worker, read by the thread */
+    int                  partitions;    /* set by the thread (atomic), read by the worker */
+    ngx_uint_t           eof_count;
+    u_char               eof[NGX_HTTP_VOTE_MAX_PARTITIONS];
+    ngx_uint_t           ready;
+    ngx_rbtree_t         tree;
+    ngx_rbtree_node_t    sentinel;
+    ngx_event_t          purge_ev;
+} ngx_http_vote_revocations_t;
+
+static ngx_http_vote_revocations_t *ngx_http_vote_rv;
+
+/* ---- the revoked-jti set ---- */
+
+static ngx_uint_t ngx_http_vote_is_revoked(const char *jti)
+{
+    ngx_str_t s;
+
+    if (ngx_http_vote_rv == NULL) {
+        return 0;
+    }
+    s.data = (u_char *) jti;
+    s.len = ngx_strlen(jti);
+    return ngx_str_rbtree_lookup(&ngx_http_vote_rv->tree, &s, ngx_crc32_short(s.data, s.len))
+           != NULL;
+}
+
+static void ngx_http_vote_revoke(ngx_log_t *log, const char *jti, size_t len, time_t exp)
+{
+    ngx_http_vote_revoked_t *node;
+    ngx_str_t                s;
+    uint32_t                 hash = ngx_crc32_short((u_char *) jti, len);
+
+    s.data = (u_char *) jti;
+    s.len = len;
+    if (exp <= ngx_time() || ngx_str_rbtree_lookup(&ngx_http_vote_rv->tree, &s, hash) != NULL) {
+        return;                /* already expired, or already known */
+    }
+    node = ngx_alloc(sizeof(ngx_http_vote_revoked_t) + len, log);
+    if (node == NULL) {
+        return;
+    }
+    node->sn.str.data = (u_char *) (node + 1);
+    node->sn.str.len = len;
+    ngx_memcpy(node->sn.str.data, jti, len);
+    node->sn.node.key = hash;
+    node->exp = exp;
+    ngx_rbtree_insert(&ngx_http_vote_rv->tree, &node->sn.node);
+}
+
+static void ngx_http_vote_purge_all(ngx_uint_t only_expired)
+{
+    ngx_rbtree_t      *tree = &ngx_http_vote_rv->tree;
+    ngx_rbtree_node_t *n, *next;
+    time_t             now = ngx_time();
+
+    if (tree->root == tree->sentinel) {
+        return;
+    }
+    for (n = ngx_rbtree_min(tree->root, tree->sentinel); n; n = next) {
+        next = ngx_rbtree_next(tree, n);
+        if (!only_expired || ((ngx_http_vote_revoked_t *) n)->exp <= now) {
+            ngx_rbtree_delete(tree, n);
+            ngx_free(n);
+        }
+    }
+}
+
+static void ngx_http_vote_purge_handler(ngx_event_t *ev)
+{
+    ngx_http_vote_purge_all(1);
+    ngx_add_timer(ev, 60000);
+}
+
+/* ---- consumer ---- */
+
+static void ngx_http_vote_revocation_msg(ngx_log_t *log, rd_kafka_message_t *m)
+{
+    json_t     *j, *jti, *exp;
+    json_error_t je;
+
+    j = json_loadb(m->payload, m->len, 0, &je);
+    jti = json_object_get(j, "jti");
+    exp = json_object_get(j, "exp");
+    if (!json_is_string(jti) || !json_is_integer(exp) || json_string_length(jti) == 0
+        || json_string_length(jti) > VC_JWT_JTI_MAX)
+    {
+        ngx_log_error(NGX_LOG_WARN, log, 0, "vote: ignoring malformed revocation at %s [%d] @%O",
+                      rd_kafka_topic_name(m->rkt), (int) m->partition, (off_t) m->offset);
+    } else {
+        ngx_http_vote_revoke(log, json_string_value(jti), json_string_length(jti),
+                             (time_t) json_integer_value(exp));
+    }
+    json_decref(j);
+}
+
+static void ngx_http_vote_revocation_eof(ngx_log_t *log, int32_t partition)
+{
+    ngx_http_vote_revocations_t *rv = ngx_http_vote_rv;
+    int                          n;
+
+    if (partition < 0 || partition >= NGX_HTTP_VOTE_MAX_PARTITIONS || rv->eof[partition]) {
+        return;
+    }
+    rv->eof[partition] = 1;
+    n = __atomic_load_n(&rv->partitions, __ATOMIC_SEQ_CST);
+    if (++rv->eof_count >= (ngx_uint_t) n && n > 0 && !rv->ready) {
+        rv->ready = 1;
+        ngx_log_error(NGX_LOG_INFO, log, 0, "vote: revocation list loaded (%d partitions)", n);
+    }
+}
+
+static void ngx_http_vote_revocation_handler(ngx_event_t *ev)
+{
+    ngx_http_vote_revocations_t *rv = ngx_http_vote_rv;
+    rd_kafka_message_t          *m;
+    ngx_uint_t                   i;
+
+    ngx_http_vote_qev_drain(&rv->qev);
+    for (i = 0; i < 1024; i++) {
+        m = rd_kafka_consume_queue(rv->qev.queue, 0);  /* 0: never waits */
+        if (m == NULL) {
+            return;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            ngx_http_vote_revocation_eof(ev->log, m->partition);
+        } else if (m->err) {
+            ngx_log_error(NGX_LOG_WARN, ev->log, 0, "vote: revocation consumer: %s",
+                          rd_kafka_message_errstr(m));
+        } else {
+            ngx_http_vote_revocation_msg(ev->log, m);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    ngx_post_event(ev, &ngx_posted_events);   /* more to read: yield to clients first */
+}
+
+/* helper thread: find the partition count (a blocking metadata request) and
+ * start consuming each partition from the beginning into the shared queue */
+static void *ngx_http_vote_revocation_thread(void *arg)
+{
+    ngx_http_vote_revocations_t  *rv = arg;
+    const struct rd_kafka_metadata *md;
+    int                            i, n;
+
+    while (!rv->stop) {
+        if (rd_kafka_metadata(rv->rk, 0, rv->rkt, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            n = (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                ? md->topics[0].partition_cnt : 0;
+            rd_kafka_metadata_destroy(md);
+            if (n > 0 && n <= NGX_HTTP_VOTE_MAX_PARTITIONS) {
+                /* published before the first EOF can arrive, so readiness
+                 * waits for every partition */
+                __atomic_store_n(&rv->partitions, n, __ATOMIC_SEQ_CST);
+                for (i = 0; i < n; i++) {
+                    rd_kafka_consume_start_queue(rv->rkt, i, RD_KAFKA_OFFSET_BEGINNING,
+                                                 rv->qev.queue);
+                }
+                return NULL;
+            }
+        }
+        for (i = 0; i < 10 && !rv->stop; i++) {
+            usleep(100000);
+        }
+    }
+    return NULL;
+}
+
+static rd_kafka_t *ngx_http_vote_revocation_consumer(ngx_cycle_t *cycle,
+    ngx_http_vote_main_conf_t *vmcf)
+{
+    char             err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_t      *rk;
+
+    if (conf == NULL) {
+        return NULL;
+    }
+    if (ngx_http_vote_kafka_conf(cycle->log, vmcf, conf) != NGX_OK
+        || rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err)) != RD_KAFKA_CONF_OK
+        || rd_kafka_conf_set(conf, "log.queue", "true", err, sizeof(err)) != RD_KAFKA_CONF_OK)
+    {
+        rd_kafka_conf_destroy(conf);
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: revocation consumer config failed");
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(conf, ngx_http_vote_kafka_log_cb);
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: rd_kafka_new(consumer): %s", err);
+    }
+    return rk;
+}
+
+ngx_int_t ngx_http_vote_revocations_init(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf)
+{
+    ngx_http_vote_revocations_t *rv;
+    rd_kafka_queue_t            *q, *mainq;
+
+    rv = ngx_pcalloc(cycle->pool, sizeof(ngx_http_vote_revocations_t));
+    if (rv == NULL) {
+        return NGX_ERROR;
+    }
+    rv->qev.wfd = -1;
+    ngx_rbtree_init(&rv->tree, &rv->sentinel, ngx_str_rbtree_insert_value);
+    rv->rk = ngx_http_vote_revocation_consumer(cycle, vmcf);
+    if (rv->rk == NULL) {
+        return NGX_ERROR;
+    }
+    rv->rkt = rd_kafka_topic_new(rv->rk, (char *) vmcf->revocation_topic.data, NULL);
+    q = rd_kafka_queue_new(rv->rk);
+    if (rv->rkt == NULL || q == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: revocation topic/queue failed");
+        return NGX_ERROR;
+    }
+    /* logs and errors of this handle are served by the same queue reads */
+    mainq = rd_kafka_queue_get_main(rv->rk);
+    rd_kafka_set_log_queue(rv->rk, mainq);
+    rd_kafka_queue_forward(mainq, q);
+    rd_kafka_queue_destroy(mainq);
+    ngx_http_vote_rv = rv;
+    if (ngx_http_vote_qev_open(&rv->qev, cycle, q, ngx_http_vote_revocation_handler) != NGX_OK) {
+        return NGX_ERROR;
+    }
+    if (pthread_create(&rv->thread, NULL, ngx_http_vote_revocation_thread, rv) != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno, "vote: pthread_create() failed");
+        return NGX_ERROR;
+    }
+    rv->thread_started = 1;
+    rv->purge_ev.handler = ngx_http_vote_purge_handler;
+    rv->purge_ev.log = cycle->log;
+    rv->purge_ev.cancelable = 1;
+    ngx_add_timer(&rv->purge_ev, 60000);
+    return NGX_OK;
+}
+
+void ngx_http_vote_revocations_exit(ngx_cycle_t *cycle)
+{
+    ngx_http_vote_revocations_t *rv = ngx_http_vote_rv;
+    int                          i;
+
+    if (rv == NULL) {
+        return;
+    }
+    if (rv->thread_started) {
+        rv->stop = 1;
+        pthread_join(rv->thread, NULL);
+    }
+    if (rv->purge_ev.timer_set) {
+        ngx_del_timer(&rv->purge_ev);
+    }
+    for (i = 0; i < __atomic_load_n(&rv->partitions, __ATOMIC_SEQ_CST); i++) {
+        rd_kafka_consume_stop(rv->rkt, i);
+    }
+    ngx_http_vote_qev_close(&rv->qev);
+    if (rv->rkt) {
+        rd_kafka_topic_destroy(rv->rkt);
+    }
+    if (rv->rk) {
+        rd_kafka_destroy(rv->rk);
+    }
+    ngx_http_vote_purge_all(0);
+    ngx_http_vote_rv = NULL;
+}
+
+/* ---- the check ---- */
+
+static const char *ngx_http_vote_jwt_detail(vc_jwt_status st)
+{
+    switch (st) {
+    case VC_JWT_EXPIRED:        return "token expired";
+    case VC_JWT_NOT_YET_VALID:  return "token not yet valid";
+    case VC_JWT_BAD_ALG:        return "token algorithm must be HS256";
+    case VC_JWT_UNKNOWN_KID:    return "token signed with an unknown key";
+    case VC_JWT_BAD_SIGNATURE:  return "token signature does not match";
+    case VC_JWT_BAD_CLAIMS:     return "token lacks sub, jti or exp";
+    default:                    return "token is malformed";
+    }
+}
+
+ngx_int_t ngx_http_vote_authenticate(ngx_http_request_t *r, ngx_http_vote_main_conf_t *vmcf,
+    ngx_http_vote_loc_conf_t *vlcf, ngx_http_vote_ctx_t *ctx, const char **code,
+    const char **detail)
+{
+    ngx_table_elt_t *h = r->headers_in.authorization;
+    vc_jwt_claims    claims;
+    vc_jwt_status    st;
+    u_char          *tok;
+    size_t           len, sl;
+
+    *code = "invalid_token";
+    if (h == NULL || h->value.len <= 7 || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7) != 0) {
+        ngx_http_vote_metric_auth(NGX_HTTP_VOTE_AUTH_MISSING);
+        *code = "missing_token";
+        *detail = "Authorization: Bearer <token> is required";
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+    tok = h->value.data + 7;
+    len = h->value.len - 7;
+    while (len > 0 && *tok == ' ') {
+        tok++;
+        len--;
+    }
+    if (vmcf->revocation_topic.len > 0 && (ngx_http_vote_rv == NULL || !ngx_http_vote_rv->ready)) {
+        *code = "auth_unavailable";
+        *detail = "the logout revocation list is not loaded yet";
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+    st = vc_jwt_verify(&vmcf->jwt_keys, (const char *) tok, len, (int64_t) ngx_time(),
+                       (int64_t) vlcf->jwt_leeway, &claims);
+    if (st != VC_JWT_OK) {
+        ngx_http_vote_metric_auth(st);
+        *detail = ngx_http_vote_jwt_detail(st);
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "vote: token rejected: %s",
+                      vc_jwt_status_str(st));
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+    sl = ngx_strlen(claims.sub);
+    if (!vc_username_valid(claims.sub, sl)) {
+        ngx_http_vote_metric_auth(NGX_HTTP_VOTE_AUTH_BAD_SUB);
+        *detail = "token subject is not a username";
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+    if (ngx_http_vote_is_revoked(claims.jti)) {
+        ngx_http_vote_metric_auth(NGX_HTTP_VOTE_AUTH_REVOKED);
+        *detail = "token was revoked (logged out)";
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+    ctx->sender.data = ngx_pnalloc(r->pool, sl + 1);
+    if (ctx->sender.data == NULL) {
+        *code = "internal";
+        *detail = "out of memory";
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ngx_memcpy(ctx->sender.data, claims.sub, sl + 1);
+    ctx->sender.len = sl;
+    return NGX_OK;
+}

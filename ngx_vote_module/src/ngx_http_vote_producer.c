@@ -1,0 +1,341 @@
+/*
+ * ngx_http_vote_producer.c - one librdkafka producer per nginx worker.
+ *
+ * Created in init_process (after fork: librdkafka threads do not survive
+ * fork), destroyed in exit_process after a flush bounded by
+ * vote_flush_timeout, so messages accepted with 202 before a reload or quit
+ * still reach Kafka.  Delivery reports and librdkafka logs/errors are routed to
+ * the main queue, whose "became non-empty" signal is written to a pipe that
+ * nginx watches like any socket: the worker never blocks and never busy-polls.
+ */
+#include "ngx_http_vote.h"
+
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kafka_conf.h"
+
+static rd_kafka_t           *ngx_http_vote_rk;
+static ngx_http_vote_qev_t   ngx_http_vote_main_qev;
+static ngx_event_t           ngx_http_vote_gauge_ev;
+static ngx_array_t          *ngx_http_vote_topics;   /* rd_kafka_topic_t *, for exit */
+
+static void ngx_http_vote_main_queue_handler(ngx_event_t *ev);
+
+rd_kafka_t *ngx_http_vote_producer(void)
+{
+    return ngx_http_vote_rk;
+}
+
+uint64_t ngx_http_vote_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* ---- callbacks: all run inside rd_kafka_poll() on the worker thread ---- */
+
+void ngx_http_vote_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+    const char *buf)
+{
+    ngx_uint_t l = level <= LOG_ERR ? NGX_LOG_ERR
+                 : level == LOG_WARNING ? NGX_LOG_WARN
+                 : level <= LOG_INFO ? NGX_LOG_INFO : NGX_LOG_DEBUG;
+
+    ngx_log_error(l, ngx_cycle->log, 0, "vote: kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+static void ngx_http_vote_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    ngx_uint_t level = NGX_LOG_WARN;
+
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__FATAL) {
+        level = NGX_LOG_ERR;
+    }
+    ngx_log_error(level, ngx_cycle->log, 0, "vote: kafka %s: %s: %s", rd_kafka_name(rk),
+                  rd_kafka_err2name((rd_kafka_resp_err_t) err), reason);
+}
+
+static void ngx_http_vote_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    ngx_http_vote_ticket_t *t = m->_private;
+    ngx_http_vote_ctx_t    *ctx;
+
+    if (t == NULL) {
+        return;
+    }
+    ngx_http_vote_metric_delivered(t->kind, ngx_http_vote_now_us() - t->start_us,
+                                   m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
+    ngx_http_vote_metric_inflight(-1);
+    if (m->err) {
+        ngx_http_vote_metric_produce_error(NGX_HTTP_VOTE_PE_DELIVERY);
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "vote: delivery to \"%s\" failed: %s (request %s)",
+                      rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err),
+                      t->ctx ? "waiting" : "already answered or gone");
+    }
+    ctx = t->ctx;
+    ngx_free(t);                    /* before resuming: the request may free ctx */
+    if (ctx != NULL) {
+        ctx->ticket = NULL;
+        ngx_http_vote_delivered(ctx, m->err);
+    }
+}
+
+/* ---- configuration ---- */
+
+ngx_int_t ngx_http_vote_kafka_conf(ngx_log_t *log, ngx_http_vote_main_conf_t *vmcf,
+    rd_kafka_conf_t *conf)
+{
+    char          err[512], brokers[1024];
+    ngx_keyval_t *kv = vmcf->props->elts;
+    ngx_uint_t    i;
+
+    if (vmcf->brokers.len >= sizeof(brokers)) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0, "vote: vote_kafka_brokers too long");
+        return NGX_ERROR;
+    }
+    ngx_cpystrn((u_char *) brokers, vmcf->brokers.data, vmcf->brokers.len + 1);
+    if (vc_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err)) < 0) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0, "vote: %s", err);
+        return NGX_ERROR;
+    }
+    /* nginx.conf properties last: they override the module's defaults */
+    for (i = 0; i < vmcf->props->nelts; i++) {
+        if (vc_kafka_conf_set(conf, (char *) kv[i].key.data, (char *) kv[i].value.data,
+                              err, sizeof(err)) < 0)
+        {
+            ngx_log_error(NGX_LOG_EMERG, log, 0, "vote: %s", err);
+            return NGX_ERROR;
+        }
+    }
+    return NGX_OK;
+}
+
+static rd_kafka_conf_t *ngx_http_vote_producer_conf(ngx_cycle_t *cycle,
+    ngx_http_vote_main_conf_t *vmcf)
+{
+    char             err[512], client_id[64];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+    if (conf == NULL) {
+        return NULL;
+    }
+    ngx_snprintf((u_char *) client_id, sizeof(client_id), "vote-edge-%P%Z", ngx_pid);
+    /* acks=all + idempotence: a 202 in broker mode means every in-sync replica
+     * has it, and librdkafka's internal retries can neither duplicate nor
+     * reorder messages.  linger 5 ms batches bursts; log.queue routes
+     * librdkafka's logs through our event loop instead of its own threads. */
+    if (vc_kafka_conf_set(conf, "client.id", client_id, err, sizeof(err)) < 0
+        || vc_kafka_conf_set(conf, "acks", "all", err, sizeof(err)) < 0
+        || vc_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err)) < 0
+        || vc_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err)) < 0
+        || vc_kafka_conf_set(conf, "log.queue", "true", err, sizeof(err)) < 0)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: %s", err);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    if (ngx_http_vote_kafka_conf(cycle->log, vmcf, conf) != NGX_OK) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, ngx_http_vote_dr_cb);
+    rd_kafka_conf_set_error_cb(conf, ngx_http_vote_error_cb);
+    rd_kafka_conf_set_log_cb(conf, ngx_http_vote_kafka_log_cb);
+    return conf;
+}
+
+/* ---- the io-event pipe ---- */
+
+ngx_int_t ngx_http_vote_qev_open(ngx_http_vote_qev_t *qev, ngx_cycle_t *cycle,
+    rd_kafka_queue_t *q, ngx_event_handler_pt handler)
+{
+    int               fds[2];
+    ngx_connection_t *c;
+
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno, "vote: pipe2() failed");
+        return NGX_ERROR;
+    }
+    c = ngx_get_connection(fds[0], cycle->log);
+    if (c == NULL) {
+        close(fds[0]);
+        close(fds[1]);
+        return NGX_ERROR;
+    }
+    c->read->handler = handler;
+    c->read->log = cycle->log;
+    c->write->log = cycle->log;
+    c->data = qev;
+    qev->conn = c;
+    qev->wfd = fds[1];
+    qev->queue = q;
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: cannot watch the kafka event pipe");
+        ngx_http_vote_qev_close(qev);
+        return NGX_ERROR;
+    }
+    /* librdkafka writes one byte whenever the queue becomes non-empty */
+    rd_kafka_queue_io_event_enable(q, fds[1], "1", 1);
+    return NGX_OK;
+}
+
+void ngx_http_vote_qev_drain(ngx_http_vote_qev_t *qev)
+{
+    u_char  buf[64];
+    ssize_t n;
+
+    do {
+        n = read(qev->conn->fd, buf, sizeof(buf));
+    } while (n > 0 || (n == -1 && ngx_errno == NGX_EINTR));
+}
+
+void ngx_http_vote_qev_close(ngx_http_vote_qev_t *qev)
+{
+    if (qev->queue != NULL) {
+        rd_kafka_queue_io_event_enable(qev->queue, -1, NULL, 0);
+        rd_kafka_queue_destroy(qev->queue);
+        qev->queue = NULL;
+    }
+    if (qev->conn != NULL) {
+        ngx_close_connection(qev->conn);
+        qev->conn = NULL;
+    }
+    if (qev->wfd != -1) {
+        close(qev->wfd);
+        qev->wfd = -1;
+    }
+}
+
+/* main queue became non-empty: serve delivery reports, logs and errors */
+static void ngx_http_vote_main_queue_handler(ngx_event_t *ev)
+{
+    int i;
+
+    ngx_http_vote_qev_drain(&ngx_http_vote_main_qev);
+    /* rd_kafka_poll(rk, 0) serves what is queued without waiting; bounded so
+     * that a flood of reports cannot starve client connections */
+    for (i = 0; i < 64; i++) {
+        if (rd_kafka_poll(ngx_http_vote_rk, 0) == 0) {
+            break;
+        }
+    }
+    if (i == 64) {
+        ngx_post_event(ev, &ngx_posted_events);
+    }
+    ngx_http_vote_metric_queue_len(rd_kafka_outq_len(ngx_http_vote_rk));
+}
+
+static void ngx_http_vote_gauge_handler(ngx_event_t *ev)
+{
+    ngx_http_vote_metric_queue_len(rd_kafka_outq_len(ngx_http_vote_rk));
+    ngx_add_timer(ev, 1000);
+}
+
+/* ---- lifecycle ---- */
+
+ngx_int_t ngx_http_vote_producer_init(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf)
+{
+    char             err[512];
+    rd_kafka_conf_t *conf;
+
+    ngx_http_vote_main_qev.wfd = -1;
+    ngx_http_vote_topics = ngx_array_create(cycle->pool, 8, sizeof(rd_kafka_topic_t *));
+    if (ngx_http_vote_topics == NULL) {
+        return NGX_ERROR;
+    }
+    conf = ngx_http_vote_producer_conf(cycle, vmcf);
+    if (conf == NULL) {
+        return NGX_ERROR;
+    }
+    ngx_http_vote_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (ngx_http_vote_rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: rd_kafka_new(producer): %s", err);
+        return NGX_ERROR;
+    }
+    if (rd_kafka_set_log_queue(ngx_http_vote_rk, NULL) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0, "vote: cannot route kafka logs to the main queue");
+    }
+    if (ngx_http_vote_qev_open(&ngx_http_vote_main_qev, cycle,
+                               rd_kafka_queue_get_main(ngx_http_vote_rk),
+                               ngx_http_vote_main_queue_handler) != NGX_OK)
+    {
+        rd_kafka_destroy(ngx_http_vote_rk);
+        ngx_http_vote_rk = NULL;
+        return NGX_ERROR;
+    }
+    ngx_http_vote_gauge_ev.handler = ngx_http_vote_gauge_handler;
+    ngx_http_vote_gauge_ev.log = cycle->log;
+    ngx_http_vote_gauge_ev.data = NULL;
+    ngx_http_vote_gauge_ev.cancelable = 1;  /* must not delay a graceful shutdown */
+    ngx_add_timer(&ngx_http_vote_gauge_ev, 1000);
+    ngx_log_error(NGX_LOG_INFO, cycle->log, 0, "vote: producer %s started, brokers \"%V\"",
+                  rd_kafka_name(ngx_http_vote_rk), &vmcf->brokers);
+    return NGX_OK;
+}
+
+rd_kafka_topic_t *ngx_http_vote_topic(ngx_http_vote_loc_conf_t *vlcf, ngx_log_t *log)
+{
+    rd_kafka_topic_t **slot;
+
+    if (vlcf->rkt != NULL) {
+        return vlcf->rkt;
+    }
+    /* rd_kafka_topic_new() returns the existing handle (refcounted) when two
+     * locations share a topic; each reference is released on exit */
+    slot = ngx_array_push(ngx_http_vote_topics);
+    if (slot == NULL) {
+        return NULL;
+    }
+    vlcf->rkt = rd_kafka_topic_new(ngx_http_vote_rk, (char *) vlcf->topic.data, NULL);
+    if (vlcf->rkt == NULL) {
+        ngx_http_vote_topics->nelts--;
+        ngx_log_error(NGX_LOG_ERR, log, 0, "vote: rd_kafka_topic_new(\"%V\"): %s",
+                      &vlcf->topic, rd_kafka_err2str(rd_kafka_last_error()));
+        return NULL;
+    }
+    *slot = vlcf->rkt;
+    return vlcf->rkt;
+}
+
+void ngx_http_vote_producer_exit(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf)
+{
+    rd_kafka_topic_t **t;
+    ngx_uint_t         i;
+    int                left;
+
+    if (ngx_http_vote_rk == NULL) {
+        return;
+    }
+    if (ngx_http_vote_gauge_ev.timer_set) {
+        ngx_del_timer(&ngx_http_vote_gauge_ev);
+    }
+    left = rd_kafka_outq_len(ngx_http_vote_rk);
+    if (left > 0) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "vote: flushing %d queued kafka messages (at most %M ms)",
+                      left, vmcf->flush_timeout);
+    }
+    /* blocking is fine here: the worker is exiting and serves no requests */
+    if (rd_kafka_flush(ngx_http_vote_rk, (int) vmcf->flush_timeout) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        left = rd_kafka_outq_len(ngx_http_vote_rk);
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "vote: %d kafka messages not delivered within vote_flush_timeout %M ms; "
+                      "they are lost", left, vmcf->flush_timeout);
+        rd_kafka_purge(ngx_http_vote_rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(ngx_http_vote_rk, 100);   /* serve the purge reports: frees tickets */
+    }
+    ngx_http_vote_qev_close(&ngx_http_vote_main_qev);
+    t = ngx_http_vote_topics->elts;
+    for (i = 0; i < ngx_http_vote_topics->nelts; i++) {
+        rd_kafka_topic_destroy(t[i]);
+    }
+    ngx_http_vote_topics->nelts = 0;
+    rd_kafka_destroy(ngx_http_vote_rk);
+    ngx_http_vote_rk = NULL;
+}
