@@ -18,7 +18,8 @@ unless --allow-unknown (then the stores may hold up to that many more).
 Drain: "consumer lag 0" is measured against the sinks' own applied offsets, which they
 commit atomically with their writes (docs/CONTRACT.md): Redis hash sink:votes:offsets and
 PostgreSQL table sink_offsets, compared with the topic end offsets from `kcat -Q`. With
-KAFKA_LAG_CMD set, `$KAFKA_LAG_CMD <group>` must print the group's total lag instead.
+KAFKA_LAG_CMD set, `$KAFKA_LAG_CMD <group>` is used instead: it prints either one number
+(the total lag) or rows "topic partition current end lag" (e.g. "stack/bin/kafka-topics lag").
 
 Commands:
   audit.py snapshot --out before.json          record the store counters now
@@ -185,11 +186,17 @@ def lag_now(st):
     if cmd:
         lags = {}
         for g in ("vote-sink", "chat-sink"):
-            p = subprocess.run(shlex.split(cmd) + [g], capture_output=True, text=True, timeout=60)
+            p = subprocess.run(shlex.split(cmd) + [g], capture_output=True, text=True, timeout=120)
+            lines = [ln.split() for ln in p.stdout.splitlines() if ln.strip()]
             try:
-                lags[g] = int(p.stdout.strip().split()[-1])
-            except (ValueError, IndexError):
+                if len(lines) == 1 and len(lines[0]) == 1:
+                    lags[g] = int(lines[0][0])          # one number: the total lag
+                else:                                   # rows "topic partition current end lag"
+                    lags[g] = sum(int(r[-1]) for r in lines if r[-1].isdigit())
+            except ValueError:
                 die("KAFKA_LAG_CMD %s %s printed %r" % (cmd, g, p.stdout))
+            if p.returncode != 0:
+                die("KAFKA_LAG_CMD %s %s failed: %s" % (cmd, g, p.stderr.strip()))
         return lags, "KAFKA_LAG_CMD"
     votes_applied, chat_applied = st.applied_offsets()
     lags, detail = {}, []
