@@ -201,8 +201,9 @@ static u_char *ngx_http_vote_body(ngx_http_request_t *r, size_t max, size_t *len
 
 /* ---- validation ---- */
 
+/* NGX_OK: msg is valid.  NGX_DECLINED: an answer was sent, finalize with *rc. */
 static ngx_int_t ngx_http_vote_validate(ngx_http_request_t *r, ngx_http_vote_ctx_t *ctx,
-    u_char *body, size_t len, vc_msg *msg)
+    u_char *body, size_t len, vc_msg *msg, ngx_int_t *rc_out)
 {
     ngx_http_vote_loc_conf_t  *vlcf = ngx_http_get_module_loc_conf(r, ngx_http_vote_module);
     ngx_http_vote_main_conf_t *vmcf = ngx_http_get_module_main_conf(r, ngx_http_vote_module);
@@ -216,7 +217,8 @@ static ngx_int_t ngx_http_vote_validate(ngx_http_request_t *r, ngx_http_vote_ctx
     if (!ngx_http_vote_ulid_seeded) {
         if (vc_ulid_init(&ngx_http_vote_ulid) != 0) {
             ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno, "vote: getrandom() failed");
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            *rc_out = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_DECLINED;
         }
         ngx_http_vote_ulid_seeded = 1;
     }
@@ -235,8 +237,9 @@ static ngx_int_t ngx_http_vote_validate(ngx_http_request_t *r, ngx_http_vote_ctx
         ngx_http_vote_metric_invalid(err.reason);
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "vote: rejected %s: %s%s%s",
                       vc_reason_str(err.reason), err.detail, err.field[0] ? " field " : "", err.field);
-        return ngx_http_vote_send_error(r, err.status, vc_reason_str(err.reason), err.detail,
-                                        err.field);
+        *rc_out = ngx_http_vote_send_error(r, err.status, vc_reason_str(err.reason), err.detail,
+                                           err.field);
+        return NGX_DECLINED;
     }
     return NGX_OK;
 }
@@ -328,6 +331,11 @@ static ngx_int_t ngx_http_vote_produce(ngx_http_request_t *r, ngx_http_vote_ctx_
     rd_kafka_topic_t           *rkt;
     rd_kafka_resp_err_t         err;
 
+    if (msg->json == NULL || msg->json_len == 0) {
+        /* defence in depth: never produce anything but a validated message */
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0, "vote: refusing to produce an empty message");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
     rkt = ngx_http_vote_topic(vlcf, r->connection->log);
     t = ngx_alloc(sizeof(ngx_http_vote_ticket_t), r->connection->log);
     rid = ngx_http_get_indexed_variable(r, vmcf->request_id_index);
@@ -394,8 +402,7 @@ static void ngx_http_vote_body_handler(ngx_http_request_t *r)
             : ngx_http_vote_send_error(r, status, "internal", "cannot read the request body", NULL));
         return;
     }
-    rc = ngx_http_vote_validate(r, ctx, body, len, &msg);
-    if (rc != NGX_OK) {
+    if (ngx_http_vote_validate(r, ctx, body, len, &msg, &rc) != NGX_OK) {
         ngx_http_finalize_request(r, rc);
         return;
     }
