@@ -97,6 +97,7 @@ typedef struct {
 
 ngx_int_t ngx_http_vote_producer_init(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf);
 void ngx_http_vote_producer_exit(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf);
+extern ngx_connection_t ngx_http_vote_dummy_conn;
 rd_kafka_t *ngx_http_vote_producer(void);
 rd_kafka_topic_t *ngx_http_vote_topic(ngx_http_vote_loc_conf_t *vlcf, ngx_log_t *log);
 ngx_int_t ngx_http_vote_kafka_conf(ngx_log_t *log, ngx_http_vote_main_conf_t *vmcf,

@@ -265,6 +265,7 @@ ngx_int_t ngx_http_vote_revocations_init(ngx_cycle_t *cycle, ngx_http_vote_main_
     }
     rv->thread_started = 1;
     rv->purge_ev.handler = ngx_http_vote_purge_handler;
+    rv->purge_ev.data = &ngx_http_vote_dummy_conn;
     rv->purge_ev.log = cycle->log;
     rv->purge_ev.cancelable = 1;
     ngx_add_timer(&rv->purge_ev, 60000);

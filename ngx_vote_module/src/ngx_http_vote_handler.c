@@ -275,7 +275,10 @@ static ngx_int_t ngx_http_vote_key(ngx_http_request_t *r, ngx_http_vote_ctx_t *c
 
 static void ngx_http_vote_ack_timeout(ngx_event_t *ev)
 {
-    ngx_http_vote_ctx_t *ctx = ev->data;
+    /* ev->data is the connection (for nginx's timer debug log); the context is
+     * the structure the event is embedded in */
+    ngx_http_vote_ctx_t *ctx = (ngx_http_vote_ctx_t *) ((u_char *) ev
+                               - offsetof(ngx_http_vote_ctx_t, timer));
     ngx_http_request_t  *r = ctx->request;
 
     ngx_http_vote_detach(ctx);
@@ -294,7 +297,7 @@ static ngx_int_t ngx_http_vote_wait(ngx_http_request_t *r, ngx_http_vote_ctx_t *
     t->ctx = ctx;
     ctx->ticket = t;
     ctx->timer.handler = ngx_http_vote_ack_timeout;
-    ctx->timer.data = ctx;
+    ctx->timer.data = r->connection;
     ctx->timer.log = r->connection->log;
     ngx_add_timer(&ctx->timer, vlcf->ack_timeout);
     /* notice a client that closes while we wait (the pool cleanup detaches) */

@@ -21,6 +21,10 @@ static ngx_http_vote_qev_t   ngx_http_vote_main_qev;
 static ngx_event_t           ngx_http_vote_gauge_ev;
 static ngx_array_t          *ngx_http_vote_topics;   /* rd_kafka_topic_t *, for exit */
 
+/* timer events need ev->data to look like a connection: nginx's debug log
+ * prints ((ngx_connection_t *) ev->data)->fd when a timer is added */
+ngx_connection_t             ngx_http_vote_dummy_conn = { .fd = -1 };
+
 static void ngx_http_vote_main_queue_handler(ngx_event_t *ev);
 
 rd_kafka_t *ngx_http_vote_producer(void)
@@ -271,7 +275,7 @@ ngx_int_t ngx_http_vote_producer_init(ngx_cycle_t *cycle, ngx_http_vote_main_con
     }
     ngx_http_vote_gauge_ev.handler = ngx_http_vote_gauge_handler;
     ngx_http_vote_gauge_ev.log = cycle->log;
-    ngx_http_vote_gauge_ev.data = NULL;
+    ngx_http_vote_gauge_ev.data = &ngx_http_vote_dummy_conn;
     ngx_http_vote_gauge_ev.cancelable = 1;  /* must not delay a graceful shutdown */
     ngx_add_timer(&ngx_http_vote_gauge_ev, 1000);
     ngx_log_error(NGX_LOG_INFO, cycle->log, 0, "vote: producer %s started, brokers \"%V\"",
