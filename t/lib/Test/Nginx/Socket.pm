@@ -990,6 +990,12 @@ sub run_test ($) {
     }
 
     my $pos = _errlog_size();
+    my $pid = $ValgrindPid // _read_pid();
+    if ($pid && !_is_running($pid)) {
+        # with master_process off a crash leaves no "exited on signal" line: say it here
+        Test::More::diag("WARNING: $name - nginx (pid $pid) is gone: it died during the block"
+                         . " (crash or exit; see $ErrLogFile)");
+    }
     _stop_nginx();
     if (defined $block->shutdown_error_log || defined $block->no_shutdown_error_log) {
         my $b2 = Test::Nginx::Socket::Block->new(name => "$name - shutdown");
