@@ -56,9 +56,9 @@ sub create_topics {
         if ($ENV{KAFKA_TOPICS_CMD}) {
             $rc = system("$ENV{KAFKA_TOPICS_CMD} create $t 2 >/dev/null 2>&1");
         } elsif (-d '/tmp/kprobe/libs') {
-            $rc = system('java', '-cp', '/tmp/kprobe/libs/*', 'org.apache.kafka.tools.TopicCommand',
-                         '--bootstrap-server', $brokers, '--create', '--topic', $t,
-                         '--partitions', '2', '--if-not-exists');
+            $rc = system("java -cp '/tmp/kprobe/libs/*' org.apache.kafka.tools.TopicCommand "
+                         . "--bootstrap-server $brokers --create --topic $t --partitions 2 "
+                         . "--if-not-exists >/dev/null 2>&1");
         } else {
             die "VoteT: set KAFKA_TOPICS_CMD (build.sh exports it) to create topics\n";
         }
