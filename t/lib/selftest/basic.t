@@ -218,3 +218,14 @@ Content-Length: 9
 --- request
 GET /t
 --- error_code: 200
+
+
+
+=== TEST 15: $TEST_NGINX_SERVER_PORT is set for configs (proxy to ourselves)
+--- config
+    location = /inner { return 200 "inner on $server_port"; }
+    location = /outer { proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/inner; }
+--- request
+GET /outer
+--- response_body chomp
+inner on 1985

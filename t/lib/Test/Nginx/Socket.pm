@@ -71,6 +71,9 @@ sub _set_paths {
     $StderrFile = "$LogDir/stderr.log";
 }
 _set_paths();
+# like the real module: usable as $TEST_NGINX_SERVER_PORT / $TEST_NGINX_HTML_DIR in configs
+$ENV{TEST_NGINX_SERVER_PORT} = $ServerPort;
+$ENV{TEST_NGINX_HTML_DIR} ||= $HtmlDir;
 
 our $ValgrindPid;     # child pid when nginx runs in the foreground under valgrind
 
@@ -143,7 +146,7 @@ sub add_block_preprocessor (&) { push @BlockPreprocessors, shift }
 sub add_response_body_check (&) { push @ResponseBodyChecks, shift }
 sub no_root_location ()     { $NoRootLocation = 1 }
 sub config_preamble ($)     { $ConfigPreamble = shift }
-sub server_port (@)         { if (@_) { $ServerPort = $ServerPortForClient = shift } $ServerPort }
+sub server_port (@)         { if (@_) { $ServerPort = $ServerPortForClient = $ENV{TEST_NGINX_SERVER_PORT} = shift } $ServerPort }
 sub server_port_for_client (@) { if (@_) { $ServerPortForClient = shift } $ServerPortForClient }
 sub server_addr (@)         { if (@_) { $ServerAddr = shift } $ServerAddr }
 sub server_name (@)         { if (@_) { $ServerName = shift } $ServerName }
@@ -1013,6 +1016,16 @@ sub run_test ($) {
 
 END {
     _stop_nginx() if $CurrentNginxRunning || $ValgrindPid;
+}
+
+# an interrupted run (Ctrl-C, prove killed, output pipe closed) must not leave nginx behind
+for my $sig (qw(INT TERM HUP PIPE)) {
+    $SIG{$sig} = sub {
+        $SIG{$sig} = 'DEFAULT';
+        local $SIG{PIPE} = 'IGNORE';
+        _stop_nginx();
+        kill $sig, $$;
+    };
 }
 
 1;
