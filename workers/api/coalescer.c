@@ -36,8 +36,10 @@ static void push_poll(coalescer *co, size_t idx)
         return;
     }
     strbuf frame = {0};
-    if (sse_format(&frame, "results", NULL, json, len) == 0)
-        sse_publish(app->hub, SSE_POLL, id, NULL, frame.data, frame.len);
+    if (sse_format(&frame, "results", NULL, json, len) == 0) {
+        int reached = sse_publish(app->hub, SSE_POLL, id, NULL, frame.data, frame.len);
+        log_debug("results_push", "%s: snapshot to %d streams", id, reached);
+    }
     sb_free(&frame);
     free(json);
 }

@@ -64,6 +64,7 @@ static void dispatch(pubsub *ps, const redisReply *r)
         return;
     metrics_inc(M_PUBSUB_MESSAGES);
     const char *channel = r->element[2]->str;
+    log_debug("pubsub_message", "%s", channel);
     const redisReply *payload = r->element[3];
     if (strncmp(channel, CHAT_PREFIX, strlen(CHAT_PREFIX)) == 0)
         on_chat(ps, channel + strlen(CHAT_PREFIX), payload->str, payload->len);
