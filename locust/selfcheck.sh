@@ -3,10 +3,11 @@
 # locustfile for a few seconds against a stock nginx (port 1989) whose locations answer
 # like the contract (202 for votes/chat, 201/200 for register/login) and compares the
 # 202 counts the clients wrote to LOAD_RESULT_FILE with the 202s in nginx's access log.
-# They must be equal (graceful stop, exact counters); it also runs the hostile profile
+# They must be equal (graceful stop, exact counters, also when the burst shape drops
+# users); it also runs the hostile profile
 # and requires every hostile request that got 202 from this permissive server to be
 # reported as a failure. Prints TAP; exit status non-zero on failure.
-#   locust/selfcheck.sh [--keep]      (needs locust/setup.sh done; ~40 s)
+#   locust/selfcheck.sh [--keep]      (needs locust/setup.sh done; ~30 s)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -62,6 +63,12 @@ is "$client_votes" "$server_votes" "smoke: vote 202s counted by clients == 202s 
 client_chat=$("$py" -c "import json,sys; print(json.load(open(sys.argv[1]))['chat']['accepted'])" "$work/smoke.json")
 server_chat=$(grep -c '^202 POST /api/chat/messages$' "$work/logs/access.log")
 is "$client_chat" "$server_chat" "smoke: chat 202s counted by clients == 202s in nginx access log"
+
+# burst: users are removed when the shape drops; the counts must still match exactly
+run_profile burst "$work/burst.json"
+client_votes=$("$py" -c "import json,sys; d=json.load(open(sys.argv[1])); print(sum(v['accepted'] for v in d['votes'].values()))" "$work/burst.json")
+server_votes=$(grep -c '^202 POST /api/votes$' "$work/logs/access.log")
+is "$client_votes" "$server_votes" "burst (ramp, hold, drop): vote 202s counted by clients == 202s in nginx access log"
 
 run_profile hostile "$work/hostile.json"
 hostile=$("$py" -c "import json,sys; h=json.load(open(sys.argv[1]))['hostile']; print(h['sent'], h['accepted'], h['as_expected'])" "$work/hostile.json")
