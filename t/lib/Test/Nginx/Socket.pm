@@ -55,9 +55,12 @@ our @EnvToNginx;
 our @BlockPreprocessors;
 our @ResponseBodyChecks;
 
+# servroot: $TEST_NGINX_SERVROOT, else $BUILD_DIR/t/servroot, else ./.build/t/servroot when
+# ./.build exists (git-ignored), else ./t/servroot like the real module
 our $ServRoot = $ENV{TEST_NGINX_SERVROOT}
     || ($ENV{BUILD_DIR} ? File::Spec->catdir(abs_path($ENV{BUILD_DIR}) // $ENV{BUILD_DIR}, 't', 'servroot')
-                        : File::Spec->catdir(cwd(), 't', 'servroot'));
+        : -d File::Spec->catdir(cwd(), '.build') ? File::Spec->catdir(cwd(), '.build', 't', 'servroot')
+        : File::Spec->catdir(cwd(), 't', 'servroot'));
 our ($ConfDir, $LogDir, $HtmlDir, $ConfFile, $ErrLogFile, $AccLogFile, $PidFile, $StderrFile);
 
 sub _set_paths {
@@ -255,7 +258,7 @@ sub _parse_blocks {
             my @filters = grep { length } split /\s+/, $filters;
             my $value;
             if (defined $inline) {
-                $value = $inline;                     # inline: no trailing newline
+                ($value = $inline) =~ s/\s+\z//;       # inline: no trailing newline
             } else {
                 $value = $FILTERS{trim}->($FILTERS{norm}->($p));
             }
