@@ -1,0 +1,65 @@
+# edge.Dockerfile - the public edge: Debian's nginx + ngx_vote_module + the web app (web/).
+#
+#   docker build -f docker/edge.Dockerfile -t vote-edge .        (context: the repository root)
+#
+# Build stage: the module is built against Debian's nginx-dev (--with-compat), exactly as
+# build.sh does locally. Runtime stage: bookworm-slim with the *same* nginx version (pinned from
+# the build stage, so the module's binary signature matches), the module's runtime libraries,
+# nginx-conf/ as templates rendered at start by edge-entrypoint.sh, web/ and the poll catalog.
+# Runs as the unprivileged user "vote" (uid 10001) on port 8080.
+
+ARG DEBIAN_SUITE=bookworm
+
+# ---- build ----------------------------------------------------------------------------------
+FROM debian:${DEBIAN_SUITE} AS build
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      build-essential pkg-config nginx-dev libpcre2-dev libssl-dev zlib1g-dev \
+      librdkafka-dev libjansson-dev \
+ && rm -rf /var/lib/apt/lists/* \
+ && dpkg-query -W -f '${Version}' nginx-dev > /nginx-version
+WORKDIR /src
+COPY common/ common/
+COPY ngx_vote_module/ ngx_vote_module/
+RUN make -C common BUILD_DIR=/build -j"$(nproc)" \
+ && make -C ngx_vote_module BUILD_DIR=/build -j"$(nproc)" \
+ && test -f /build/modules/ngx_http_vote_module.so
+
+# ---- runtime --------------------------------------------------------------------------------
+FROM debian:${DEBIAN_SUITE}-slim
+COPY --from=build /nginx-version /tmp/nginx-version
+# gettext-base: envsubst for the entrypoint. No curl: the health check is plain bash (http-ok).
+# Debian's nginx has its temp paths compiled in under /var/lib/nginx: the user must own them.
+RUN v=$(cat /tmp/nginx-version) \
+ && apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      "nginx=$v" "nginx-common=$v" librdkafka1 libjansson4 gettext-base \
+ && rm -rf /var/lib/apt/lists/* /tmp/nginx-version /etc/nginx/sites-enabled/* \
+ && useradd --system --uid 10001 --user-group --home-dir /var/lib/vote --shell /usr/sbin/nologin vote \
+ && mkdir -p /var/lib/vote /etc/vote/secrets \
+ && chown -R vote:vote /var/lib/vote /var/lib/nginx
+
+COPY --from=build /build/modules/ngx_http_vote_module.so /opt/vote/modules/
+COPY nginx-conf/ /opt/vote/nginx-conf/
+COPY web/ /opt/vote/web/
+COPY stack/polls.json /etc/vote/polls.json
+COPY docker/edge-entrypoint.sh /usr/local/bin/edge-entrypoint
+COPY docker/http-ok /usr/local/bin/http-ok
+
+ENV EDGE_PORT=8080 \
+    API_HOST=vote-api \
+    API_PORT=8090 \
+    KAFKA_BROKERS=kafka:9092 \
+    POLL_CATALOG=/etc/vote/polls.json \
+    JWT_SECRETS_FILE=/etc/vote/secrets/jwt-secrets \
+    STATE_DIR=/var/lib/vote \
+    WEB_ROOT=/opt/vote/web
+
+USER vote:vote
+EXPOSE 8080
+# nginx's graceful stop: the module flushes its Kafka queue before the workers exit.
+STOPSIGNAL SIGQUIT
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["sh", "-c", "http-ok \"$EDGE_PORT\" /healthz"]
+ENTRYPOINT ["edge-entrypoint"]
+CMD ["nginx"]
