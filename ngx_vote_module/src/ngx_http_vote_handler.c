@@ -303,6 +303,11 @@ static ngx_int_t ngx_http_vote_wait(ngx_http_request_t *r, ngx_http_vote_ctx_t *
     /* notice a client that closes while we wait (the pool cleanup detaches) */
     r->read_event_handler = ngx_http_test_reading;
     r->write_event_handler = ngx_http_request_empty_handler;
+    /* with edge-triggered epoll the EOF may already have been reported (with
+     * the body) and will not be reported again: look at it on the next turn */
+    if (r->connection->read->ready || r->connection->read->pending_eof) {
+        ngx_post_event(r->connection->read, &ngx_posted_events);
+    }
     return NGX_DONE;
 }
 

@@ -322,15 +322,15 @@ void ngx_http_vote_producer_exit(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *
     left = rd_kafka_outq_len(ngx_http_vote_rk);
     if (left > 0) {
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                      "vote: flushing %d queued kafka messages (at most %M ms)",
+                      "vote: flushing %d queued kafka messages/requests (at most %M ms)",
                       left, vmcf->flush_timeout);
     }
     /* blocking is fine here: the worker is exiting and serves no requests */
     if (rd_kafka_flush(ngx_http_vote_rk, (int) vmcf->flush_timeout) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         left = rd_kafka_outq_len(ngx_http_vote_rk);
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                      "vote: %d kafka messages not delivered within vote_flush_timeout %M ms; "
-                      "they are lost", left, vmcf->flush_timeout);
+                      "vote: %d kafka messages/requests not delivered within "
+                      "vote_flush_timeout %M ms; they are lost", left, vmcf->flush_timeout);
         rd_kafka_purge(ngx_http_vote_rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_flush(ngx_http_vote_rk, 100);   /* serve the purge reports: frees tickets */
     }
