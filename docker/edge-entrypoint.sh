@@ -10,7 +10,9 @@
 # Every UPPER_CASE ${VAR} named in the templates must be set (defaults below); nginx's own
 # $variables are lower case and left alone. Two container-only adjustments follow the
 # substitution, because the local stack binds everything to loopback: the edge listens on
-# $EDGE_LISTEN_ADDR (default 0.0.0.0) and the api upstream is $API_HOST:$API_PORT.
+# $EDGE_LISTEN_ADDR (default 0.0.0.0) and the api upstream is $API_HOST:$API_PORT. When
+# NGINX_WORKER_PROCESSES is set it replaces "worker_processes auto" (in a container "auto" counts
+# the node's cores, not the container's CPU limit, and each worker owns a Kafka producer).
 set -eu
 
 : "${EDGE_PORT:=8080}" "${EDGE_LISTEN_ADDR:=0.0.0.0}"
@@ -44,6 +46,9 @@ render() {
     done
     sed -i -e "s/listen 127\.0\.0\.1:$EDGE_PORT/listen $EDGE_LISTEN_ADDR:$EDGE_PORT/" \
            -e "s/server 127\.0\.0\.1:$API_PORT/server $API_HOST:$API_PORT/" "$conf"/*.conf
+    if [ -n "${NGINX_WORKER_PROCESSES:-}" ]; then
+        sed -i "s/^worker_processes auto;/worker_processes $NGINX_WORKER_PROCESSES;/" "$conf/nginx.conf"
+    fi
 
     [ -r "$POLL_CATALOG" ] || die "poll catalog $POLL_CATALOG is not readable"
     [ -r "$JWT_SECRETS_FILE" ] || die "JWT secrets file $JWT_SECRETS_FILE is not readable (mount it; see docker/README.md)"
