@@ -23,8 +23,8 @@ is "$?" 2 "a malformed flag value exits 2"
 port=$((20000 + RANDOM % 20000))
 while ss -ltn | grep -q ":$port "; do port=$((port + 1)); done
 log=$(mktemp)
-"$BIN" --port "$port" --max-sse-clients 2 --secrets "$JWT_SECRETS_FILE" --catalog "$CATALOG" \
-    --kafka-brokers "${KAFKA_BROKERS:-127.0.0.1:9092}" --redis-port "${REDIS_PORT:-6379}" \
+"$BIN" --port "$port" --max-sse-clients 2 --jwt-secrets "$JWT_SECRETS_FILE" --catalog "$CATALOG" \
+    --brokers "${KAFKA_BROKERS:-127.0.0.1:9092}" --redis-port "${REDIS_PORT:-6379}" \
     --pg "$PG_CONNINFO" 2>"$log" &
 pid=$!
 streams=()
@@ -56,7 +56,7 @@ like "$hdrs" '^HTTP/1.1 503' "a third stream over --max-sse-clients 2: 503"
 like "$hdrs" $'Retry-After: 1' "the 503 carries Retry-After"
 ok "curl -s '$URL/metrics' | grep -q '^vote_api_sse_clients{stream=\"poll\"} 2$'" "the SSE gauge shows the 2 open streams"
 
-"$BIN" --port "$port" --secrets "$JWT_SECRETS_FILE" --catalog "$CATALOG" --pg "$PG_CONNINFO" \
+"$BIN" --port "$port" --jwt-secrets "$JWT_SECRETS_FILE" --catalog "$CATALOG" --pg "$PG_CONNINFO" \
     --redis-port "${REDIS_PORT:-6379}" >/dev/null 2>&1 &
 p2=$!
 ( sleep 5; kill $p2 2>/dev/null ) & watchdog=$!
@@ -72,5 +72,5 @@ is "$rc" 0 "SIGTERM: exit status 0"
 ok "[ $took -le 3000 ]" "SIGTERM with 2 open streams: stopped in ${took} ms (<= 3000)"
 sleep 0.2
 ok "! kill -0 ${streams[0]} 2>/dev/null && ! kill -0 ${streams[1]} 2>/dev/null" "the open streams were ended by the shutdown"
-ok "grep -q '\"event\":\"stopped\"' '$log'" "the log records the orderly stop"
+ok "grep -q ' vote-api stopped ' '$log'" "the log records the orderly stop"
 done_testing

@@ -90,10 +90,12 @@ static void usage(FILE *out)
         "  --pg CONNINFO            libpq conninfo (env API_PG_CONNINFO, or PG_PORT)\n"
         "  --redis-host H           (env REDIS_HOST, default 127.0.0.1)\n"
         "  --redis-port N           (env REDIS_PORT, default 6379)\n"
-        "  --kafka-brokers LIST     (env KAFKA_BROKERS, default 127.0.0.1:9092)\n"
+        "  --brokers LIST           Kafka bootstrap servers (env KAFKA_BROKERS,\n"
+        "                           default 127.0.0.1:9092; alias --kafka-brokers)\n"
         "  --revocation-topic T     logout revocations topic (default auth.revocations)\n"
-        "  --secrets FILE           JWT secrets, 'kid secret' per line, first signs\n"
-        "                           (env JWT_SECRETS_FILE, or $STATE_DIR/jwt-secrets)\n"
+        "  --jwt-secrets FILE       JWT secrets, 'kid secret' per line, first signs\n"
+        "                           (env JWT_SECRETS_FILE, or $STATE_DIR/jwt-secrets;\n"
+        "                           alias --secrets)\n"
         "  --catalog FILE           poll catalog (env POLL_CATALOG, default stack/polls.json)\n"
         "  --threads N              HTTP worker threads (default 8)\n"
         "  --max-connections N      total connection limit (default 4096)\n"
@@ -118,9 +120,11 @@ static const struct option long_opts[] = {
     {"pg", required_argument, 0, OPT_PG},
     {"redis-host", required_argument, 0, OPT_RHOST},
     {"redis-port", required_argument, 0, OPT_RPORT},
-    {"kafka-brokers", required_argument, 0, OPT_BROKERS},
+    {"brokers", required_argument, 0, OPT_BROKERS},
+    {"kafka-brokers", required_argument, 0, OPT_BROKERS},    /* alias */
     {"revocation-topic", required_argument, 0, OPT_REVTOPIC},
-    {"secrets", required_argument, 0, OPT_SECRETS},
+    {"jwt-secrets", required_argument, 0, OPT_SECRETS},
+    {"secrets", required_argument, 0, OPT_SECRETS},          /* alias */
     {"catalog", required_argument, 0, OPT_CATALOG},
     {"threads", required_argument, 0, OPT_THREADS},
     {"max-connections", required_argument, 0, OPT_MAXCONN},
@@ -168,6 +172,14 @@ static int apply_flag(api_config *c, int id, const char *arg)
     }
 }
 
+static const char *flag_name(int id)
+{
+    for (const struct option *o = long_opts; o->name; o++)
+        if (o->val == id)
+            return o->name;
+    return "?";
+}
+
 enum config_outcome config_load(api_config *c, int argc, char **argv)
 {
     set_defaults(c);
@@ -181,8 +193,7 @@ enum config_outcome config_load(api_config *c, int argc, char **argv)
         }
         if (id == '?' || apply_flag(c, id, optarg) < 0) {
             if (id != '?')
-                fprintf(stderr, "vote-api: bad value '%s' for --%s\n", optarg,
-                        long_opts[id - OPT_LISTEN].name);
+                fprintf(stderr, "vote-api: bad value '%s' for --%s\n", optarg, flag_name(id));
             usage(stderr);
             return CONFIG_ERROR;
         }

@@ -1,5 +1,6 @@
 /*
- * db.c - per-thread libpq connections and parameterised execution (db.h).
+ * db.c - per-thread PostgreSQL connections (workers/lib/pg_conn: lazy reconnect) and
+ * parameterised execution (see db.h).
  */
 #include "db.h"
 
@@ -9,11 +10,16 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "pg_conn.h"
 
 static char *conninfo;
 static pthread_key_t conn_key;
 
-static void close_conn(void *p) { PQfinish(p); }
+static void close_conn(void *p)
+{
+    pg_conn_close(p);
+    free(p);
+}
 
 int db_init(const char *ci)
 {
@@ -23,27 +29,17 @@ int db_init(const char *ci)
     return 0;
 }
 
-/* The thread's connection, (re)connected if it is missing or broken.  A
- * broken connection is replaced only before a statement is sent, so a
- * statement is never silently executed twice. */
-static PGconn *thread_conn(void)
+/* The thread's connection holder, created on first use. */
+static struct pg_conn *thread_pg(void)
 {
-    PGconn *c = pthread_getspecific(conn_key);
-    if (c && PQstatus(c) == CONNECTION_OK)
-        return c;
-    if (c) {
-        PQfinish(c);
-        pthread_setspecific(conn_key, NULL);
-    }
-    c = PQconnectdb(conninfo);
-    if (!c || PQstatus(c) != CONNECTION_OK) {
-        log_error("pg_connect", "%s", c ? PQerrorMessage(c) : "out of memory");
-        metrics_inc(M_PG_ERRORS);
-        PQfinish(c);
+    struct pg_conn *pc = pthread_getspecific(conn_key);
+    if (pc)
+        return pc;
+    if (!(pc = calloc(1, sizeof *pc)))
         return NULL;
-    }
-    pthread_setspecific(conn_key, c);
-    return c;
+    pg_conn_init(pc, conninfo);
+    pthread_setspecific(conn_key, pc);
+    return pc;
 }
 
 PGresult *db_exec(const char *sql, int nparams, const char *const *params,
@@ -51,9 +47,15 @@ PGresult *db_exec(const char *sql, int nparams, const char *const *params,
 {
     if (unique_violation)
         *unique_violation = 0;
-    PGconn *c = thread_conn();
-    if (!c)
+    struct pg_conn *pc = thread_pg();
+    /* pg_conn_get reconnects only before a statement is sent, so a statement is never
+     * silently executed twice. */
+    PGconn *c = pc ? pg_conn_get(pc) : NULL;
+    if (!c) {
+        log_error("pg_connect", "%s", pc ? pc->last_error : "out of memory");
+        metrics_inc(M_PG_ERRORS);
         return NULL;
+    }
     PGresult *res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
@@ -63,13 +65,13 @@ PGresult *db_exec(const char *sql, int nparams, const char *const *params,
     if (state && strcmp(state, "23505") == 0 && unique_violation) {
         *unique_violation = 1; /* expected outcome (e.g. username taken), not an error */
     } else {
-        log_error("pg_query", "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(c));
+        pg_conn_note_failure(pc, res); /* drops the connection if it broke */
+        log_error("pg_query", "%s", pc->last_error);
         metrics_inc(M_PG_ERRORS);
     }
     PQclear(res);
     return NULL;
 }
-
 int db_ping(void)
 {
     PGresult *res = db_exec("SELECT 1", 0, NULL, NULL);

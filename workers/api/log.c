@@ -1,60 +1,40 @@
 /*
- * log.c - JSON-lines logger (see log.h).
- *
- * jansson does the string escaping so that any text (including user input in
- * a detail message) yields one valid JSON object per line.
+ * log.c - the api's logger, an adapter over the workers' shared wlog (workers/lib/wlog.h)
+ * so every daemon of the project writes the same line format:
+ *   <ts> <level> vote-api <event> detail="<human text>"
+ * The detail is sanitised (quotes and control characters replaced) so user input that ends
+ * up in a message can never forge a second line or break the key=value tail.
  */
 #include "log.h"
 
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
-static enum log_level min_level = LOG_INFO;
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
+#include "wlog.h"
 
-void log_set_level(enum log_level min) { min_level = min; }
+_Static_assert((int)LOG_DEBUG == (int)WLOG_DEBUG && (int)LOG_ERROR == (int)WLOG_ERROR,
+               "log levels mirror wlog's");
 
-int log_parse_level(const char *name)
+void log_set_level(enum log_level min) { wlog_init("vote-api", (enum wlog_level)min); }
+
+int log_parse_level(const char *name) { return wlog_level_parse(name); }
+
+static void sanitise(char *s)
 {
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, level_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-static void format_timestamp(char *out, size_t len)
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    for (; *s; s++)
+        if (*s == '"')
+            *s = '\'';
+        else if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = ' ';
 }
 
 void log_event(enum log_level level, const char *event, const char *fmt, ...)
 {
-    if (level < min_level)
-        return;
-    char msg[1024], ts[40];
+    char detail[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    format_timestamp(ts, sizeof ts);
-
-    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:s}", "ts", ts, "level", level_names[level],
-                             "component", "vote-api", "event", event, "msg", msg);
-    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
-    /* One fputs per line: stdio locks the stream, so threads never interleave. */
-    if (text)
-        fprintf(stderr, "%s\n", text);
-    else
-        fprintf(stderr, "{\"level\":\"error\",\"event\":\"log_failed\",\"msg\":\"%s\"}\n", event);
-    free(text);
-    json_decref(line);
+    sanitise(detail);
+    wlog((enum wlog_level)level, event, "detail=\"%s\"", detail);
 }

@@ -1,8 +1,8 @@
 /*
- * log.h - structured (JSON lines) logging to stderr for the api daemon.
+ * log.h - structured logging to stderr for the api daemon (over workers/lib/wlog).
  *
- * One line per event so that journald / kubectl logs / jq can parse it. The
- * shared worker library may later offer the same; this file is the api's
+ * One line per event, the same format as the sinks. The
+ * event/detail split and the sanitising live here; this file is the api's
  * narrow dependency on "some logger" so it can be swapped in one place.
  */
 #ifndef API_LOG_H

@@ -1,5 +1,6 @@
 /*
- * rds.c - per-thread hiredis connections (see rds.h).
+ * rds.c - per-thread hiredis connections over workers/lib/redis_conn (lazy reconnect,
+ * connect and command timeouts); see rds.h.
  */
 #include "rds.h"
 
@@ -7,67 +8,79 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "log.h"
 #include "metrics.h"
+#include "redis_conn.h"
+
+#define RDS_TIMEOUT_MS 2000 /* bounds every command: a wedged Redis cannot hold a thread */
 
 static char *rhost;
 static int rport;
-static pthread_key_t ctx_key;
+static pthread_key_t conn_key;
 
-static void free_ctx(void *p) { redisFree(p); }
+static void free_conn(void *p)
+{
+    redis_conn_close(p);
+    free(p);
+}
 
 int rds_init(const char *host, int port)
 {
     rhost = strdup(host);
     rport = port;
-    if (!rhost || pthread_key_create(&ctx_key, free_ctx) != 0)
+    if (!rhost || pthread_key_create(&conn_key, free_conn) != 0)
         return -1;
     return 0;
 }
 
+static struct redis_conn *thread_rc(void)
+{
+    struct redis_conn *rc = pthread_getspecific(conn_key);
+    if (rc)
+        return rc;
+    if (!(rc = calloc(1, sizeof *rc)))
+        return NULL;
+    redis_conn_init(rc, rhost, rport, RDS_TIMEOUT_MS);
+    pthread_setspecific(conn_key, rc);
+    return rc;
+}
+
 redisContext *rds_connect_new(void)
 {
-    struct timeval tv = {2, 0};
-    redisContext *c = redisConnectWithTimeout(rhost, rport, tv);
-    if (!c || c->err) {
-        log_error("redis_connect", "%s:%d: %s", rhost, rport, c ? c->errstr : "out of memory");
+    struct redis_conn tmp;
+    redis_conn_init(&tmp, rhost, rport, RDS_TIMEOUT_MS);
+    redisContext *c = redis_conn_get(&tmp);
+    if (!c) {
+        log_error("redis_connect", "%s:%d: %s", rhost, rport, tmp.last_error);
         metrics_inc(M_REDIS_ERRORS);
-        redisFree(c);
         return NULL;
     }
-    /* Bound every command so a wedged Redis cannot hold a handler thread. */
-    if (redisSetTimeout(c, tv) != REDIS_OK || redisEnableKeepAlive(c) != REDIS_OK) {
-        log_error("redis_setup", "%s", c->errstr);
-        redisFree(c);
-        return NULL;
-    }
+    tmp.ctx = NULL; /* the caller owns the context now */
     return c;
 }
 
 redisContext *rds_get(void)
 {
-    redisContext *c = pthread_getspecific(ctx_key);
-    if (c)
-        return c;
-    c = rds_connect_new();
-    if (c)
-        pthread_setspecific(ctx_key, c);
+    struct redis_conn *rc = thread_rc();
+    redisContext *c = rc ? redis_conn_get(rc) : NULL;
+    if (!c) {
+        log_error("redis_connect", "%s:%d: %s", rhost, rport, rc ? rc->last_error : "oom");
+        metrics_inc(M_REDIS_ERRORS);
+    }
     return c;
 }
 
 void rds_drop(void)
 {
-    redisContext *c = pthread_getspecific(ctx_key);
-    if (c) {
+    struct redis_conn *rc = pthread_getspecific(conn_key);
+    if (rc && rc->ctx) {
         metrics_inc(M_REDIS_ERRORS);
-        log_warn("redis_drop", "dropping connection: %s", c->errstr[0] ? c->errstr : "error");
-        redisFree(c);
-        pthread_setspecific(ctx_key, NULL);
+        log_warn("redis_drop", "dropping connection: %s",
+                 rc->ctx->errstr[0] ? rc->ctx->errstr : "error");
+        redis_conn_drop(rc);
     }
 }
-
 redisReply *rds_command(const char *fmt, ...)
 {
     redisContext *c = rds_get();
