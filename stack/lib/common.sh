@@ -76,16 +76,6 @@ require_free_port() {
     fi
 }
 
-# Waits until command "$@" succeeds, at most READY_TIMEOUT seconds.
-wait_until() {
-    local what=$1; shift
-    local deadline=$((SECONDS + READY_TIMEOUT))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $deadline ] || return 1
-        sleep 0.3
-    done
-}
-
 # Starts a long-running command in its own session with output to the service's log and a pid file.
 spawn() {
     local name=$1; shift

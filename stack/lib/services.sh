@@ -177,11 +177,24 @@ start_service() {
     start_"$name"; rc=$?
     [ $rc -eq 2 ] && return 2
     STARTED_NOW="$name $STARTED_NOW"
-    wait_until "$name" ready_"$name" || {
+    wait_ready "$name" || {
         tail -n 15 "$LOG_DIR/$name.log" >&2 2>/dev/null
-        die "$name did not become ready within ${READY_TIMEOUT}s (log: $LOG_DIR/$name.log)"
+        if live_pid "$name" >/dev/null; then
+            die "$name did not become ready within ${READY_TIMEOUT}s (log: $LOG_DIR/$name.log)"
+        fi
+        die "$name exited while starting (log: $LOG_DIR/$name.log)"
     }
     ok "$name up (pid $(live_pid "$name"), port $port)"
+}
+
+# Waits until service $1 is ready; gives up at once when its process is gone.
+wait_ready() {
+    local name=$1 deadline=$((SECONDS + READY_TIMEOUT))
+    until ready_"$name" >/dev/null 2>&1; do
+        live_pid "$name" >/dev/null || return 1
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.3
+    done
 }
 
 # When `up` fails half way, stop what this invocation started so nothing is left half-running.
