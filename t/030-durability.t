@@ -8,7 +8,7 @@
 #   there is no use-after-free); a quit flushes messages still lingering in
 #   librdkafka's queue (read back after nginx exited).
 use Test::Nginx::Socket 'no_plan';
-use lib 'ngx_vote_module/t';
+use FindBin; use lib "$FindBin::Bin/../ngx_vote_module/t";
 use VoteT;
 
 create_topics('votes', 'flush');

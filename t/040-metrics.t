@@ -3,7 +3,7 @@
 # histogram, in-flight and queue gauges; counted once per answer and summed
 # over two workers through the shared memory zone.
 use Test::Nginx::Socket 'no_plan';
-use lib 'ngx_vote_module/t';
+use FindBin; use lib "$FindBin::Bin/../ngx_vote_module/t";
 use VoteT;
 
 create_topics('votes');
