@@ -10,7 +10,7 @@
 # peer is refused); keyset pagination walks all messages newest first with no gap or repeat,
 # and `after` pages forward; unread counts drop to 0 once the conversation is read; the
 # recipient's SSE stream delivers a new message within 1 s of its 202; a stream resumed with
-# Last-Event-ID gets exactly the messages after that id.
+# Last-Event-ID gets exactly the messages after that id; logout ends an open stream.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/api-lib.sh"
 
@@ -20,7 +20,7 @@ if edge_up; then EDGE_MODE=real; STREAM_URL=$EDGE_URL; else
     diag "SIMULATED chat sink: edge not up on $EDGE_URL; rows inserted + PUBLISHed by the test"
 fi
 note "chat path: $EDGE_MODE"
-plan 19
+plan 20
 
 a="${RUN}al"; b="${RUN}bo"; c="${RUN}ca"
 for x in "$a" "$b" "$c"; do register "$x"; done
@@ -119,4 +119,17 @@ is "$(jq -r '.from + ">" + .to + " " + .text' <<<"$data")" "$a>$b live $RUN" "th
 curl -sN -m 2 -H "Authorization: Bearer $tb" -H "Last-Event-ID: ${ids[4]}" "$STREAM_URL/api/chat/stream" >"$out.r"
 is "$(sed -n 's/^id: //p' "$out.r" | paste -sd,)" "${ids[5]},${ids[6]},$live_id" \
    "a stream resumed with Last-Event-ID first replays exactly the later messages, in order"
+
+# Logging out ends the streams opened with that token.
+curl -sN -m 20 -H "Authorization: Bearer $tb" "$STREAM_URL/api/chat/stream" >/dev/null &
+spid=$!
+sleep 0.3
+req POST "$API_URL/api/auth/logout" "{}" -H "Authorization: Bearer $tb"
+t0=$(now_ms); ended=""
+while [ $(( $(now_ms) - t0 )) -lt 3000 ]; do
+    if ! kill -0 "$spid" 2>/dev/null; then ended=$(( $(now_ms) - t0 )); break; fi
+    sleep 0.05
+done
+kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+ok "[ -n '$ended' ] && [ '$ended' -le 1000 ]" "logout ends the user's open chat stream within 1 s (${ended:-never} ms)"
 done_testing

@@ -10,10 +10,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "results.h"
+#include "revoked.h"
 #include "sse.h"
 #include "strbuf.h"
 
@@ -44,6 +46,13 @@ static void push_poll(coalescer *co, size_t idx)
     free(json);
 }
 
+/* A chat stream lives no longer than its token: expired or logged out ends it. */
+static int token_dead(const char *jti, int64_t exp, void *arg)
+{
+    api_app *app = arg;
+    return exp < (int64_t)time(NULL) || revocations_contains(app->revoked, jti);
+}
+
 static void *coalescer_main(void *arg)
 {
     coalescer *co = arg;
@@ -54,6 +63,7 @@ static void *coalescer_main(void *arg)
         for (size_t i = 0; i < app->catalog->n; i++)
             if (results_take_changed(app->results, i))
                 push_poll(co, i);
+        sse_close_if(app->hub, token_dead, app);
         if (api_now_monotonic() - last_beat >= app->cfg->heartbeat_s) {
             sse_heartbeat(app->hub);
             last_beat = api_now_monotonic();

@@ -1,7 +1,8 @@
 /*
  * coalescer.h - the thread that turns "poll changed" flags into at most one
  * results snapshot per poll and interval (--sse-coalesce-ms) for the poll
- * streams, and sends the SSE heartbeat.
+ * streams, sends the SSE heartbeat and ends chat streams whose token expired or was
+ * revoked (checked every tick).
  */
 #ifndef API_COALESCER_H
 #define API_COALESCER_H

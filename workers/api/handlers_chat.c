@@ -238,6 +238,7 @@ enum MHD_Result handle_chat_stream(api_request *r)
     sse_client *c = sse_client_open(r->app->hub, SSE_CHAT, r->claims.sub, 1);
     if (!c)
         return respond_unavailable(r, "too many live streams");
+    sse_client_set_token(c, r->claims.jti, r->claims.exp);
     strbuf frames = {0};
     char **ids = NULL;
     size_t nids = 0;

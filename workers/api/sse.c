@@ -33,6 +33,8 @@ struct sse_client {
     sse_kind kind;
     char key[SSE_KEY_MAX];
     struct MHD_Connection *conn; /* set once the response is queued */
+    char jti[72];                /* token that opened the stream; "" for public streams */
+    int64_t token_exp;
     pthread_mutex_t lock;
     strbuf out;                  /* bytes not yet handed to MHD */
     int suspended;
@@ -130,6 +132,14 @@ sse_client *sse_client_open(sse_hub *hub, sse_kind kind, const char *key, int de
 }
 
 void sse_client_abandon(sse_client *c) { destroy_client(c); }
+
+void sse_client_set_token(sse_client *c, const char *jti, int64_t exp)
+{
+    pthread_mutex_lock(&c->lock);
+    snprintf(c->jti, sizeof c->jti, "%s", jti ? jti : "");
+    c->token_exp = exp;
+    pthread_mutex_unlock(&c->lock);
+}
 
 /* Resumes the connection if the reader parked it; caller holds c->lock. */
 static void wake_locked(sse_client *c)
@@ -310,6 +320,20 @@ void sse_close_kind(sse_hub *hub, int kind)
         pthread_mutex_lock(&c->lock);
         c->closing = 1;
         wake_locked(c);
+        pthread_mutex_unlock(&c->lock);
+    }
+    pthread_mutex_unlock(&hub->lock);
+}
+
+void sse_close_if(sse_hub *hub, sse_token_dead_fn dead, void *arg)
+{
+    pthread_mutex_lock(&hub->lock);
+    for (sse_client *c = hub->head; c; c = c->next) {
+        pthread_mutex_lock(&c->lock);
+        if (c->jti[0] && !c->closing && dead(c->jti, c->token_exp, arg)) {
+            c->closing = 1;
+            wake_locked(c);
+        }
         pthread_mutex_unlock(&c->lock);
     }
     pthread_mutex_unlock(&hub->lock);

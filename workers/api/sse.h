@@ -10,6 +10,7 @@
 #define API_SSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "api.h"
 #include "strbuf.h"
@@ -26,6 +27,10 @@ void sse_hub_free(sse_hub *hub); /* after the HTTP daemon stopped */
  * database can be sent first without losing or doubling a message.
  * NULL when the client limit is reached. */
 sse_client *sse_client_open(sse_hub *hub, sse_kind kind, const char *key, int deferred);
+
+/* Ties a stream to the token that opened it, so it ends when that token expires or is
+ * revoked (see sse_close_if).  jti NULL: a public stream. */
+void sse_client_set_token(sse_client *c, const char *jti, int64_t exp);
 
 /* Queues backlog (frames whose event ids are backlog_ids) and then every
  * frame published meanwhile whose id is not among them. */
@@ -59,6 +64,10 @@ void sse_heartbeat(sse_hub *hub);
 void sse_close_kind(sse_hub *hub, int kind);
 
 long sse_count(sse_hub *hub, sse_kind kind);
+
+/* Ends every token-bound stream for which dead(jti, exp, arg) returns 1. */
+typedef int (*sse_token_dead_fn)(const char *jti, int64_t exp, void *arg);
+void sse_close_if(sse_hub *hub, sse_token_dead_fn dead, void *arg);
 
 /* Appends "id: ..\nevent: ..\ndata: ..\n\n" (id may be NULL).  data must be
  * a single line, as compact JSON is.  0 or -1. */
