@@ -68,7 +68,8 @@ start_sink() {
     local name=$1 kind=$2; shift 2
     local common=(--brokers "$KAFKA_BROKERS" --topic "$TOPIC" --dlq-topic "$TOPIC.dlq" --group "$TAG"
                   --client-id "$TAG-$name" --redis-prefix "$PREFIX" --metrics-port 0
-                  --batch-max 200 --batch-ms 20 --backoff-base-ms 50 --backoff-cap-ms 1000)
+                  --batch-max 200 --batch-ms 20 --backoff-base-ms 50 --backoff-cap-ms 1000
+                  --kafka-props session.timeout.ms=6000)   # the broker's minimum: crashed members leave fast
     if [ "$kind" = vote ]; then
         "$BUILD_DIR/bin/vote-sink" "${common[@]}" --redis-port "${SINK_REDIS_PORT:-$REDIS_PORT}" \
             --mongo-uri "${SINK_MONGO_URI:-$MONGO_URI}" --mongo-db "$MONGO_DB" --catalog "$POLL_CATALOG" \

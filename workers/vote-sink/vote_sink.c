@@ -7,9 +7,17 @@
  *      offsets already applied, and answers each vote's duplicate flag.
  *   2. MongoDB, one unordered bulk insert of every vote (`_id` = id, `duplicate: true` for
  *      duplicate voters). Duplicate-key errors (11000) are replays and count as success.
+ *   3. MongoDB `sink_offsets` collection: {_id: "{topic}:{partition}", next_offset} raised
+ *      with $max after the insert succeeded.
  * Redis goes first because its answer (the duplicate flag) is part of the Mongo document;
  * tally.lua answers the same flag on every replay, so a batch retried after a Mongo failure
- * or a crash stores exactly the same documents. Kafka is committed after both succeeded.
+ * or a crash stores exactly the same documents. Kafka is committed after all three.
+ *
+ * Where to resume: each store records the offset it reached, so on assignment the sink
+ * seeks to the LOWER of the two. A crash between step 1 and step 2 leaves Redis ahead;
+ * resuming from Redis's offset alone would skip those votes' Mongo documents forever.
+ * Resuming from Mongo's offset replays them: Redis skips them (already applied) and
+ * answers the same duplicate flags, Mongo inserts what it lacks.
  */
 #include "kconsumer.h"
 #include "metrics.h"
@@ -23,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tally_lua.h" /* generated from tally.lua: static const char tally_lua[] */
 
@@ -36,6 +45,7 @@ struct vote_opts {
     const char *mongo_uri, *mongo_host, *mongo_db, *mongo_collection;
     long mongo_port;
     const char *catalog_path, *metrics_addr, *log_level;
+    long fault_exit_after_redis;
     long metrics_port, replay_from_start;
 };
 
@@ -47,6 +57,8 @@ struct vote_sink {
     char offsets_key[256];
     mongoc_client_t *mongo;
     mongoc_collection_t *votes;
+    mongoc_collection_t *offsets;  /* how far MongoDB got, per partition */
+    long fault_exits_left;         /* test hook: _exit after this many Redis steps (0 = off) */
     unsigned char *dup_flags;      /* per batch entry, answered by Redis */
     size_t dup_cap;
     _Atomic uint64_t *written;
@@ -84,6 +96,7 @@ static const struct wopt option_table[] = {
     { "metrics-addr", "SINK_METRICS_ADDR", WOPT_STR, &opts.metrics_addr, "127.0.0.1", "metrics listen address" },
     { "metrics-port", "VOTE_SINK_METRICS_PORT", WOPT_INT, &opts.metrics_port, "9101", "metrics port (0 = off)" },
     { "replay-from-start", "SINK_REPLAY_FROM_START", WOPT_INT, &opts.replay_from_start, "0", "1 = re-read every partition from offset 0 (idempotent replay)" },
+    { "fault-exit-after-redis", "VOTE_SINK_FAULT_EXIT_AFTER_REDIS", WOPT_INT, &opts.fault_exit_after_redis, "0", "TESTS ONLY: die like kill -9 right after the Nth Redis step (the worst crash point)" },
     { "log-level", "LOG_LEVEL", WOPT_STR, &opts.log_level, "info", "debug|info|warn|error" },
 };
 
@@ -369,6 +382,52 @@ static int write_mongo(struct vote_sink *s, const struct sink_batch *b, char *er
     return rc;
 }
 
+/* Record how far MongoDB got: $max so a late or replayed batch never moves it back. */
+static int write_mongo_offsets(struct vote_sink *s, const struct sink_batch *b, char *err,
+                               size_t errcap)
+{
+    for (size_t p = 0; p < b->nparts; p++) {
+        char id[256];
+        snprintf(id, sizeof id, "%s:%" PRId32, b->topic, b->parts[p].partition);
+        bson_t *selector = BCON_NEW("_id", BCON_UTF8(id));
+        bson_t *update = BCON_NEW("$max", "{", "next_offset", BCON_INT64(b->parts[p].next_offset), "}");
+        bson_t *uopts = BCON_NEW("upsert", BCON_BOOL(true));
+        bson_error_t berr;
+        bool ok = mongoc_collection_update_one(s->offsets, selector, update, uopts, NULL, &berr);
+        bson_destroy(selector);
+        bson_destroy(update);
+        bson_destroy(uopts);
+        if (!ok) {
+            snprintf(err, errcap, "mongo offsets: %s", berr.message);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Next offset MongoDB reached for one partition; -1 when none is stored, -2 on error. */
+static int64_t load_mongo_offset(struct vote_sink *s, const char *topic, int32_t partition,
+                                 char *err, size_t errcap)
+{
+    char id[256];
+    snprintf(id, sizeof id, "%s:%" PRId32, topic, partition);
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(s->offsets, filter, NULL, NULL);
+    bson_destroy(filter);
+    const bson_t *doc;
+    int64_t next = -1;
+    bson_iter_t it;
+    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "next_offset"))
+        next = bson_iter_as_int64(&it);
+    bson_error_t berr;
+    if (mongoc_cursor_error(cur, &berr)) {
+        snprintf(err, errcap, "mongo offsets: %s", berr.message);
+        next = -2;
+    }
+    mongoc_cursor_destroy(cur);
+    return next;
+}
+
 /* ---------------- sink callbacks ---------------- */
 
 static void *vote_decode(void *ctx, const rd_kafka_message_t *rkm, char *reason, size_t cap)
@@ -409,7 +468,13 @@ static int vote_write_batch(void *ctx, const struct sink_batch *b, char *err, si
         s->dup_cap = b->n;
     }
     memset(s->dup_flags, 0, b->n);
-    if (write_redis(s, b, err, errcap) != 0 || write_mongo(s, b, err, errcap) != 0)
+    if (write_redis(s, b, err, errcap) != 0)
+        return -1;
+    if (s->fault_exits_left > 0 && --s->fault_exits_left == 0) {
+        wlog_warn("fault injection: exiting between the Redis and MongoDB writes", NULL);
+        _exit(137);
+    }
+    if (write_mongo(s, b, err, errcap) != 0 || write_mongo_offsets(s, b, err, errcap) != 0)
         return -1;
     uint64_t dups = 0;
     for (size_t i = 0; i < b->n; i++)
@@ -419,7 +484,8 @@ static int vote_write_batch(void *ctx, const struct sink_batch *b, char *err, si
     return 0;
 }
 
-/* Seek source of truth: sink:votes:offsets in Redis, written atomically with the tallies. */
+/* Seek position: the lower of Redis's sink:votes:offsets (atomic with the tallies) and
+ * MongoDB's sink_offsets (written after the insert); see the top of this file. */
 static int vote_load_offsets(void *ctx, rd_kafka_topic_partition_list_t *parts, char *err,
                              size_t errcap)
 {
@@ -433,14 +499,21 @@ static int vote_load_offsets(void *ctx, rd_kafka_topic_partition_list_t *parts, 
             snprintf(err, errcap, "redis: %s", s->redis.last_error);
             return -1;
         }
-        if (r->type == REDIS_REPLY_STRING)
-            parts->elems[i].offset = strtoll(r->str, NULL, 10);
+        int64_t redis_next = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
         int bad = r->type == REDIS_REPLY_ERROR;
         if (bad)
             snprintf(err, errcap, "redis: %s", r->str);
         freeReplyObject(r);
         if (bad)
             return -1;
+        int64_t mongo_next = load_mongo_offset(s, parts->elems[i].topic, parts->elems[i].partition, err, errcap);
+        if (mongo_next == -2)
+            return -1;
+        /* Resume where the store that is behind stopped; nothing stored = from the start. */
+        if (redis_next < 0 || mongo_next < 0)
+            parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+        else
+            parts->elems[i].offset = redis_next < mongo_next ? redis_next : mongo_next;
     }
     return 0;
 }
@@ -480,6 +553,7 @@ static int open_mongo(struct vote_sink *s)
     }
     mongoc_client_set_error_api(s->mongo, MONGOC_ERROR_API_VERSION_2);
     s->votes = mongoc_client_get_collection(s->mongo, s->o->mongo_db, s->o->mongo_collection);
+    s->offsets = mongoc_client_get_collection(s->mongo, s->o->mongo_db, "sink_offsets");
     return 0;
 }
 
@@ -510,6 +584,8 @@ static void teardown(struct vote_sink *s)
 {
     if (s->votes)
         mongoc_collection_destroy(s->votes);
+    if (s->offsets)
+        mongoc_collection_destroy(s->offsets);
     if (s->mongo)
         mongoc_client_destroy(s->mongo);
     mongoc_cleanup();
@@ -530,7 +606,7 @@ int main(int argc, char **argv)
     int level = wlog_level_parse(opts.log_level);
     wlog_init("vote-sink", level < 0 ? WLOG_INFO : (enum wlog_level)level);
     wmetrics_init("sink=\"vote-sink\"");
-    struct vote_sink s = { .o = &opts };
+    struct vote_sink s = { .o = &opts, .fault_exits_left = opts.fault_exit_after_redis };
     register_vote_metrics(&s);
     if (setup(&s) != 0) {
         teardown(&s);
