@@ -12,6 +12,7 @@ export ROOT
 . "$ROOT/stack/lib/services.sh"
 . "$ROOT/stack/lib/test.sh"
 . "$ROOT/stack/lib/bench.sh"
+. "$ROOT/stack/lib/bench_edge.sh"
 
 usage() {
     cat <<USAGE

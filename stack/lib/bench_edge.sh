@@ -1,0 +1,80 @@
+# bench_edge.sh: ./build.sh bench edge: the vote endpoint against nginx's bare `return`.
+#
+# One nginx (stack/bench/edge-bench.conf) serves the three locations; wrk measures the maximum
+# rate of each with keep-alive; hey then measures latency at half of each maximum; finally the
+# worker's RSS is read before and after one million votes in local mode.
+
+: "${BENCH_EDGE_PORT:=18180}"
+: "${BENCH_RSS_REQUESTS:=1000000}"
+
+bench_edge_nginx() {
+    local dir=$STATE_DIR/bench/nginx
+    mkdir -p "$dir/logs"
+    export BENCH_EDGE_PORT VOTE_MODULE_SO=$BUILD_DIR/modules/ngx_http_vote_module.so
+    envsubst '${VOTE_MODULE_SO} ${STATE_DIR} ${KAFKA_BROKERS} ${POLL_CATALOG} ${BENCH_EDGE_PORT}' \
+        < "$STACK_DIR/bench/edge-bench.conf" > "$dir/nginx.conf"
+    nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" "$@"
+}
+
+bench_edge_worker_rss_kb() {
+    local master; master=$(cat "$STATE_DIR/bench/nginx/nginx.pid")
+    local w; w=$(pgrep -P "$master" | head -n 1)
+    awk '/^VmRSS:/ {print $2}' "/proc/$w/status"
+}
+
+bench_edge() {
+    step "bench edge: vote endpoint vs nginx's bare return (wrk -t1 -c$BENCH_CONNECTIONS, ${BENCH_SECONDS}s each)"
+    require_free_port bench-nginx "$BENCH_EDGE_PORT" BENCH_EDGE_PORT
+    "$KAFKA_TOPICS_CMD" create bench.votes "$VOTE_PARTITIONS" || die "cannot create topic bench.votes"
+    bench_edge_nginx || die "bench nginx did not start (see $STATE_DIR/bench/nginx/error.log)"
+    trap 'bench_edge_nginx -s quit 2>/dev/null' RETURN
+    local body=$STATE_DIR/bench/vote.json base=http://127.0.0.1:$BENCH_EDGE_PORT/bench
+    printf '%s' '{"poll":"band-contest","choice":"quetzal-punk"}' > "$body"
+    wrk_post "$base/local" "$body" 8 2 >/dev/null   # warm-up: connections, metadata, JIT of the broker
+
+    local ret loc bro
+    ret=($(wrk_post "$base/return" "$body")) || return 1; info "return 202: ${ret[0]} req/s"
+    loc=($(wrk_post "$base/local" "$body")) || return 1;  info "local:      ${loc[0]} req/s"
+    bro=($(wrk_post "$base/broker" "$body")) || return 1; info "broker:     ${bro[0]} req/s"
+
+    local half_ret half_loc half_bro
+    half_ret=($(hey_rate "$base/return" "$body" "$(awk -v r="${ret[0]}" 'BEGIN{printf "%d", r/2}')")) || return 1
+    half_loc=($(hey_rate "$base/local" "$body" "$(awk -v r="${loc[0]}" 'BEGIN{printf "%d", r/2}')")) || return 1
+    half_bro=($(hey_rate "$base/broker" "$body" "$(awk -v r="${bro[0]}" 'BEGIN{printf "%d", r/2}')")) || return 1
+    info "p99 at half rate: return ${half_ret[1]} ms, local ${half_loc[1]} ms, broker ${half_bro[1]} ms"
+
+    local rss0 rss1 done_req=0 secs out n
+    rss0=$(bench_edge_worker_rss_kb)
+    secs=$(awk -v r="${loc[0]}" -v n="$BENCH_RSS_REQUESTS" 'BEGIN { s = int(n / r) + 1; print (s < 5 ? 5 : s) }')
+    while [ "$done_req" -lt "$BENCH_RSS_REQUESTS" ]; do
+        out=$(BODY_FILE=$body wrk -t1 -c"$BENCH_CONNECTIONS" -d"${secs}s" -s "$STACK_DIR/bench/post.lua" "$base/local" 2>&1)
+        n=$(awk '/requests in/ {print $1}' <<<"$out"); done_req=$((done_req + ${n:-0}))
+        [ "${n:-0}" -gt 0 ] || { warn "wrk made no requests: $out"; return 1; }
+        secs=5
+    done
+    sleep 2   # let the producer drain its queue before reading the RSS
+    rss1=$(bench_edge_worker_rss_kb)
+    local growth_mb; growth_mb=$(awk -v a="$rss0" -v b="$rss1" 'BEGIN { printf "%.1f", (b - a) / 1024 }')
+    info "worker RSS: $((rss0 / 1024)) MB -> $((rss1 / 1024)) MB after $done_req votes (+$growth_mb MB)"
+
+    local r_loc r_bro; r_loc=$(ratio "${loc[0]}" "${ret[0]}"); r_bro=$(ratio "${bro[0]}" "${ret[0]}")
+    local f=$STATE_DIR/bench/edge.md
+    {
+        echo "## Edge: vote endpoint vs nginx's bare \`return\`"
+        echo
+        bench_stamp "./build.sh bench edge"
+        echo "One nginx worker (\`stack/bench/edge-bench.conf\`), body \`$(cat "$body")\`, wrk -t1 -c$BENCH_CONNECTIONS keep-alive for ${BENCH_SECONDS}s per location; latency by hey at half of each location's own maximum rate."
+        echo
+        echo "| location | req/s | ratio to return | target | p50 ms at max | p99 ms at max | p99 ms at half rate | target |"
+        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        echo "| (a) \`return 202\` | ${ret[0]} | 1.00 | | ${ret[1]} | ${ret[2]} | ${half_ret[1]} | |"
+        echo "| (b) vote, durability local | ${loc[0]} | $r_loc | >= 0.80 | ${loc[1]} | ${loc[2]} | ${half_loc[1]} | < 2 |"
+        echo "| (c) vote, durability broker (acks=all) | ${bro[0]} | $r_bro | >= 0.60 | ${bro[1]} | ${bro[2]} | ${half_bro[1]} | < 10 |"
+        echo
+        echo "Worker RSS: $((rss0 / 1024)) MB before, $((rss1 / 1024)) MB after $done_req votes in local mode: **+$growth_mb MB** (target < 5 MB)."
+        echo "Errors at half rate (hey): return ${half_ret[2]}, local ${half_loc[2]}, broker ${half_bro[2]}."
+    } > "$f"
+    cat "$f"
+    bench_write_section edge "$f"
+    ok "docs/BENCHMARKS.md updated (section edge)"
+}
