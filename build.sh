@@ -13,6 +13,7 @@ export ROOT
 . "$ROOT/stack/lib/test.sh"
 . "$ROOT/stack/lib/bench.sh"
 . "$ROOT/stack/lib/bench_edge.sh"
+. "$ROOT/stack/lib/chaos.sh"
 
 usage() {
     cat <<USAGE
@@ -34,6 +35,14 @@ The local stack (all on 127.0.0.1, state in \$STATE_DIR, default ./.state):
                       'test FILE...' runs only those test files
   bench [WHAT]        benchmarks as ratios against a baseline measured in the same run
                       (edge, sinks, api or all); writes docs/BENCHMARKS.md. BENCH_SECONDS=10
+  load [PROFILE] [--users N] [--duration S]
+                      headless Locust against the stack (profiles: smoke, steady, burst,
+                      hostile), a summary, then the zero-loss audit (PASS/FAIL, exit 1 on FAIL)
+  chaos SCENARIO [--duration S] [load options]
+                      a load run while breaking things, then the audit. Scenarios:
+                      worker-kill (kill -9 a sink every 10 s), broker-restart (Kafka down 15 s),
+                      store-restart (Redis, MongoDB-wire, PostgreSQL down 10 s each),
+                      nginx-reload (every 5 s). CHAOS_PERIOD / CHAOS_DOWN shorten them
   env                 print the settings as shell exports: eval "\$(./build.sh env)" lets you
                       run one test file by hand against the running stack
 
@@ -64,6 +73,8 @@ case "$cmd" in
     test)          cmd_test "$@" ;;
     env)           cmd_env ;;
     bench)         cmd_bench "$@" ;;
+    load)          cmd_load "$@" ;;
+    chaos)         cmd_chaos "$@" ;;
     -h|--help|help) usage ;;
     "")            usage >&2; exit 2 ;;
     *)             echo "build.sh: unknown command '$cmd' (see ./build.sh --help)" >&2; exit 2 ;;
