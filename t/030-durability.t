@@ -75,8 +75,8 @@ POST /api/votes
 Content-Type: application/json
 --- error_code: 202
 --- shutdown_error_log
-vote: flushing 1 queued kafka messages/requests (at most 500 ms)
-vote: 1 kafka messages/requests not delivered within vote_flush_timeout 500 ms; they are lost
+queued kafka messages/requests (at most 500 ms)
+kafka messages/requests not delivered within vote_flush_timeout 500 ms; they are lost
 
 === TEST 4: producer queue full: 503 queue_full, nothing polled or retried in the handler
 --- http_config eval: $::Down . "    vote_kafka_property queue.buffering.max.messages 1;\n"
