@@ -13,6 +13,8 @@
 # $EDGE_LISTEN_ADDR (default 0.0.0.0) and the api upstream is $API_HOST:$API_PORT. When
 # NGINX_WORKER_PROCESSES is set it replaces "worker_processes auto" (in a container "auto" counts
 # the node's cores, not the container's CPU limit, and each worker owns a Kafka producer).
+# EDGE_METRICS_ALLOW (space-separated addresses/CIDRs) is added to the /metrics location's
+# loopback-only allow list, for Prometheus scraping from another pod.
 set -eu
 
 : "${EDGE_PORT:=8080}" "${EDGE_LISTEN_ADDR:=0.0.0.0}"
@@ -46,6 +48,10 @@ render() {
     done
     sed -i -e "s/listen 127\.0\.0\.1:$EDGE_PORT/listen $EDGE_LISTEN_ADDR:$EDGE_PORT/" \
            -e "s/server 127\.0\.0\.1:$API_PORT/server $API_HOST:$API_PORT/" "$conf"/*.conf
+    # The metrics location admits loopback only; a scraper in another pod needs its network.
+    for cidr in ${EDGE_METRICS_ALLOW:-}; do
+        sed -i "/location = \/metrics/,/}/ s|allow 127\.0\.0\.1;|allow 127.0.0.1; allow $cidr;|" "$conf"/*.conf
+    done
     if [ -n "${NGINX_WORKER_PROCESSES:-}" ]; then
         sed -i "s/^worker_processes auto;/worker_processes $NGINX_WORKER_PROCESSES;/" "$conf/nginx.conf"
     fi
