@@ -6,7 +6,8 @@ stream open (the dashboard's SSE holds --virtual-time-budget forever), so this s
 chromium with --remote-debugging-port, talks to it over a WebSocket (standard library only),
 waits for real conditions in the page and takes the screenshots. Scenarios:
 
-  dashboard BASE OUT.png      the dashboard renders the polls, the bars and the breakdown
+  dashboard BASE OUT.png      the dashboard renders the polls, the bars and the breakdown, goes
+                              live, and a vote cast with its form shows its 202 id and is counted
   chat BASE OUT.png USER PEER PASSWORD
                               register + log in USER through the form, open PEER, send a
                               message and wait until the live stream delivers it back
@@ -154,6 +155,17 @@ def dashboard(b, base, out):
     check("breakdown-table", rows, f"{rows} rows")
     live = b.wait("(t => /live|polling/.test(t) && t)(document.getElementById('live-state').textContent)", 10)
     check("live-updates", live, live or "neither stream nor polling")
+    # The band contest: cast a vote with the form and watch the count move without a reload.
+    b.js("""(() => { const s = document.getElementById('poll'); s.value = 'band-contest';
+        s.dispatchEvent(new Event('change')); })()""")
+    count_js = "Number((document.getElementById('count').textContent || '').replace(/[^0-9]/g, '') || NaN)"
+    before = b.wait(f"(n => Number.isFinite(n) ? String(n) : '')({count_js})")
+    b.js("document.querySelector('#vote-form button').click()")
+    answer = b.wait("(t => /202|error|HTTP|\\d{3} /.test(t) && t)(document.getElementById('vote-result').textContent)", 10)
+    check("vote-form-202", answer and answer.startswith("202 accepted"), answer or "no answer shown")
+    if answer and answer.startswith("202") and before:
+        moved = b.wait(f"{count_js} > {before} && String({count_js})", 30)
+        check("vote-counted-live", moved, f"count {before} -> {moved}" if moved else f"count stayed {before} for 30 s")
     time.sleep(0.5)
     b.screenshot(out)
 
