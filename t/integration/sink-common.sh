@@ -178,7 +178,7 @@ start_private_mongo() {
     mkdir -p "$TMPD/mongo"
     "$(ferretdb_bin)" --listen-addr "127.0.0.1:$SINK_MONGO_PORT" --sqlite-dir "$TMPD/mongo" >> "$TMPD/mongo.log" 2>&1 &
     MONGO_PRIVATE_PID=$!; PRIVATE_PIDS+=("$MONGO_PRIVATE_PID")
-    wait_until 15 "$BUILD_DIR/bin/sink-inspect" "$SINK_MONGO_URI" ping x count
+    wait_until 15 bash -c "'$BUILD_DIR/bin/sink-inspect' '$SINK_MONGO_URI' ping x count >/dev/null 2>&1"
 }
 stop_private_mongo() { kill -TERM "$MONGO_PRIVATE_PID"; wait "$MONGO_PRIVATE_PID" 2>/dev/null; }
 

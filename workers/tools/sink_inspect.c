@@ -93,6 +93,7 @@ int main(int argc, char **argv)
         return 2;
     }
     mongoc_init();
+    mongoc_log_set_handler(NULL, NULL); /* driver chatter would pollute the one-line answers */
     bson_error_t err;
     mongoc_uri_t *uri = mongoc_uri_new_with_error(argv[1], &err);
     if (uri == NULL) {

@@ -520,6 +520,20 @@ static int vote_load_offsets(void *ctx, rd_kafka_topic_partition_list_t *parts, 
 
 /* ---------------- startup ---------------- */
 
+/* mongo-c-driver's own log lines, in our structured format (its chatter below warning is
+ * dropped: the sink logs store state changes itself). */
+static void mongo_log(mongoc_log_level_t level, const char *domain, const char *message, void *arg)
+{
+    (void)arg;
+    if (level > MONGOC_LOG_LEVEL_WARNING)
+        return;
+    /* FerretDB lacks endSessions; the driver's complaint at shutdown is harmless. */
+    if (strstr(message, "endSessions") != NULL)
+        return;
+    wlog(level <= MONGOC_LOG_LEVEL_CRITICAL ? WLOG_ERROR : WLOG_WARN, "mongoc", "domain=%s msg=\"%s\"",
+         domain, message);
+}
+
 static int open_mongo(struct vote_sink *s)
 {
     char uri_buf[512];
@@ -577,6 +591,7 @@ static int setup(struct vote_sink *s)
     s->redis.on_connect = load_script;
     s->redis.on_connect_arg = s;
     mongoc_init();
+    mongoc_log_set_handler(mongo_log, NULL);
     return open_mongo(s);
 }
 
