@@ -1,0 +1,186 @@
+/*
+ * test_units.c - cmocka unit tests of the api daemon's self-contained parts: the byte
+ * buffer, the revocation set, configuration precedence, SSE framing and client limits,
+ * password hashing and the metrics text.  Run: make -C workers/api check (TAP output).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "password.h"
+#include "revoked.h"
+#include "sse.h"
+#include "strbuf.h"
+
+static void strbuf_appends_and_consumes(void **state)
+{
+    (void)state;
+    strbuf b = {0};
+    assert_int_equal(sb_appends(&b, "hello "), 0);
+    assert_int_equal(sb_appendf(&b, "%s %d", "world", 42), 0);
+    assert_string_equal(b.data, "hello world 42");
+    sb_consume(&b, 6);
+    assert_string_equal(b.data, "world 42");
+    assert_int_equal(b.len, 8);
+    sb_consume(&b, 100);
+    assert_int_equal(b.len, 0);
+    assert_string_equal(b.data, "");
+    sb_free(&b);
+}
+
+static void revocations_hold_until_expiry(void **state)
+{
+    (void)state;
+    revocations *set = revocations_new();
+    int64_t now = (int64_t)time(NULL);
+    assert_int_equal(revocations_add(set, "JTI-LIVE", now + 600), 0);
+    assert_int_equal(revocations_add(set, "JTI-LIVE", now + 600), 0); /* twice: one entry */
+    assert_true(revocations_contains(set, "JTI-LIVE"));
+    assert_false(revocations_contains(set, "JTI-OTHER"));
+    assert_int_equal(revocations_count(set), 1);
+    /* Expired entries are swept every 1024 adds; the live one stays. */
+    char jti[32];
+    for (int i = 0; i < 1100; i++) {
+        snprintf(jti, sizeof jti, "OLD-%d", i);
+        revocations_add(set, jti, now - 10);
+    }
+    assert_true(revocations_count(set) < 100);
+    assert_true(revocations_contains(set, "JTI-LIVE"));
+    revocations_free(set);
+}
+
+static enum config_outcome load(api_config *c, int argc, char **argv)
+{
+    optind = 0; /* GNU getopt: full reinitialisation between runs */
+    return config_load(c, argc, argv);
+}
+
+static void config_flags_override_env_and_defaults(void **state)
+{
+    (void)state;
+    api_config c;
+    unsetenv("API_PORT");
+    setenv("REDIS_PORT", "7000", 1);
+    setenv("PG_PORT", "6543", 1);
+    char *argv1[] = {"vote-api", NULL};
+    assert_int_equal(load(&c, 1, argv1), CONFIG_RUN);
+    assert_int_equal(c.port, 8090);
+    assert_int_equal(c.redis_port, 7000);
+    assert_non_null(strstr(c.pg_conninfo, "port=6543"));
+    assert_string_equal(c.listen_addr, "127.0.0.1");
+
+    setenv("API_PORT", "9000", 1);
+    char *argv2[] = {"vote-api", "--port", "9100", "--brokers", "k:1", "--max-sse-clients", "7",
+                     NULL};
+    assert_int_equal(load(&c, 7, argv2), CONFIG_RUN);
+    assert_int_equal(c.port, 9100);
+    assert_string_equal(c.kafka_brokers, "k:1");
+    assert_int_equal(c.max_sse_clients, 7);
+    unsetenv("API_PORT");
+    unsetenv("REDIS_PORT");
+    unsetenv("PG_PORT");
+}
+
+static void config_rejects_bad_values(void **state)
+{
+    (void)state;
+    api_config c;
+    char *bad_port[] = {"vote-api", "--port", "70000", NULL};
+    assert_int_equal(load(&c, 3, bad_port), CONFIG_ERROR);
+    char *bad_threads[] = {"vote-api", "--threads", "0", NULL};
+    assert_int_equal(load(&c, 3, bad_threads), CONFIG_ERROR);
+    char *stray[] = {"vote-api", "extra", NULL};
+    assert_int_equal(load(&c, 2, stray), CONFIG_ERROR);
+    setenv("API_PORT", "eighty", 1);
+    char *none[] = {"vote-api", NULL};
+    assert_int_equal(load(&c, 1, none), CONFIG_ERROR);
+    unsetenv("API_PORT");
+}
+
+static void sse_frames_are_well_formed(void **state)
+{
+    (void)state;
+    strbuf b = {0};
+    assert_int_equal(sse_format(&b, "message", "01ABC", "{\"a\":1}", 7), 0);
+    assert_string_equal(b.data, "id: 01ABC\nevent: message\ndata: {\"a\":1}\n\n");
+    sb_consume(&b, b.len);
+    assert_int_equal(sse_format(&b, "results", NULL, "{}", 2), 0);
+    assert_string_equal(b.data, "event: results\ndata: {}\n\n");
+    sb_free(&b);
+}
+
+static void sse_hub_limits_and_routes(void **state)
+{
+    (void)state;
+    sse_hub *hub = sse_hub_new(2);
+    sse_client *a = sse_client_open(hub, SSE_CHAT, "alice", 0);
+    sse_client *p = sse_client_open(hub, SSE_POLL, "band-contest", 1);
+    assert_non_null(a);
+    assert_non_null(p);
+    assert_null(sse_client_open(hub, SSE_CHAT, "bob", 0)); /* limit 2 */
+    assert_int_equal(sse_count(hub, SSE_CHAT), 1);
+    assert_true(sse_has_clients(hub, SSE_POLL, "band-contest"));
+    assert_false(sse_has_clients(hub, SSE_CHAT, "bob"));
+    assert_int_equal(sse_publish(hub, SSE_CHAT, "alice", "01X", "x", 1), 1);
+    assert_int_equal(sse_publish(hub, SSE_CHAT, "bob", "01Y", "y", 1), 0);
+    assert_int_equal(sse_publish(hub, SSE_POLL, "band-contest", NULL, "r", 1), 1); /* deferred */
+    char *ids[] = {"01X"};
+    assert_int_equal(sse_client_go_live(p, "b", 1, ids, 1), 0);
+    sse_client_abandon(a);
+    sse_client_abandon(p);
+    assert_int_equal(sse_count(hub, SSE_CHAT) + sse_count(hub, SSE_POLL), 0);
+    sse_hub_free(hub);
+}
+
+static void passwords_verify_only_the_right_one(void **state)
+{
+    (void)state;
+    assert_int_equal(password_init(), 0);
+    char hash[PASSWORD_HASH_LEN];
+    assert_int_equal(password_hash("correct horse", 13, hash), 0);
+    assert_memory_equal(hash, "$argon2id$", 10);
+    assert_true(password_verify(hash, "correct horse", 13));
+    assert_false(password_verify(hash, "correct horsE", 13));
+    assert_false(password_verify(NULL, "correct horse", 13)); /* unknown user */
+}
+
+static void metrics_render_prometheus_text(void **state)
+{
+    (void)state;
+    int route = metrics_register_route("unit_route");
+    metrics_observe_request(route, 204, 0.002);
+    metrics_inc(M_LOGOUT);
+    metrics_gauges g = {.sse_chat_clients = 3};
+    strbuf out = {0};
+    assert_int_equal(metrics_render(&out, &g), 0);
+    assert_non_null(strstr(out.data, "vote_api_requests_total{route=\"unit_route\",code=\"2xx\"} 1\n"));
+    assert_non_null(strstr(out.data, "vote_api_request_seconds_bucket{route=\"unit_route\",le=\"0.005\"} 1\n"));
+    assert_non_null(strstr(out.data, "vote_api_logout_total 1\n"));
+    assert_non_null(strstr(out.data, "vote_api_sse_clients{stream=\"chat\"} 3\n"));
+    sb_free(&out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(strbuf_appends_and_consumes),
+        cmocka_unit_test(revocations_hold_until_expiry),
+        cmocka_unit_test(config_flags_override_env_and_defaults),
+        cmocka_unit_test(config_rejects_bad_values),
+        cmocka_unit_test(sse_frames_are_well_formed),
+        cmocka_unit_test(sse_hub_limits_and_routes),
+        cmocka_unit_test(passwords_verify_only_the_right_one),
+        cmocka_unit_test(metrics_render_prometheus_text),
+    };
+    return cmocka_run_group_tests_name("vote-api units", tests, NULL, NULL);
+}
