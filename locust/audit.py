@@ -10,7 +10,10 @@ Kafka, then compares, per poll and for chat:
     202 chat answers == new rows in PostgreSQL messages
 
 "new" means: since the snapshot taken before the run (`audit.py snapshot`), so the audit is
-exact on a stack that already holds data. Internal consistency is checked too (Redis count ==
+exact on a stack that already holds data. Every 202 answer's id (kept by the locustfile) is
+also looked up: each must be in MongoDB (votes) or PostgreSQL (chat) - "0 lost" by id, which
+holds even when other clients write at the same time (--shared then drops the count equality
+that such writers break, and the audit names the foreign documents it sees). Internal consistency is checked too (Redis count ==
 sum of totals, Redis dupes == Mongo documents flagged duplicate), hostile requests must not
 have been accepted, and requests with no HTTP answer (unknown outcome) make the result FAIL
 unless --allow-unknown (then the stores may hold up to that many more).
@@ -124,6 +127,37 @@ class Stores:
                             for t in (self.s["vote_topic"], self.s["chat_topic"],
                                       self.s["vote_topic"] + ".dlq", self.s["chat_topic"] + ".dlq")}
         return out
+
+    def missing_vote_ids(self, poll, ids):
+        """ids (202 answers) that have no document of this poll in vote.votes"""
+        coll = self.m["vote"]["votes"]
+        found = set()
+        for i in range(0, len(ids), 1000):
+            chunk = ids[i:i + 1000]
+            for d in coll.find({"_id": {"$in": chunk}}, {"poll": 1}):
+                if d.get("poll") == poll:
+                    found.add(d["_id"])
+        return [x for x in ids if x not in found]
+
+    def missing_chat_ids(self, ids):
+        found = set()
+        with self.pg.cursor() as c:
+            for i in range(0, len(ids), 1000):
+                c.execute("SELECT id FROM messages WHERE id = ANY(%s)", (ids[i:i + 1000],))
+                found.update(r[0] for r in c.fetchall())
+        return [x for x in ids if x not in found]
+
+    def foreign_votes(self, poll, ids, since_ms, limit=5):
+        """documents of poll received since since_ms that are no answer of this run"""
+        mine = set(ids)
+        out, n = [], 0
+        for d in self.m["vote"]["votes"].find({"poll": poll, "received_at": {"$gte": since_ms}},
+                                               {"voter": 1, "received_at": 1}):
+            if d["_id"] not in mine:
+                n += 1
+                if len(out) < limit:
+                    out.append("%s voter=%s" % (d["_id"], d.get("voter", "-")))
+        return n, out
 
     def applied_offsets(self):
         """next offset to apply per partition, as the sinks record it with their writes"""
@@ -242,12 +276,20 @@ def load_results(path):
         die("no results file %s (nor %s.w*)" % (path, path))
     agg = {"votes": {}, "chat": {"accepted": 0, "unknown": 0, "status": {}},
            "hostile": {"sent": 0, "as_expected": 0, "unexpected": 0, "accepted": 0, "unknown": 0},
-           "files": files, "run_ids": set(), "processes": 0, "chat_prefixes": set()}
+           "files": files, "run_ids": set(), "processes": 0, "chat_prefixes": set(),
+           "ids": {}, "has_ids": True, "accepted_without_id": 0, "started_at": None}
     for f in files:
         with open(f) as fh:
             d = json.load(fh)
         agg["run_ids"].add(d.get("run_id"))
         agg["chat_prefixes"].add(d.get("chat_user_prefix"))
+        if "ids" not in d:
+            agg["has_ids"] = False
+        for k, v in d.get("ids", {}).items():
+            agg["ids"].setdefault(k, []).extend(v)
+        agg["accepted_without_id"] += d.get("accepted_without_id", 0)
+        if d.get("started_at") and (agg["started_at"] is None or d["started_at"] < agg["started_at"]):
+            agg["started_at"] = d["started_at"]
         agg["processes"] += 1
         for p, c in d.get("votes", {}).items():
             a = agg["votes"].setdefault(p, {"accepted": 0, "accepted_duplicate_voter": 0, "unknown": 0, "status": {}})
@@ -294,7 +336,7 @@ def run_check(args, st):
     after = st.counters()
     b = before or {"polls": {}, "pg_messages": 0}
 
-    rows, failures = [], []
+    rows, failures, notes = [], [], []
 
     def check(what, got, want, ok=None):
         good = (got == want) if ok is None else ok
@@ -314,11 +356,26 @@ def run_check(args, st):
         tot = delta(after, b, "polls", p, "redis_totals_sum")
         cnt = delta(after, b, "polls", p, "redis_count")
         dup = delta(after, b, "polls", p, "redis_dupes")
-        if unknown and args.allow_unknown:
+        if res["has_ids"]:
+            ids = res["ids"].get(p, [])
+            check("%s: distinct ids among the 202 answers" % p, len(set(ids)), n202)
+            lost = st.missing_vote_ids(p, ids)
+            check("%s: 202 answers missing in MongoDB (lost)" % p, len(lost), 0)
+            for x in lost[:5]:
+                notes.append("lost %s vote %s" % (p, x))
+        if args.shared:
+            pass          # other writers: only the id lookups and the internal checks hold
+        elif unknown and args.allow_unknown:
             check("%s: 202 answers <= MongoDB docs <= 202 + unknown(%d)" % (p, unknown), m, n202,
                   ok=n202 <= m <= n202 + unknown)
         else:
             check("%s: MongoDB docs == 202 answers" % p, m, n202)
+        if m != n202 and res["has_ids"] and res["started_at"]:
+            nf, sample = st.foreign_votes(p, res["ids"].get(p, []), int((res["started_at"] - 2) * 1000))
+            if nf:
+                notes.append("%s: %d document(s) since the run started are no 202 answer of this run "
+                             "(other writers, or a refused request that was stored anyway): %s"
+                             % (p, nf, "; ".join(sample)))
         check("%s: Redis totals + dupes == MongoDB docs" % p, tot + dup, m)
         check("%s: Redis count == sum of totals" % p, cnt, tot)
         check("%s: Redis dupes == MongoDB duplicate:true" % p, dup, mdup)
@@ -327,7 +384,16 @@ def run_check(args, st):
         if unknown and not args.allow_unknown:
             check("%s: requests with unknown outcome" % p, unknown, 0)
 
+    if res["accepted_without_id"]:
+        check("202 answers without an id in the body", res["accepted_without_id"], 0)
     ch = res["chat"]
+    if res["has_ids"]:
+        cids = res["ids"].get("chat", [])
+        check("chat: distinct ids among the 202 answers", len(set(cids)), ch["accepted"])
+        lost = st.missing_chat_ids(cids)
+        check("chat: 202 answers missing in PostgreSQL (lost)", len(lost), 0)
+        for x in lost[:5]:
+            notes.append("lost chat message %s" % x)
     prefixes = res["chat_prefixes"]
     if len(prefixes) == 1 and next(iter(prefixes)):
         # the run's own users only: immune to other chat traffic, no snapshot needed
@@ -373,6 +439,8 @@ def run_check(args, st):
     print()
     for what, got, want, verdict in rows:
         print("  %-8s %-60s got %-10s want %s" % (verdict, what, got, want))
+    for n in notes:
+        print("  note: %s" % n)
     print()
     if failures:
         print("FAIL: %d check(s) failed" % len(failures))
@@ -398,6 +466,9 @@ def main(argv=None):
     sc.add_argument("--results", required=True, help="LOAD_RESULT_FILE of the run (its .w* siblings are read too)")
     sc.add_argument("--before", help="snapshot taken before the run (without it: absolute counts)")
     sc.add_argument("--timeout", type=int, default=120, help="max seconds to wait for lag 0 (default 120)")
+    sc.add_argument("--shared", action="store_true",
+                    help="the stack has other writers: skip 'MongoDB docs == 202s'; every 202 id must "
+                         "still be stored, and Redis must still agree with MongoDB")
     sc.add_argument("--allow-unknown", action="store_true",
                     help="accept stores holding up to N more than the 202s when N requests had no answer")
     sub.add_parser("show", help="print store counters and lag now")

@@ -16,8 +16,8 @@ Users:
 Shape: every profile is driven by ProfileShape (env below): ramp to the peak, hold, and for
 "burst" (election night) drop to a tail before stopping. Set LOAD_NO_SHAPE=1 to use -u/-t.
 
-Exact counts: every 202 is counted per poll (and chat) in this process and written as JSON
-to LOAD_RESULT_FILE when the test stops (worker processes write LOAD_RESULT_FILE.w<pid>).
+Exact counts: every 202 is counted per poll (and chat), and its id kept, in this process;
+counters and ids are written as JSON to LOAD_RESULT_FILE when the test stops (worker processes write LOAD_RESULT_FILE.w<pid>).
 Users are stopped gracefully (stop_timeout defaults to 30 s > request timeout), so no
 request is cut in half; a request that ends without any HTTP status (timeout, reset) is
 counted as "unknown" - the audit (locust/audit.py) needs those to be 0 for an exact PASS.
@@ -121,6 +121,8 @@ def _new_counters():
         "hostile": {"sent": 0, "as_expected": 0, "unexpected": 0, "accepted": 0,
                     "unknown": 0, "by_case": defaultdict(lambda: defaultdict(int))},
         "accounts": {"registered": 0, "login_failed": 0},
+        "ids": defaultdict(list),          # poll (or "chat") -> ids of the 202 answers
+        "accepted_without_id": 0,
     }
 
 
@@ -151,6 +153,8 @@ def _write_results(environment, final):
             "hostile": {k: v for k, v in COUNTERS["hostile"].items() if k != "by_case"},
             "hostile_by_case": {k: dict(v) for k, v in COUNTERS["hostile"]["by_case"].items()},
             "accounts": dict(COUNTERS["accounts"]),
+            "accepted_without_id": COUNTERS["accepted_without_id"],
+            "ids": {k: list(v) for k, v in COUNTERS["ids"].items()},
         }
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
@@ -191,6 +195,14 @@ def _on_quitting(environment, **_kw):
 
 def _status_key(resp):
     return str(resp.status_code or 0)
+
+
+def _remember_id(kind, resp):
+    """keep the id of a 202 answer: the audit looks every one of them up in the stores"""
+    try:
+        COUNTERS["ids"][kind].append(json.loads(resp.text)["id"])
+    except (ValueError, KeyError, TypeError):
+        COUNTERS["accepted_without_id"] += 1
 
 
 def _body(obj):
@@ -252,6 +264,7 @@ class VoteUser(FastHttpUser):
             c["status"][_status_key(resp)] += 1
             if code == 202:
                 c["accepted"] += 1
+                _remember_id(poll, resp)
                 if voter is not None:
                     if voter in ACCEPTED_VOTERS:
                         c["accepted_duplicate_voter"] += 1
@@ -369,6 +382,7 @@ class ChatUser(FastHttpUser):
             c["status"][str(code)] += 1
             if code == 202:
                 c["accepted"] += 1
+                _remember_id("chat", r)
                 r.success()
             elif code == 0:
                 c["unknown"] += 1

@@ -3,20 +3,21 @@
 # This is what `./build.sh load` runs.
 #
 #   locust/run.sh [PROFILE] [--users N] [--duration SECONDS] [--processes N]
-#                 [--out DIR] [--allow-unknown] [--no-audit] [--audit-timeout S]
+#                 [--out DIR] [--allow-unknown] [--shared] [--no-audit] [--audit-timeout S]
 #   PROFILE: smoke | steady (default) | burst | hostile   (see locust/README.md)
 #
 # Steps: make the data set (once, $STATE_DIR/load/dataset.json), snapshot the stores,
 # headless Locust with CSV output in DIR (default $STATE_DIR/load/<time>-<profile>),
 # a short summary (requests/s, p50/p95/p99, answers by status), then locust/audit.py:
 # waits until the sinks drained and compares the 202s with MongoDB, Redis and PostgreSQL.
+# --shared: other clients write to the same stack (see locust/README.md, "The audit").
 # Exit status: the audit's (0 PASS, 1 FAIL, 2 error).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 
-profile=steady users= duration= processes=1 out= audit=1 allow_unknown= audit_timeout=120
+profile=steady users= duration= processes=1 out= audit=1 allow_unknown= shared= audit_timeout=120
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;
@@ -25,6 +26,7 @@ while [ $# -gt 0 ]; do
         --processes) processes=$2; shift ;;
         --out) out=$2; shift ;;
         --allow-unknown) allow_unknown=--allow-unknown ;;
+        --shared) shared=--shared ;;
         --no-audit) audit=0 ;;
         --audit-timeout) audit_timeout=$2; shift ;;
         smoke|steady|burst|hostile) profile=$1 ;;
@@ -61,5 +63,5 @@ echo
 echo
 echo "==> zero-loss audit"
 "$py" "$here/audit.py" check --results "$out/results.json" --before "$out/before.json" \
-    --timeout "$audit_timeout" $allow_unknown | tee "$out/audit.txt"
+    --timeout "$audit_timeout" $allow_unknown $shared | tee "$out/audit.txt"
 exit "${PIPESTATUS[0]}"

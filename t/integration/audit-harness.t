@@ -3,7 +3,8 @@
 # when it should. Uses its own poll id, chat user prefix and Kafka topics (unique per run)
 # so it never depends on, nor disturbs, other data; removes what it wrote.
 #
-# Proves: PASS when the stores hold exactly the 202s; FAIL when MongoDB lacks votes, when
+# Proves: PASS when the stores hold exactly the 202s; FAIL when MongoDB lacks votes (by count
+# and by answer id; --shared tolerates other writers but not a lost id), when
 # Redis totals disagree, when chat rows are missing, on unknown outcomes (unless
 # --allow-unknown), on results from two runs, and when a topic is not drained in time.
 # Needs the stack (Redis, PostgreSQL, MongoDB-wire, Kafka) and the venv of locust/setup.sh.
@@ -69,6 +70,19 @@ like "$(cat "$work/out")" "MISMATCH +$poll: MongoDB docs == 202 answers +got 0 +
 mongo add 3 vote
 $R hincrby "poll:$poll:totals" A 3 >/dev/null; $R incrby "poll:$poll:count" 3 >/dev/null
 is "$(audit check --results "$work/r3.json" --before "$work/before.json" --timeout 5)" 0 "3 stored in MongoDB and Redis: PASS"
+
+idsjson() { local n=$1 extra=${2:-} i out=""; for ((i = 0; i < n; i++)); do out="$out\"$poll-v-$i\","; done; [ -n "$extra" ] && out="$out\"$extra\","; echo "[${out%,}]"; }
+withids() {   # withids FILE IDS_JSON : add an "ids" member to a results file
+    "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); d["ids"]={sys.argv[2]: json.loads(sys.argv[3])}; json.dump(d, open(sys.argv[1], "w"))' "$1" "$poll" "$2"
+}
+results "$work/ri.json" 3; withids "$work/ri.json" "$(idsjson 3)"
+is "$(audit check --results "$work/ri.json" --before "$work/before.json" --timeout 5)" 0 "the 3 answer ids are all in MongoDB: PASS"
+results "$work/rl.json" 3; withids "$work/rl.json" "$(idsjson 2 "$poll-never-stored")"
+is "$(audit check --results "$work/rl.json" --before "$work/before.json" --timeout 5)" 1 "an answer id that is not in MongoDB: FAIL"
+like "$(cat "$work/out")" "MISMATCH +$poll: 202 answers missing in MongoDB \(lost\) +got 1 +want 0" "names the lost vote"
+results "$work/rs.json" 2; withids "$work/rs.json" "$(idsjson 2)"
+is "$(audit check --results "$work/rs.json" --before "$work/before.json" --timeout 5)" 1 "2 answers but 3 new documents: FAIL (strict)"
+is "$(audit check --results "$work/rs.json" --before "$work/before.json" --timeout 5 --shared)" 0 "... PASS with --shared (other writers allowed, nothing lost)"
 
 mongo add 1 dup
 results "$work/r4.json" 4 0 0 run-$$ 1
