@@ -8,7 +8,8 @@
 // status 0 with a synthetic error body, so callers handle every outcome the same way.
 export async function request(method, path, { json, token, signal } = {}) {
   const headers = { Accept: 'application/json' };
-  if (json !== undefined) headers['Content-Type'] = 'application/json';
+  // Every POST of the api is JSON, even one without a body (logout): it answers 415 otherwise.
+  if (json !== undefined || method !== 'GET') headers['Content-Type'] = 'application/json';
   if (token) headers.Authorization = `Bearer ${token}`;
   let res;
   try {

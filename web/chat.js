@@ -283,5 +283,9 @@ $('auth-form').addEventListener('submit', onAuth);
 $('peer-form').addEventListener('submit', (e) => { e.preventDefault(); openConversation($('peer').value); });
 $('send-form').addEventListener('submit', onSend);
 $('older').addEventListener('click', () => { if (state.nextBefore) loadPage(state.nextBefore); });
+window.addEventListener('hashchange', () => {
+  const peer = new URLSearchParams(location.hash.slice(1)).get('peer');
+  if (state.session && peer && peer !== state.peer) openConversation(peer);
+});
 const saved = loadSession();
 if (saved) signedIn(saved);

@@ -246,6 +246,10 @@ function setupVoteForm() {
 
 $('poll').addEventListener('change', (e) => selectPoll(e.target.value));
 $('attr').addEventListener('change', (e) => { state.attr = e.target.value; renderBreakdown(); });
+window.addEventListener('hashchange', () => {
+  const id = new URLSearchParams(location.hash.slice(1)).get('poll');
+  if (id && id !== state.poll?.id) selectPoll(id);
+});
 window.addEventListener('pagehide', stopLive);
 window.addEventListener('pageshow', (e) => { if (e.persisted && state.poll) selectPoll(state.poll.id); });
 loadPolls();

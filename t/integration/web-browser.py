@@ -10,7 +10,8 @@ waits for real conditions in the page and takes the screenshots. Scenarios:
                               live, and a vote cast with its form shows its 202 id and is counted
   chat BASE OUT.png USER PEER PASSWORD
                               register + log in USER through the form, open PEER, send a
-                              message and wait until the live stream delivers it back
+                              message and wait until the live stream delivers it back, find it
+                              again after a reload, log out (the token then answers 401)
 
 Prints one line "check NAME ok|fail DETAIL" per check; exit 0 when every check passed.
 """
@@ -196,12 +197,30 @@ def chat(b, base, out, user, peer, password):
     text = f"hello {peer}, from the headless browser test"
     b.js(f"""(() => {{ document.getElementById('text').value = {json.dumps(text)};
         document.querySelector('#send-form button').click(); }})()""")
-    sent = b.wait("document.querySelectorAll('#message-list .msg').length", 10)
-    check("send-202", sent, b.js("document.getElementById('chat-result').textContent") or "message shown")
-    delivered = b.wait("(m => m && !m.classList.contains('pending'))(document.querySelector('#message-list .msg.mine'))", 20)
-    check("delivered-live", delivered, "the message came back on the live stream (stored by the chat sink)")
+    # Either the message appears (202, pending until the stream brings it back) or an error shows.
+    outcome = b.wait("document.querySelector('#message-list .msg.mine') ? 'sent'"
+                     " : document.getElementById('chat-result').textContent", 10)
+    sent = outcome == "sent"
+    check("send-202", sent, "202, shown as pending" if sent else (outcome or "no answer shown"))
+    delivered = sent and b.wait("(m => m && !m.classList.contains('pending'))(document.querySelector('#message-list .msg.mine'))", 20)
+    check("delivered-live", delivered, "the message came back on the live stream (stored by the chat sink)"
+          if delivered else "not sent" if not sent else "not back on the live stream within 20 s")
     time.sleep(0.3)
     b.screenshot(out)
+    if delivered:
+        # A reload keeps the session (sessionStorage) and shows the message from the history api.
+        b.call("Page.reload")
+        b.wait("document.readyState === 'complete'")
+        again = b.wait(f"[...document.querySelectorAll('#message-list .msg')].some(m => m.textContent.includes({json.dumps(text)}))", 15)
+        check("history-after-reload", again, "the sent message is in GET .../messages after a reload")
+    # Logout: 204, back to the sign-in form, and the token is dead for the api too.
+    b.js("document.querySelector('#whoami button').click()")
+    out_msg = b.wait("!document.getElementById('auth-card').classList.contains('hidden') && document.getElementById('auth-result').textContent", 10)
+    err = b.js("document.getElementById('chat-result').textContent")
+    check("logout", out_msg and b.js("sessionStorage.getItem('vote-chat-session')") is None, out_msg or f"still signed in: {err}")
+    status = b.js(f"""fetch('/api/chat/conversations', {{headers: {{Authorization: 'Bearer ' + {json.dumps(token)}}}}})
+                     .then(r => r.status)""")
+    check("token-revoked", status == 401, f"old token answered {status} after logout")
 
 
 def main():
