@@ -6,7 +6,7 @@
 # (wrk2-style fixed rate is not available: wrk -R is not in Debian's wrk, so the
 # half-rate run uses half the connections) and the worker RSS growth over
 # BENCH_RSS_REQUESTS (default 1000000) local-mode requests.
-# Prints a Markdown table.  Needs Kafka (KAFKA_BROKERS) and the module built.
+# BENCH_LINGER_MS (default 1) sets librdkafka linger.ms.  Prints a Markdown table.  Needs Kafka (KAFKA_BROKERS) and the module built.
 #
 #   ngx_vote_module/bench/edge-bench.sh                 # defaults
 #   BENCH_SECONDS=20 BENCH_CONNS=64 ngx_vote_module/bench/edge-bench.sh
@@ -41,7 +41,7 @@ http {
     keepalive_requests 1000000;
     client_body_temp_path $dir/body;
     vote_kafka_brokers $KAFKA_BROKERS;
-    vote_kafka_property linger.ms 1;
+    vote_kafka_property linger.ms ${BENCH_LINGER_MS:-1};
     vote_poll_catalog $root/stack/polls.json;
     server {
         listen 127.0.0.1:$port backlog=4096;
@@ -85,7 +85,7 @@ rss1=$(rss)
 a=$(echo "${R[a]}" | cut -d' ' -f1)
 echo "| machine | $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r) |"
 echo "| date | $(date -u +%Y-%m-%dT%H:%MZ) |"
-echo "| command | wrk -t$threads -c$conns -d${secs}s, $workers nginx workers, linger.ms 1 |"
+echo "| command | wrk -t$threads -c$conns -d${secs}s, $workers nginx workers, linger.ms ${BENCH_LINGER_MS:-1} |"
 echo
 echo "| location | req/s | ratio to (a) | p50 ms | p99 ms | non-2xx | socket errors | p99 ms at half the connections |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
