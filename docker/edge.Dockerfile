@@ -35,7 +35,8 @@ RUN v=$(cat /tmp/nginx-version) \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       "nginx=$v" "nginx-common=$v" librdkafka1 libjansson4 gettext-base \
  && rm -rf /var/lib/apt/lists/* /tmp/nginx-version /etc/nginx/sites-enabled/* \
- && useradd --system --uid 10001 --user-group --home-dir /var/lib/vote --shell /usr/sbin/nologin vote \
+ && groupadd --system --gid 10001 vote \
+ && useradd --system --uid 10001 --gid vote --home-dir /var/lib/vote --shell /usr/sbin/nologin vote \
  && mkdir -p /var/lib/vote /etc/vote/secrets \
  && chown -R vote:vote /var/lib/vote /var/lib/nginx
 

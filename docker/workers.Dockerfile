@@ -31,7 +31,8 @@ RUN apt-get update \
       librdkafka1 libjansson4 libhiredis0.14 libmongoc-1.0-0 libbson-1.0-0 libpq5 \
       libmicrohttpd12 libsodium23 libssl3 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin vote \
+ && groupadd --system --gid 10001 vote \
+ && useradd --system --uid 10001 --gid vote --no-create-home --shell /usr/sbin/nologin vote \
  && mkdir -p /etc/vote/secrets
 
 COPY --from=build /build/bin/vote-sink /build/bin/chat-sink /build/bin/sink-inspect /build/bin/vote-api /opt/vote/bin/
