@@ -80,8 +80,8 @@ require_free_port() {
 spawn() {
     local name=$1; shift
     mkdir -p "$RUN_DIR" "$LOG_DIR"
-    setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 < /dev/null &
-    echo $! > "$(pidfile "$name")"
+    # In a subshell, so the service is not a job of this shell (no "Killed" notices in chaos runs).
+    ( setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 < /dev/null & echo $! > "$(pidfile "$name")" )
 }
 
 # Stops service $1: SIGTERM, then SIGKILL after $2 seconds (default 20).
