@@ -40,11 +40,14 @@ enum MHD_Result handle_results(api_request *r)
     long idx = poll_index(r);
     if (idx < 0)
         return unknown_poll(r);
+    enum MHD_Result ret;
+    if (results_respond_cached(r, (size_t)idx, &ret) == 0)
+        return ret; /* the hot path: no Redis, no copy */
     char *json;
     size_t len;
     if (results_snapshot(r->app, (size_t)idx, 0, &json, &len) < 0)
         return respond_unavailable(r, "results store unavailable");
-    enum MHD_Result ret = respond_raw(r, 200, "application/json", json, len);
+    ret = respond_raw(r, 200, "application/json", json, len);
     free(json);
     return ret;
 }

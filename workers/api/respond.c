@@ -8,18 +8,30 @@
 #include "log.h"
 #include "metrics.h"
 
+void respond_add_common_headers(struct MHD_Response *resp)
+{
+    /* Answers carry per-user or live data: never let a proxy cache them. */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+}
+
+enum MHD_Result respond_queue_shared(api_request *r, unsigned status, struct MHD_Response *resp)
+{
+    /* MHD counts its own reference: the response outlives our caller's if need be. */
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    metrics_observe_request(r->route, (int)status, api_now_monotonic() - r->started);
+    return ret;
+}
+
 enum MHD_Result respond_queue(api_request *r, unsigned status, struct MHD_Response *resp)
 {
     if (!resp) {
         log_error("response_alloc", "cannot allocate a response");
         return MHD_NO; /* MHD closes the connection */
     }
-    /* Answers carry per-user or live data: never let a proxy cache them. */
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    respond_add_common_headers(resp);
+    enum MHD_Result ret = respond_queue_shared(r, status, resp);
     MHD_destroy_response(resp);
-    metrics_observe_request(r->route, (int)status, api_now_monotonic() - r->started);
     return ret;
 }
 

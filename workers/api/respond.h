@@ -24,7 +24,13 @@ enum MHD_Result respond_error(api_request *r, unsigned status, const char *code,
 /* 503 with Retry-After for a store that is down. */
 enum MHD_Result respond_unavailable(api_request *r, const char *what);
 
-/* Queue an already built response (SSE); adds the common headers, counts. */
+/* Queue an already built response (SSE); adds the common headers, counts, and drops
+ * our reference. */
 enum MHD_Result respond_queue(api_request *r, unsigned status, struct MHD_Response *resp);
+
+/* Adds the common headers to a response that will be queued many times. */
+void respond_add_common_headers(struct MHD_Response *resp);
+/* Queue a shared response (headers already set, reference kept by the caller); counts. */
+enum MHD_Result respond_queue_shared(api_request *r, unsigned status, struct MHD_Response *resp);
 
 #endif

@@ -16,11 +16,13 @@
 #include "log.h"
 #include "metrics.h"
 #include "rds.h"
+#include "respond.h"
 #include "ulid.h"
 
 typedef struct {
     char *json;
     size_t len;
+    struct MHD_Response *resp; /* the same bytes as a ready answer (shared by readers) */
     double built_at;      /* monotonic seconds */
     atomic_int changed;   /* pending stream push */
 } cache_entry;
@@ -31,6 +33,8 @@ struct results_cache {
     size_t n;
     double max_age;
 };
+
+static void drop_entry_locked(cache_entry *e);
 
 results_cache *results_cache_new(size_t npolls, unsigned max_age_ms)
 {
@@ -50,7 +54,7 @@ void results_cache_free(results_cache *rc)
     if (!rc)
         return;
     for (size_t i = 0; i < rc->n; i++)
-        free(rc->entries[i].json);
+        drop_entry_locked(&rc->entries[i]);
     free(rc->entries);
     pthread_mutex_destroy(&rc->lock);
     free(rc);
@@ -61,6 +65,43 @@ static void drop_entry_locked(cache_entry *e)
     free(e->json);
     e->json = NULL;
     e->len = 0;
+    if (e->resp) /* connections still sending it hold their own reference */
+        MHD_destroy_response(e->resp);
+    e->resp = NULL;
+}
+
+/* A shareable answer owning a copy of json; NULL on allocation failure. */
+static struct MHD_Response *make_response(const char *json, size_t len)
+{
+    char *body = malloc(len ? len : 1);
+    if (!body)
+        return NULL;
+    memcpy(body, json, len);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback(len, body, free);
+    if (!resp) {
+        free(body);
+        return NULL;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    respond_add_common_headers(resp);
+    return resp;
+}
+
+int results_respond_cached(api_request *r, size_t idx, enum MHD_Result *ret)
+{
+    results_cache *rc = r->app->results;
+    int rcode = -1;
+    pthread_mutex_lock(&rc->lock);
+    cache_entry *e = &rc->entries[idx];
+    if (e->resp && api_now_monotonic() - e->built_at <= rc->max_age) {
+        *ret = respond_queue_shared(r, 200, e->resp);
+        rcode = 0;
+    }
+    pthread_mutex_unlock(&rc->lock);
+    if (rcode == 0)
+        metrics_inc(M_RESULTS_CACHE_HIT);
+    return rcode;
 }
 
 void results_mark_changed(results_cache *rc, size_t idx)
@@ -103,22 +144,29 @@ static int cache_get(results_cache *rc, size_t idx, char **json, size_t *len)
 static void cache_put(results_cache *rc, size_t idx, const char *json, size_t len, double t)
 {
     char *copy = malloc(len + 1);
-    if (!copy)
+    struct MHD_Response *resp = copy ? make_response(json, len) : NULL;
+    if (!resp) {
+        free(copy);
         return;
+    }
     memcpy(copy, json, len + 1);
     pthread_mutex_lock(&rc->lock);
     cache_entry *e = &rc->entries[idx];
     /* A change notified while we were reading Redis must not be masked by
      * our (possibly older) snapshot: keep the entry empty in that case. */
     if (!atomic_load(&e->changed) && (!e->json || e->built_at <= t)) {
-        free(e->json);
+        drop_entry_locked(e);
         e->json = copy;
         e->len = len;
+        e->resp = resp;
         e->built_at = t;
         copy = NULL;
+        resp = NULL;
     }
     pthread_mutex_unlock(&rc->lock);
     free(copy);
+    if (resp)
+        MHD_destroy_response(resp);
 }
 
 /* Integer value of a reply (string or integer), 0 for nil/other. */

@@ -24,6 +24,11 @@ void results_cache_free(results_cache *rc);
  * the cache.  0, or -1 when Redis cannot be read. */
 int results_snapshot(api_app *app, size_t idx, int fresh, char **json, size_t *len);
 
+/* Answers r with the cached snapshot of poll idx if it is fresh: the cache keeps one
+ * ready MHD response per poll, queued to every reader without copying the body.
+ * Returns 0 (and *ret) when answered, -1 on a miss. */
+int results_respond_cached(api_request *r, size_t idx, enum MHD_Result *ret);
+
 /* The tallies of poll idx changed: drop its cache entry, flag a stream push. */
 void results_mark_changed(results_cache *rc, size_t idx);
 /* Every poll changed (after a pub/sub outage, changes may have been missed). */
