@@ -4,14 +4,16 @@
 #   vote_ack_timeout (never a false 202), local mode answers 202 and says so in
 #   the log when the exit flush cannot deliver; a full producer queue is 503;
 #   a client that disconnects while waiting for the ack leaves no dangling
-#   request (the late delivery report is handled; run under valgrind to prove
-#   there is no use-after-free); a quit flushes messages still lingering in
-#   librdkafka's queue (read back after nginx exited).
+#   request (the late delivery report, failed or successful, is handled; run
+#   under valgrind to prove there is no use-after-free); when nothing was
+#   delivered for vote_stall_timeout new messages are refused (503) instead of
+#   piling up; a quit flushes messages still lingering in librdkafka's queue
+#   (read back after nginx exited).
 use Test::Nginx::Socket 'no_plan';
 use FindBin; use lib "$FindBin::Bin/../ngx_vote_module/t";
 use VoteT;
 
-create_topics('votes', 'flush');
+create_topics('votes', 'flush', 'late');
 no_shuffle();
 
 our $Real = <<'_EOC_';
@@ -113,7 +115,56 @@ client prematurely closed connection
 --- shutdown_error_log
 failed: Local: Purged in queue (request already answered or gone)
 
-=== TEST 6: local mode with a long linger: 202 at once, the quit flushes it to Kafka
+=== TEST 6: a client disconnects while waiting; the real ack arrives later and is handled
+--- http_config eval: $::Real . "    vote_kafka_property linger.ms 2500;\n"
+--- config
+location = /api/votes {
+    vote_enqueue vote; vote_durability broker; vote_ack_timeout 10s;
+    vote_topic $TEST_NGINX_TOPIC-late;
+}
+--- request
+POST /api/votes
+{"poll":"band-contest","choice":"ruta-sur","voter":"gone-before-ack"}
+--- more_headers
+Content-Type: application/json
+--- timeout: 1
+--- abort
+--- ignore_response
+--- wait: 3
+--- error_log
+client prematurely closed connection
+vote: delivered, the request was already answered or gone
+
+=== TEST 7: ... and that message is in Kafka exactly once
+--- http_config eval: $::Real
+--- config
+location = /x { return 204; }
+--- request
+GET /x
+--- error_code: 204
+--- kafka_count: late 1
+
+=== TEST 8: no delivery for vote_stall_timeout: new messages are refused with 503, not queued
+--- http_config eval: $::Down
+--- config
+vote_stall_timeout 1s;
+location = /l { vote_enqueue vote; vote_topic $TEST_NGINX_TOPIC-votes; }
+location = /b { vote_enqueue vote; vote_topic $TEST_NGINX_TOPIC-votes; vote_durability broker; vote_ack_timeout 1500ms; }
+--- request eval
+["POST /l\n{\"poll\":\"band-contest\",\"choice\":\"ruta-sur\"}",
+ "POST /b\n{\"poll\":\"band-contest\",\"choice\":\"ruta-sur\"}",
+ "POST /l\n{\"poll\":\"band-contest\",\"choice\":\"ruta-sur\"}",
+ "POST /b\n{\"poll\":\"band-contest\",\"choice\":\"ruta-sur\"}"]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[202, 503, 503, 503]
+--- response_body_like eval
+['^\{"id"', '"error":"ack_timeout"', '"error":"kafka_unavailable"', '"error":"kafka_unavailable"']
+--- error_log
+vote: kafka stalled: 2 messages waiting, none delivered for 1000 ms; refusing new messages with 503
+
+=== TEST 9: local mode with a long linger: 202 at once, the quit flushes it to Kafka
 --- http_config eval: $::Real . "    vote_kafka_property linger.ms 30000;\n"
 --- config
 location = /api/votes { vote_enqueue vote; vote_topic $TEST_NGINX_TOPIC-flush; }
@@ -126,7 +177,7 @@ Content-Type: application/json
 --- shutdown_error_log
 vote: flushing 1 queued kafka messages
 
-=== TEST 7: ... and the flushed message is in the topic (checked after that nginx exited)
+=== TEST 10: ... and the flushed message is in the topic (checked after that nginx exited)
 --- http_config eval: $::Real
 --- config
 location = /x { return 204; }

@@ -51,6 +51,7 @@ typedef struct {
     ngx_http_complex_value_t *key;           /* NULL = $vote_msg_key */
     ngx_uint_t                durability;
     ngx_msec_t                ack_timeout;
+    ngx_msec_t                stall_timeout;  /* 0 = never refuse for lack of progress */
     size_t                    max_body;
     ngx_uint_t                max_text;
     ngx_uint_t                max_depth;
@@ -100,6 +101,8 @@ void ngx_http_vote_producer_exit(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *
 extern ngx_connection_t ngx_http_vote_dummy_conn;
 rd_kafka_t *ngx_http_vote_producer(void);
 rd_kafka_topic_t *ngx_http_vote_topic(ngx_http_vote_loc_conf_t *vlcf, ngx_log_t *log);
+void ngx_http_vote_produced(void);
+ngx_uint_t ngx_http_vote_stalled(ngx_msec_t stall_timeout);
 ngx_int_t ngx_http_vote_kafka_conf(ngx_log_t *log, ngx_http_vote_main_conf_t *vmcf,
     rd_kafka_conf_t *conf);
 void ngx_http_vote_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
@@ -134,7 +137,7 @@ typedef enum {
 
 typedef enum {
     NGX_HTTP_VOTE_PE_QUEUE_FULL = 0, NGX_HTTP_VOTE_PE_OTHER, NGX_HTTP_VOTE_PE_DELIVERY,
-    NGX_HTTP_VOTE_PE_ACK_TIMEOUT, NGX_HTTP_VOTE_PE__COUNT
+    NGX_HTTP_VOTE_PE_ACK_TIMEOUT, NGX_HTTP_VOTE_PE_STALLED, NGX_HTTP_VOTE_PE__COUNT
 } ngx_http_vote_produce_err_e;
 
 #define NGX_HTTP_VOTE_AUTH_REASONS (VC_JWT_BAD_CLAIMS + 4)  /* jwt statuses + missing, revoked, bad_sub */

@@ -344,6 +344,13 @@ static ngx_int_t ngx_http_vote_produce(ngx_http_request_t *r, ngx_http_vote_ctx_
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0, "vote: refusing to produce an empty message");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+    if (ngx_http_vote_stalled(vlcf->stall_timeout)) {
+        vc_msg_free(msg);
+        ctx->id[0] = '\0';
+        ngx_http_vote_metric_produce_error(NGX_HTTP_VOTE_PE_STALLED);
+        return ngx_http_vote_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE, "kafka_unavailable",
+                                        "Kafka has not accepted messages for a while", NULL);
+    }
     rkt = ngx_http_vote_topic(vlcf, r->connection->log);
     t = ngx_alloc(sizeof(ngx_http_vote_ticket_t), r->connection->log);
     rid = ngx_http_get_indexed_variable(r, vmcf->request_id_index);
@@ -384,6 +391,7 @@ static ngx_int_t ngx_http_vote_produce(ngx_http_request_t *r, ngx_http_vote_ctx_
     }
     msg->json = NULL;                   /* owned by librdkafka now */
     ngx_http_vote_metric_inflight(1);
+    ngx_http_vote_produced();
 
     if (vlcf->durability == NGX_HTTP_VOTE_LOCAL) {
         return ngx_http_vote_send_accepted(r, ctx);

@@ -24,7 +24,7 @@ static const char *ngx_http_vote_status_names[NGX_HTTP_VOTE_S__COUNT] = {
 };
 
 static const char *ngx_http_vote_pe_names[NGX_HTTP_VOTE_PE__COUNT] = {
-    "queue_full", "produce_failed", "delivery_failed", "ack_timeout"
+    "queue_full", "produce_failed", "delivery_failed", "ack_timeout", "stalled"
 };
 
 static const char *ngx_http_vote_auth_names[NGX_HTTP_VOTE_AUTH_REASONS] = {

@@ -107,6 +107,13 @@ static ngx_command_t ngx_http_vote_commands[] = {
       offsetof(ngx_http_vote_loc_conf_t, ack_timeout),
       NULL },
 
+    { ngx_string("vote_stall_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_vote_loc_conf_t, stall_timeout),
+      NULL },
+
     { ngx_string("vote_max_body_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -325,6 +332,7 @@ static void *ngx_http_vote_create_loc_conf(ngx_conf_t *cf)
     /* kind, topic, key, rkt: zeroed by pcalloc */
     vlcf->durability = NGX_CONF_UNSET_UINT;
     vlcf->ack_timeout = NGX_CONF_UNSET_MSEC;
+    vlcf->stall_timeout = NGX_CONF_UNSET_MSEC;
     vlcf->max_body = NGX_CONF_UNSET_SIZE;
     vlcf->max_text = NGX_CONF_UNSET_UINT;
     vlcf->max_depth = NGX_CONF_UNSET_UINT;
@@ -383,6 +391,7 @@ static char *ngx_http_vote_merge_loc_conf(ngx_conf_t *cf, void *parent, void *ch
     }
     ngx_conf_merge_uint_value(conf->durability, prev->durability, NGX_HTTP_VOTE_LOCAL);
     ngx_conf_merge_msec_value(conf->ack_timeout, prev->ack_timeout, 5000);
+    ngx_conf_merge_msec_value(conf->stall_timeout, prev->stall_timeout, 2000);
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, 16384);
     ngx_conf_merge_uint_value(conf->max_text, prev->max_text, 2000);
     ngx_conf_merge_uint_value(conf->max_depth, prev->max_depth, 4);

@@ -25,6 +25,42 @@ static ngx_array_t          *ngx_http_vote_topics;   /* rd_kafka_topic_t *, for 
  * prints ((ngx_connection_t *) ev->data)->fd when a timer is added */
 ngx_connection_t             ngx_http_vote_dummy_conn = { .fd = -1 };
 
+/* Progress tracking for "Kafka cannot take the message": messages in flight
+ * and when a delivery last succeeded (or the queue last became non-empty). */
+static ngx_uint_t            ngx_http_vote_pending;
+static ngx_msec_t            ngx_http_vote_last_progress;
+static ngx_uint_t            ngx_http_vote_was_stalled;
+
+void ngx_http_vote_produced(void)
+{
+    if (ngx_http_vote_pending++ == 0) {
+        ngx_http_vote_last_progress = ngx_current_msec;
+    }
+}
+
+/* Stalled: messages are waiting and none was delivered for stall_timeout.
+ * Then new messages are refused with 503 instead of piling up in memory
+ * behind a broker that is down.  It heals by itself: librdkafka keeps
+ * retrying what is queued, and the first successful delivery (or the queue
+ * draining through delivery failures) ends the stall. */
+ngx_uint_t ngx_http_vote_stalled(ngx_msec_t stall_timeout)
+{
+    ngx_uint_t stalled = stall_timeout > 0 && ngx_http_vote_pending > 0
+                         && (ngx_msec_int_t) (ngx_current_msec - ngx_http_vote_last_progress)
+                            > (ngx_msec_int_t) stall_timeout;
+
+    if (stalled && !ngx_http_vote_was_stalled) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "vote: kafka stalled: %ui messages waiting, none delivered for %M ms; "
+                      "refusing new messages with 503", ngx_http_vote_pending, stall_timeout);
+    } else if (!stalled && ngx_http_vote_was_stalled) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "vote: kafka delivers again (%ui messages waiting)", ngx_http_vote_pending);
+    }
+    ngx_http_vote_was_stalled = stalled;
+    return stalled;
+}
+
 static void ngx_http_vote_main_queue_handler(ngx_event_t *ev);
 
 rd_kafka_t *ngx_http_vote_producer(void)
@@ -74,6 +110,12 @@ static void ngx_http_vote_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, voi
     ngx_http_vote_metric_delivered(t->kind, ngx_http_vote_now_us() - t->start_us,
                                    m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
     ngx_http_vote_metric_inflight(-1);
+    if (ngx_http_vote_pending > 0) {
+        ngx_http_vote_pending--;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ngx_http_vote_last_progress = ngx_current_msec;
+    }
     if (m->err) {
         ngx_http_vote_metric_produce_error(NGX_HTTP_VOTE_PE_DELIVERY);
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
@@ -82,6 +124,10 @@ static void ngx_http_vote_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, voi
                       t->ctx ? "waiting" : "already answered or gone");
     }
     ctx = t->ctx;
+    if (ctx == NULL && m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "vote: delivered, the request was already answered or gone");
+    }
     ngx_free(t);                    /* before resuming: the request may free ctx */
     if (ctx != NULL) {
         ctx->ticket = NULL;
