@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# 45-api-via-edge.t: the api behind nginx (nginx-conf/api-upstream.conf, api-locations.conf).
+#
+# Proves: through the edge, register / login / me / conversations / polls / results / the
+# daemon's health (/api/healthz) are proxied with their status codes and JSON bodies intact;
+# an SSE stream arrives unbuffered (the first event within 1 s); the daemon's /metrics is not
+# reachable from outside; a burst of logins beyond limit_req answers 429 with a JSON body and
+# Retry-After (the burst uses malformed bodies, so no password hashing is spent).
+. "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/api-lib.sh"
+
+edge_up || plan skip_all "edge (nginx + module) not up on $EDGE_URL"
+plan 10
+
+u="${RUN}e"
+req POST "$EDGE_URL/api/auth/register" "{\"username\":\"$u\",\"password\":\"$PASSWORD\"}"
+is "$last_status" 201 "register through the edge: 201"
+req POST "$EDGE_URL/api/auth/register" "{\"username\":\"$u\",\"password\":\"$PASSWORD\"}"
+is "$last_status:$(jq -r .error <<<"$last_body")" "409:username_taken" "duplicate through the edge: 409 with the daemon's JSON"
+req POST "$EDGE_URL/api/auth/login" "{\"username\":\"$u\",\"password\":\"$PASSWORD\"}"
+token=$(jq -r '.token // empty' <<<"$last_body")
+is "$last_status" 200 "login through the edge: 200"
+req GET "$EDGE_URL/api/auth/me" "" -H "Authorization: Bearer $token"
+is "$last_status:$(jq -r .username <<<"$last_body")" "200:$u" "/api/auth/me through the edge"
+req GET "$EDGE_URL/api/chat/conversations" "" -H "Authorization: Bearer $token"
+is "$last_status" 200 "conversations through the edge: 200"
+req GET "$EDGE_URL/api/polls/band-contest/results"
+ok "[ '$last_status' = 200 ] && jq -e '.poll == \"band-contest\"' <<<'$last_body'" "results through the edge: 200 JSON"
+req GET "$EDGE_URL/api/healthz"
+is "$last_status:$(jq -r .status <<<"$last_body")" "200:ok" "the daemon's health as /api/healthz"
+is "$(curl -s -o /dev/null -w '%{http_code}' "$EDGE_URL/api/metrics")" 404 "the daemon's metrics are not proxied"
+
+out=$(mktemp); trap 'rm -f "$out"' EXIT
+t0=$(now_ms)
+curl -sN -m 5 "$EDGE_URL/api/polls/band-contest/stream" >"$out" &
+spid=$!
+took=""
+while [ $(( $(now_ms) - t0 )) -lt 3000 ]; do
+    if grep -q '^event: results' "$out"; then took=$(( $(now_ms) - t0 )); break; fi
+    sleep 0.02
+done
+kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+ok "[ -n '$took' ] && [ '$took' -le 1000 ]" "SSE through the edge is unbuffered: first event after ${took:-never} ms"
+
+codes=$(for i in $(seq 120); do
+    curl -s -o /dev/null -w '%{http_code}\n' -H "$JSON" -d '{' "$EDGE_URL/api/auth/login"
+done | sort | uniq -c | awk '{print $2 "x" $1}' | paste -sd' ')
+diag "120 rapid logins: $codes"
+hdrs=$(curl -s -D - -H "$JSON" -d '{' "$EDGE_URL/api/auth/login" | tr -d '\r')
+ok "grep -q '^HTTP/1.1 429' <<<'$hdrs' && grep -q '^Retry-After: 1' <<<'$hdrs' && grep -q '\"error\":\"rate_limited\"' <<<'$hdrs'" \
+   "a login burst beyond limit_req: 429, Retry-After, JSON body ($codes)"
+sleep 3 # let the bucket refill for whoever logs in next
+done_testing
