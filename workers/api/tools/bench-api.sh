@@ -5,7 +5,8 @@
 #
 # 1. GET /api/polls/guatemala-2027/results through nginx (api-upstream.conf + api-locations.conf,
 #    keep-alive upstream) vs nginx answering the same body itself (a static file of the same
-#    bytes, open_file_cache: `return` strings cannot hold a 30 kB body): requests/s,
+#    bytes, open_file_cache, sendfile off so it is written from memory as `return` would: a
+#    `return` string cannot hold a 30 kB body): requests/s,
 #    p99 and the ratio (target >= 0.5).  The api direct is shown for reference.
 # 2. SSE fan-out through nginx: SSE_CLIENTS clients (1000) on one poll stream, a `results:{p}`
 #    PUBLISH, time until every client has the new snapshot; the same for 1000 chat streams of one
@@ -57,6 +58,7 @@ http {
         location = /bench/bare {
             default_type application/json;
             alias $work/body.json;
+            sendfile off;  # written from memory like a \`return\` body, not zero-copy
         }
     }
 }
