@@ -11,7 +11,7 @@
 . "$(dirname "$0")/api-lib.sh"
 
 api_up || bail_out "api daemon not answering on $API_URL"
-plan 26
+plan 27
 
 u="${RUN}a"
 register "$u"
@@ -80,4 +80,8 @@ req GET "$API_URL/api/auth/me" "" -H "Authorization: Bearer $token"
 is "$last_status:$(jq -r .detail <<<"$last_body")" "401:revoked" "the logged-out token is refused: 401 revoked"
 req POST "$API_URL/api/auth/logout" "{}" -H "Authorization: Bearer $token"
 is "$last_status" 204 "logging out the same token again is harmless: 204"
+req POST "$API_URL/api/auth/login" "{\"username\":\"$u\",\"password\":\"$PASSWORD\"}"
+token2=$(jq -r '.token // empty' <<<"$last_body")
+is "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $token2" "$API_URL/api/auth/logout")" 204 \
+   "a bodyless logout (no Content-Type) works: 204"
 done_testing

@@ -6,7 +6,7 @@
 # Prometheus text with per-route counters; unknown paths answer a JSON 404, wrong methods a
 # JSON 405 with Allow; too many query parameters are a 400; the SSE client limit answers 503
 # with Retry-After once reached and the gauge shows the open streams; a second instance on a
-# busy port exits non-zero; SIGTERM with streams open ends them and exits 0 within 3 s.
+# busy port exits non-zero; SIGHUP is survived; SIGTERM with streams open ends them and exits 0 within 3 s.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/api-lib.sh"
 
@@ -14,7 +14,7 @@ BIN=${BUILD_DIR:-$(dirname "$0")/../../.build}/bin/vote-api
 [ -x "$BIN" ] || bail_out "no $BIN (build it: make -C workers/api)"
 [ -r "$JWT_SECRETS_FILE" ] || bail_out "cannot read the secrets file $JWT_SECRETS_FILE"
 CATALOG=${POLL_CATALOG:-$(dirname "$0")/../../stack/polls.json}
-plan 15
+plan 16
 
 ok "'$BIN' --help | grep -q -- '--max-sse-clients'" "--help exits 0 and documents the flags"
 "$BIN" --port nope >/dev/null 2>&1
@@ -64,6 +64,8 @@ wait $p2; rc2=$?
 kill $watchdog 2>/dev/null
 is "$rc2" 1 "a second instance on the busy port exits 1"
 
+kill -HUP "$pid"; sleep 0.3
+ok "curl -fs '$URL/api/polls' >/dev/null" "SIGHUP does not stop the daemon"
 t0=$(now_ms)
 kill -TERM "$pid"
 wait "$pid"; rc=$?

@@ -67,7 +67,8 @@ static int precheck(api_request *r, request_state *st, enum MHD_Result *ret)
                              NULL);
         return 1;
     }
-    if (strcmp(r->method, "POST") == 0 && !is_json_content(r->conn)) {
+    /* A body must be JSON; a bodyless POST (logout) needs no Content-Type. */
+    if (strcmp(r->method, "POST") == 0 && r->body_len > 0 && !is_json_content(r->conn)) {
         *ret = respond_error(r, 415, "unsupported_media_type",
                              "Content-Type must be application/json", NULL);
         return 1;

@@ -1,7 +1,7 @@
 /*
  * main.c - vote-api: the api daemon behind the edge (accounts, results, chat
- * history, SSE).  Wires the parts together, waits for SIGTERM/SIGINT and
- * shuts down in dependency order.
+ * history, SSE).  Wires the parts together, waits for SIGTERM/SIGINT (SIGHUP is logged
+ * and ignored) and shuts down in dependency order.
  */
 #include <jansson.h>
 #include <signal.h>
@@ -72,6 +72,7 @@ static void block_signals(sigset_t *set)
     sigemptyset(set);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
@@ -130,7 +131,10 @@ int main(int argc, char **argv)
         log_info("listening", "http://%s:%u (%u threads, %u max SSE clients)", cfg.listen_addr,
                  cfg.port, cfg.threads, cfg.max_sse_clients);
         int sig = 0;
-        sigwait(&sigs, &sig);
+        /* SIGHUP (log rotation, a habitual "reload") must not kill the daemon; secrets and
+         * catalog are read at start, so a change needs a restart. */
+        while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+            log_warn("sighup", "ignored: restart the daemon to reload secrets or catalog");
         log_info("shutdown", "signal %d: draining", sig);
         atomic_store(&app.stopping, 1);
         http_stop(d, &app, SHUTDOWN_GRACE_MS);
