@@ -99,9 +99,13 @@ for line in gen.splitlines():
     m = json.loads(line.split("\t", 1)[1])
     w.writerow([m["id"] + "B", m["conversation"], m["from"], m["to"], m["text"], "2026-11-22 00:00:00+00"])
 PY
+# Same batch size as the sink: one \copy (one transaction) per BENCH_BATCH rows, one session.
+split -l "$BENCH_BATCH" -d -a 5 "$TMPD/chat.csv" "$TMPD/chunk."
+for f in "$TMPD"/chunk.*; do
+    echo "\\copy messages (id, conversation, sender, recipient, body, received_at) FROM '$f' WITH (FORMAT csv)"
+done > "$TMPD/copy.sql"
 a=$(now)
-PGOPTIONS="-csearch_path=${TAG}base" psql -X -q -v ON_ERROR_STOP=1 "$PG_CONNINFO" \
-    -c "\\copy messages (id, conversation, sender, recipient, body, received_at) FROM '$TMPD/chat.csv' WITH (FORMAT csv)"
+PGOPTIONS="-csearch_path=${TAG}base" psql -X -q -v ON_ERROR_STOP=1 "$PG_CONNINFO" -f "$TMPD/copy.sql"
 b=$(now)
 copy_rate=$(rate "$BENCH_CHAT" "$a" "$b")
 echo "psql \\copy: $copy_rate rows/s"

@@ -24,7 +24,12 @@
 #include <string.h>
 
 #define COLS_PER_ROW 6
-#define MAX_ROWS_PER_INSERT 5000  /* 6 params per row, PostgreSQL allows 65535 */
+
+/* A growable string for one array-literal parameter. */
+struct strbuf {
+    char *s;
+    size_t len, cap;
+};
 
 struct chat_opts {
     const char *brokers, *topic, *group, *dlq_topic, *client_id, *kafka_props;
@@ -41,12 +46,8 @@ struct chat_sink {
     struct redis_conn redis;
     char conninfo[1024];
     int redis_was_down;            /* log publish outages once per state change */
-    /* reused per batch */
-    char *sql;
-    size_t sql_cap;
-    const char **params;
-    char (*times)[24];
-    size_t params_cap;
+    PGconn *prepared_on;           /* connection INSERT_STMT was prepared on */
+    struct strbuf cols[COLS_PER_ROW]; /* array parameters, reused per batch */
     _Atomic uint64_t *written;
     _Atomic uint64_t *replayed;
     _Atomic uint64_t *published;
@@ -80,50 +81,85 @@ static const struct wopt option_table[] = {
 
 /* ---------------- SQL building ---------------- */
 
-static const char insert_head[] =
-    "INSERT INTO messages (id, conversation, sender, recipient, body, received_at) VALUES ";
-static const char insert_tail[] = " ON CONFLICT (id) DO NOTHING RETURNING id";
+/*
+ * One fixed, prepared statement per connection whatever the batch size: each column travels
+ * as ONE array parameter and unnest() turns the arrays back into rows. Compared with a
+ * multi-row VALUES list this avoids re-parsing and re-planning a statement with thousands
+ * of parameters on every batch; it is still a parameterised query (values never touch the
+ * SQL text).
+ */
+#define INSERT_STMT "chat_sink_insert"
+static const char insert_sql[] =
+    "INSERT INTO messages (id, conversation, sender, recipient, body, received_at) "
+    "SELECT i, c, s, r, b, to_timestamp(t / 1000.0) "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) "
+    "AS u(i, c, s, r, b, t) "
+    "ON CONFLICT (id) DO NOTHING RETURNING id";
 static const char offsets_upsert[] =
     "INSERT INTO sink_offsets (topic, partition, next_offset) VALUES ($1, $2, $3) "
     "ON CONFLICT (topic, partition) DO UPDATE "
     "SET next_offset = GREATEST(sink_offsets.next_offset, EXCLUDED.next_offset)";
 
-/* Ensure room for `rows` rows of SQL text and parameters. */
-static int reserve(struct chat_sink *s, size_t rows)
+static int sb_reserve(struct strbuf *b, size_t more)
 {
-    size_t sql_need = sizeof insert_head + sizeof insert_tail + rows * 96;
-    if (sql_need > s->sql_cap) {
-        char *p = realloc(s->sql, sql_need);
-        if (p == NULL)
-            return -1;
-        s->sql = p;
-        s->sql_cap = sql_need;
-    }
-    if (rows * COLS_PER_ROW > s->params_cap) {
-        const char **p = realloc(s->params, rows * COLS_PER_ROW * sizeof *p);
-        if (p == NULL)
-            return -1;
-        s->params = p;
-        char (*t)[24] = realloc(s->times, rows * sizeof *t);
-        if (t == NULL)
-            return -1;
-        s->times = t;
-        s->params_cap = rows * COLS_PER_ROW;
-    }
+    if (b->len + more + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    char *p = realloc(b->s, cap);
+    if (p == NULL)
+        return -1;
+    b->s = p;
+    b->cap = cap;
     return 0;
 }
 
-/* VALUES ($1,$2,$3,$4,$5,to_timestamp($6::bigint / 1000.0)), ... for the given rows. */
-static void build_insert_sql(struct chat_sink *s, size_t rows)
+/* Append one element of a text[] literal: always double-quoted, with \ and " escaped, so
+ * commas, braces, NULL-looking words and quotes in chat text stay data. */
+static int sb_array_text(struct strbuf *b, const char *v)
 {
-    size_t len = (size_t)snprintf(s->sql, s->sql_cap, "%s", insert_head);
-    for (size_t r = 0; r < rows; r++) {
-        size_t p = r * COLS_PER_ROW;
-        len += (size_t)snprintf(s->sql + len, s->sql_cap - len,
-                                "%s($%zu,$%zu,$%zu,$%zu,$%zu,to_timestamp($%zu::bigint/1000.0))",
-                                r ? "," : "", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6);
+    size_t n = strlen(v);
+    if (sb_reserve(b, 2 * n + 4) != 0)
+        return -1;
+    if (b->len > 1)
+        b->s[b->len++] = ',';
+    b->s[b->len++] = '"';
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            b->s[b->len++] = '\\';
+        b->s[b->len++] = *p;
     }
-    snprintf(s->sql + len, s->sql_cap - len, "%s", insert_tail);
+    b->s[b->len++] = '"';
+    b->s[b->len] = '\0';
+    return 0;
+}
+
+static int sb_array_int(struct strbuf *b, int64_t v)
+{
+    if (sb_reserve(b, 24) != 0)
+        return -1;
+    b->len += (size_t)snprintf(b->s + b->len, b->cap - b->len, "%s%" PRId64, b->len > 1 ? "," : "", v);
+    return 0;
+}
+
+static int sb_start(struct strbuf *b)
+{
+    b->len = 0;
+    if (sb_reserve(b, 2) != 0)
+        return -1;
+    b->s[b->len++] = '{';
+    b->s[b->len] = '\0';
+    return 0;
+}
+
+static int sb_finish(struct strbuf *b)
+{
+    if (sb_reserve(b, 1) != 0)
+        return -1;
+    b->s[b->len++] = '}';
+    b->s[b->len] = '\0';
+    return 0;
 }
 
 /* ---------------- PostgreSQL transaction ---------------- */
@@ -142,39 +178,67 @@ static PGresult *exec_params(struct chat_sink *s, const char *sql, int n, const 
     return res;
 }
 
-/* Insert rows [from, to) of the valid entries; marks inserted ids via `fresh`. */
-static int insert_messages(struct chat_sink *s, const struct sink_batch *b, unsigned char *fresh,
-                           char *err, size_t errcap)
+/* Prepare the insert once per connection (a reconnect starts a new session). */
+static int ensure_prepared(struct chat_sink *s, char *err, size_t errcap)
 {
-    size_t rows = 0;
-    for (size_t i = 0; i < b->n; i++)
-        rows += b->entries[i].decoded != NULL;
-    if (rows == 0)
+    if (s->prepared_on == s->pg.conn)
         return 0;
-    if (reserve(s, rows) != 0) {
-        snprintf(err, errcap, "out of memory");
-        return -1;
+    PGresult *res = PQprepare(s->pg.conn, INSERT_STMT, insert_sql, COLS_PER_ROW, NULL);
+    int ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok) {
+        pg_conn_note_failure(&s->pg, res);
+        snprintf(err, errcap, "postgres prepare: %s", s->pg.last_error);
     }
-    size_t r = 0;
+    PQclear(res);
+    if (ok)
+        s->prepared_on = s->pg.conn;
+    return ok ? 0 : -1;
+}
+
+/* Build the six array parameters from the batch's valid messages. */
+static int build_columns(struct chat_sink *s, const struct sink_batch *b)
+{
+    for (int c = 0; c < COLS_PER_ROW; c++)
+        if (sb_start(&s->cols[c]) != 0)
+            return -1;
     for (size_t i = 0; i < b->n; i++) {
         const struct chat_msg *m = b->entries[i].decoded;
         if (m == NULL)
             continue;
-        const char **p = &s->params[r * COLS_PER_ROW];
-        snprintf(s->times[r], sizeof s->times[r], "%" PRId64, m->received_at);
-        p[0] = m->id;
-        p[1] = m->conversation;
-        p[2] = m->from;
-        p[3] = m->to;
-        p[4] = m->text;
-        p[5] = s->times[r];
-        r++;
+        if (sb_array_text(&s->cols[0], m->id) || sb_array_text(&s->cols[1], m->conversation) ||
+            sb_array_text(&s->cols[2], m->from) || sb_array_text(&s->cols[3], m->to) ||
+            sb_array_text(&s->cols[4], m->text) || sb_array_int(&s->cols[5], m->received_at))
+            return -1;
     }
-    build_insert_sql(s, rows);
-    PGresult *res = exec_params(s, s->sql, (int)(rows * COLS_PER_ROW), s->params, PGRES_TUPLES_OK,
-                                err, errcap);
-    if (res == NULL)
+    for (int c = 0; c < COLS_PER_ROW; c++)
+        if (sb_finish(&s->cols[c]) != 0)
+            return -1;
+    return 0;
+}
+
+/* Insert the valid entries; marks the ones that were new (RETURNING) in `fresh`. */
+static int insert_messages(struct chat_sink *s, const struct sink_batch *b, unsigned char *fresh,
+                           char *err, size_t errcap)
+{
+    size_t rows = b->n - b->npoison;
+    if (rows == 0)
+        return 0;
+    if (build_columns(s, b) != 0) {
+        snprintf(err, errcap, "out of memory");
         return -1;
+    }
+    if (ensure_prepared(s, err, errcap) != 0)
+        return -1;
+    const char *params[COLS_PER_ROW];
+    for (int c = 0; c < COLS_PER_ROW; c++)
+        params[c] = s->cols[c].s;
+    PGresult *res = PQexecPrepared(s->pg.conn, INSERT_STMT, COLS_PER_ROW, params, NULL, NULL, 0);
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        pg_conn_note_failure(&s->pg, res);
+        snprintf(err, errcap, "postgres: %s", s->pg.last_error);
+        PQclear(res);
+        return -1;
+    }
     /* Mark which batch entries were new: RETURNING lists the inserted ids. The common case
      * (nothing replayed) needs no matching. */
     if ((size_t)PQntuples(res) == rows) {
@@ -318,10 +382,6 @@ static void chat_free(void *ctx, void *decoded)
 static int chat_write_batch(void *ctx, const struct sink_batch *b, char *err, size_t errcap)
 {
     struct chat_sink *s = ctx;
-    if (b->n - b->npoison > MAX_ROWS_PER_INSERT) {
-        snprintf(err, errcap, "batch larger than %d rows: lower --batch-max", MAX_ROWS_PER_INSERT);
-        return -1;
-    }
     unsigned char *fresh = calloc(b->n ? b->n : 1, 1);
     if (fresh == NULL) {
         snprintf(err, errcap, "out of memory");
@@ -404,8 +464,7 @@ int main(int argc, char **argv)
     wmetrics_stop();
     pg_conn_close(&s.pg);
     redis_conn_close(&s.redis);
-    free(s.sql);
-    free(s.params);
-    free(s.times);
+    for (int c = 0; c < COLS_PER_ROW; c++)
+        free(s.cols[c].s);
     return rc == 0 ? 0 : 1;
 }
