@@ -259,7 +259,24 @@ POST /api/chat/messages
 --- response_body
 {"error":"unknown_field","detail":"unknown field","field":"from"}
 
-=== TEST 18: nothing was produced for any 4xx above
+=== TEST 18: revocation topic unreadable: chat is 503 (not accepted unchecked) and the log says why
+--- http_config eval: $::HttpConfig . "    vote_revocations $ENV{TEST_NGINX_TOPIC}-no-such-topic;\n"
+--- config eval: $::Rej
+--- request
+POST /api/chat/messages
+{"to":"bob","text":"hi"}
+--- more_headers eval
+::hdr()
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+--- response_body
+{"error":"auth_unavailable","detail":"the logout revocation list is not loaded yet"}
+--- wait: 5.5
+--- error_log
+not loaded yet (0 partitions found, 0 read to the end, 0 start errors); chat answers 503 meanwhile
+
+=== TEST 19: nothing was produced for any 4xx above
 --- http_config eval: $::HttpConfig
 --- config eval: $::Rej
 --- request

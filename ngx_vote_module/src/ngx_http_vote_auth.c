@@ -36,6 +36,10 @@ typedef struct {
     ngx_uint_t           thread_started;
     volatile int         stop;          /* set by the worker, read by the thread */
     int                  partitions;    /* set by the thread (atomic), read by the worker */
+    int                  start_errors;  /* consume_start failures (atomic), logged by the worker */
+    int                  last_err;      /* last librdkafka error of the thread (atomic) */
+    ngx_event_t          check_ev;      /* warns while the list is not loaded */
+    ngx_msec_t           check_interval;
     ngx_uint_t           eof_count;
     u_char               eof[NGX_HTTP_VOTE_MAX_PARTITIONS];
     ngx_uint_t           ready;
@@ -100,6 +104,27 @@ static void ngx_http_vote_purge_all(ngx_uint_t only_expired)
             ngx_free(n);
         }
     }
+}
+
+/* until the list is loaded chat answers 503: say why in the log, with backoff */
+static void ngx_http_vote_check_handler(ngx_event_t *ev)
+{
+    ngx_http_vote_revocations_t *rv = ngx_http_vote_rv;
+    int                          n, errs, err;
+
+    if (rv->ready) {
+        return;
+    }
+    n = __atomic_load_n(&rv->partitions, __ATOMIC_SEQ_CST);
+    errs = __atomic_load_n(&rv->start_errors, __ATOMIC_SEQ_CST);
+    err = __atomic_load_n(&rv->last_err, __ATOMIC_SEQ_CST);
+    ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                  "vote: revocation list of \"%s\" not loaded yet (%d partitions found, "
+                  "%ui read to the end, %d start errors%s%s); chat answers 503 meanwhile",
+                  rd_kafka_topic_name(rv->rkt), n, rv->eof_count, errs,
+                  errs ? ": " : "", errs ? rd_kafka_err2str((rd_kafka_resp_err_t) err) : "");
+    rv->check_interval = ngx_min(rv->check_interval * 2, 60000);
+    ngx_add_timer(ev, rv->check_interval);
 }
 
 static void ngx_http_vote_purge_handler(ngx_event_t *ev)
@@ -189,8 +214,14 @@ static void *ngx_http_vote_revocation_thread(void *arg)
                  * waits for every partition */
                 __atomic_store_n(&rv->partitions, n, __ATOMIC_SEQ_CST);
                 for (i = 0; i < n; i++) {
-                    rd_kafka_consume_start_queue(rv->rkt, i, RD_KAFKA_OFFSET_BEGINNING,
-                                                 rv->qev.queue);
+                    if (rd_kafka_consume_start_queue(rv->rkt, i, RD_KAFKA_OFFSET_BEGINNING,
+                                                     rv->qev.queue) == -1)
+                    {
+                        /* the thread must not log through nginx: the worker does */
+                        __atomic_add_fetch(&rv->start_errors, 1, __ATOMIC_SEQ_CST);
+                        __atomic_store_n(&rv->last_err, (int) rd_kafka_last_error(),
+                                         __ATOMIC_SEQ_CST);
+                    }
                 }
                 return NULL;
             }
@@ -269,6 +300,12 @@ ngx_int_t ngx_http_vote_revocations_init(ngx_cycle_t *cycle, ngx_http_vote_main_
     rv->purge_ev.log = cycle->log;
     rv->purge_ev.cancelable = 1;
     ngx_add_timer(&rv->purge_ev, 60000);
+    rv->check_ev.handler = ngx_http_vote_check_handler;
+    rv->check_ev.data = &ngx_http_vote_dummy_conn;
+    rv->check_ev.log = cycle->log;
+    rv->check_ev.cancelable = 1;
+    rv->check_interval = 5000;
+    ngx_add_timer(&rv->check_ev, rv->check_interval);
     return NGX_OK;
 }
 
@@ -286,6 +323,9 @@ void ngx_http_vote_revocations_exit(ngx_cycle_t *cycle)
     }
     if (rv->purge_ev.timer_set) {
         ngx_del_timer(&rv->purge_ev);
+    }
+    if (rv->check_ev.timer_set) {
+        ngx_del_timer(&rv->check_ev);
     }
     for (i = 0; i < __atomic_load_n(&rv->partitions, __ATOMIC_SEQ_CST); i++) {
         rd_kafka_consume_stop(rv->rkt, i);
