@@ -46,7 +46,7 @@ struct chat_sink {
     struct redis_conn redis;
     char conninfo[1024];
     int redis_was_down;            /* log publish outages once per state change */
-    PGconn *prepared_on;           /* connection INSERT_STMT was prepared on */
+    unsigned long prepared_gen;    /* pg session generation INSERT_STMT was prepared in (0 = none) */
     struct strbuf cols[COLS_PER_ROW]; /* array parameters, reused per batch */
     _Atomic uint64_t *written;
     _Atomic uint64_t *replayed;
@@ -181,7 +181,7 @@ static PGresult *exec_params(struct chat_sink *s, const char *sql, int n, const 
 /* Prepare the insert once per connection (a reconnect starts a new session). */
 static int ensure_prepared(struct chat_sink *s, char *err, size_t errcap)
 {
-    if (s->prepared_on == s->pg.conn)
+    if (s->prepared_gen == s->pg.generation)
         return 0;
     PGresult *res = PQprepare(s->pg.conn, INSERT_STMT, insert_sql, COLS_PER_ROW, NULL);
     int ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -191,7 +191,7 @@ static int ensure_prepared(struct chat_sink *s, char *err, size_t errcap)
     }
     PQclear(res);
     if (ok)
-        s->prepared_on = s->pg.conn;
+        s->prepared_gen = s->pg.generation;
     return ok ? 0 : -1;
 }
 

@@ -47,6 +47,7 @@ PGconn *pg_conn_get(struct pg_conn *pc)
         return NULL;
     }
     pc->conn = c;
+    pc->generation++;
     return c;
 }
 
