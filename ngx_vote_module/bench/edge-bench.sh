@@ -28,7 +28,13 @@ else java -cp '/tmp/kprobe/libs/*' org.apache.kafka.tools.TopicCommand --bootstr
          --create --topic "$topic" --partitions 2 --if-not-exists >/dev/null 2>&1; fi
 
 dir=$(mktemp -d /tmp/edge-bench.XXXXXX)
-trap '[ -f "$dir/logs/nginx.pid" ] && kill -QUIT "$(cat "$dir/logs/nginx.pid")" 2>/dev/null; sleep 1; rm -rf "$dir"' EXIT
+delete_topic() {
+    if [ -n "${KAFKA_TOPICS_CMD:-}" ]; then "$KAFKA_TOPICS_CMD" delete "$topic" >/dev/null 2>&1
+    else java -cp '/tmp/kprobe/libs/*' org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BROKERS" \
+             --delete --topic "$topic" >/dev/null 2>&1; fi
+    true
+}
+trap '[ -f "$dir/logs/nginx.pid" ] && kill -QUIT "$(cat "$dir/logs/nginx.pid")" 2>/dev/null; sleep 1; rm -rf "$dir"; delete_topic' EXIT
 mkdir -p "$dir/logs" "$dir/conf"
 cat > "$dir/conf/nginx.conf" <<EOF2
 load_module $so;

@@ -3,7 +3,7 @@
 #     $TEST_NGINX_POLLS, $TEST_NGINX_JWT_SECRETS, $TEST_NGINX_TOPIC (a unique
 #     per-run prefix, so suites never see each other's messages);
 #   - real Kafka topics created for the run (KAFKA_TOPICS_CMD from build.sh, or
-#     Kafka's TopicCommand), and read back with kcat;
+#     Kafka's TopicCommand), read back with kcat, deleted when the suite ends;
 #   - HS256 tokens built independently of the module (Digest::SHA), including
 #     deliberately broken ones;
 #   - two extra block sections, checked after the response:
@@ -30,6 +30,7 @@ our @EXPORT = qw(jwt topic kafka_messages kafka_produce create_topics);
 my $root = abs_path(dirname(__FILE__) . '/../..');
 my $brokers = $ENV{TEST_NGINX_KAFKA_BROKERS} || $ENV{KAFKA_BROKERS} || '127.0.0.1:9092';
 my $prefix = "t-vote-$$-" . time();
+my @created;
 my $dir = tempdir('vote-t-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 
 our $SECRET     = 'test-secret-0123456789abcdef-1';
@@ -63,6 +64,7 @@ sub create_topics {
             die "VoteT: set KAFKA_TOPICS_CMD (build.sh exports it) to create topics\n";
         }
         die "VoteT: cannot create topic $t\n" if $rc != 0;
+        push @created, $t;
     }
     # wait until the broker serves metadata for them
     for my $t (@names) {
@@ -72,6 +74,20 @@ sub create_topics {
         }
     }
 }
+
+# the run's topics are removed when the suite ends (set VOTE_T_KEEP_TOPICS=1 to keep them)
+END {
+    return if $ENV{VOTE_T_KEEP_TOPICS} || !@created || $$ != $VoteT::PID;
+    my $rc = $?;
+    if ($ENV{KAFKA_TOPICS_CMD}) {
+        system("$ENV{KAFKA_TOPICS_CMD} delete $_ >/dev/null 2>&1") for @created;
+    } elsif (-d '/tmp/kprobe/libs') {
+        system("java -cp '/tmp/kprobe/libs/*' org.apache.kafka.tools.TopicCommand "
+               . "--bootstrap-server $brokers --delete --topic '$prefix-.*' >/dev/null 2>&1");
+    }
+    $? = $rc;
+}
+our $PID = $$;
 
 sub b64url {
     my $s = encode_base64($_[0], '');

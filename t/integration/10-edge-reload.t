@@ -23,7 +23,12 @@ create_topic() {
     else java -cp '/tmp/kprobe/libs/*' org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BROKERS" \
              --create --topic "$1" --partitions 2 --if-not-exists >/dev/null 2>&1; fi
 }
-delete_topic() { [ -n "${KAFKA_TOPICS_CMD:-}" ] && "$KAFKA_TOPICS_CMD" delete "$1" >/dev/null 2>&1; true; }
+delete_topic() {
+    if [ -n "${KAFKA_TOPICS_CMD:-}" ]; then "$KAFKA_TOPICS_CMD" delete "$1" >/dev/null 2>&1
+    else java -cp '/tmp/kprobe/libs/*' org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BROKERS" \
+             --delete --topic "$1" >/dev/null 2>&1; fi
+    true
+}
 
 dir=$(mktemp -d /tmp/edge-reload.XXXXXX)
 pidfile="$dir/logs/nginx.pid"
