@@ -1,10 +1,10 @@
 /*
- * msg.h - decoding and schema re-check of consumed Kafka messages (docs/CONTRACT.md).
+ * msg.h - decoding of consumed Kafka messages (docs/CONTRACT.md schema 1) for the sinks.
  *
- * A message that fails here is "poison": it goes to the dead-letter topic with the reason.
- * The checks mirror what the edge produces, so anything failing them was not produced by a
- * healthy edge. TODO(consolidate): when common/ ships vc_message_check() in libvotecommon.a,
- * delegate the schema part to it and keep only the field extraction here.
+ * The poison check itself is common/'s vc_message_check() (libvotecommon.a), the same rules
+ * the edge applied before producing, so the sinks can never reject what the edge accepted.
+ * This layer only turns a checked message into the fields the sinks write.
+ * A message that fails is "poison": it goes to the dead-letter topic with the reason.
  */
 #ifndef WORKERS_MSG_H
 #define WORKERS_MSG_H
@@ -13,13 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MSG_REASON_MAX 128
-#define MSG_ATTRS_MAX 16
-#define MSG_TEXT_MAX_CHARS 2000
+#include "catalog.h"   /* common/ */
 
-/* Poll catalog: poll id -> allowed choices and the exact set of required attributes. */
+#define MSG_REASON_MAX 128
+#define MSG_ATTRS_MAX VC_POLL_ATTRS_MAX
+
+/* Poll catalog (common's vc_catalog): poll id -> choices and the exact required attributes. */
 struct poll_catalog {
-    json_t *root; /* {"polls":[{"id","choices":[...],"attrs":[...]}]} */
+    vc_catalog *cat;
 };
 
 int poll_catalog_load(struct poll_catalog *cat, const char *path, char *err, size_t errlen);
@@ -50,9 +51,9 @@ struct chat_msg {
 };
 
 /*
- * Decode + validate. Return 0 on success; -1 with a short reason (stable text such as
- * "bad json", "unknown poll") when the message is poison. cat may be NULL to skip the
- * catalog checks (poll/choice/attr names are then only type-checked).
+ * Decode + validate. Return 0 on success; -1 with a reason "<code>: <field> <detail>"
+ * (code from vc_reason_str, e.g. "unknown_poll: poll ...") when the message is poison.
+ * cat may be NULL to skip the catalog checks.
  */
 int vote_msg_decode(const struct poll_catalog *cat, const char *buf, size_t len,
                     struct vote_msg *out, char *reason, size_t reason_cap);
@@ -61,11 +62,5 @@ void vote_msg_clear(struct vote_msg *m);
 int chat_msg_decode(const char *buf, size_t len, struct chat_msg *out, char *reason,
                     size_t reason_cap);
 void chat_msg_clear(struct chat_msg *m);
-
-/* Helpers exposed for unit tests. */
-int msg_ulid_valid(const char *s);
-int msg_username_valid(const char *s);
-/* 1 when s is 1..max_chars UTF-8 characters with no control characters. */
-int msg_text_ok(const char *s, size_t max_chars);
 
 #endif

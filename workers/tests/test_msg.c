@@ -1,6 +1,7 @@
 /*
  * test_msg.c - unit tests for vote/chat decoding and the poison rules (lib/msg.c).
- * Each case states which rule it proves; a decoder that accepted any JSON would fail them.
+ * The rules are common's vc_message_check(); these cases prove the sinks use it (a decoder
+ * that accepted any JSON fails them) and that fields come out right for the writers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,7 +53,10 @@ static void vote_poison(const char *json, const char *want_reason)
     struct vote_msg v;
     char reason[MSG_REASON_MAX] = "";
     assert_int_equal(vote_msg_decode(&cat, json, strlen(json), &v, reason, sizeof reason), -1);
-    assert_string_equal(reason, want_reason);
+    /* the reason starts with common's stable code, e.g. "unknown_poll: poll ..." */
+    if (strncmp(reason, want_reason, strlen(want_reason)) != 0)
+        print_error("reason '%s' does not start with '%s'\n", reason, want_reason);
+    assert_int_equal(strncmp(reason, want_reason, strlen(want_reason)), 0);
     assert_null(v.root); /* nothing leaks from a rejected message */
 }
 
@@ -84,26 +88,26 @@ static void test_vote_without_voter_and_attrs(void **state)
 static void test_vote_poison_rules(void **state)
 {
     (void)state;
-    vote_poison("not json", "bad json");
-    vote_poison("[1,2]", "not an object");
-    vote_poison("{\"v\":2,\"kind\":\"vote\"}", "bad schema version");
-    vote_poison("{\"v\":1,\"kind\":\"chat\"}", "wrong kind");
-    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"short\",\"received_at\":1}", "bad id");
+    vote_poison("not json", "malformed_json");
+    vote_poison("[1,2]", "wrong_type");
+    vote_poison("{\"v\":2,\"kind\":\"vote\"}", "bad_value: v");
+    vote_poison("{\"v\":1,\"kind\":\"chat\"}", "bad_value: kind");
+    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"short\",\"received_at\":1}", "bad_value: id");
     vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"nope\","
-                "\"choice\":\"UNE\",\"attrs\":{},\"received_at\":1}", "unknown poll");
+                "\"choice\":\"UNE\",\"attrs\":{},\"received_at\":1}", "unknown_poll");
     vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"band-contest\","
-                "\"choice\":\"UNE\",\"attrs\":{},\"received_at\":1}", "unknown choice");
+                "\"choice\":\"UNE\",\"attrs\":{},\"received_at\":1}", "unknown_choice");
     /* missing required attribute */
     vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"guatemala-2027\","
-                "\"choice\":\"UNE\",\"attrs\":{\"department\":\"G\"},\"received_at\":1}", "attrs do not match poll");
+                "\"choice\":\"UNE\",\"attrs\":{\"department\":\"G\"},\"received_at\":1}", "missing_field");
     /* extra field the edge never produces */
     vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"band-contest\","
-                "\"choice\":\"ruta-sur\",\"attrs\":{},\"received_at\":1,\"x\":1}", "unknown field");
+                "\"choice\":\"ruta-sur\",\"attrs\":{},\"received_at\":1,\"x\":1}", "unknown_field");
     /* control character in the voter */
     vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"band-contest\","
-                "\"choice\":\"ruta-sur\",\"voter\":\"a\\u0001b\",\"attrs\":{},\"received_at\":1}", "bad voter");
+                "\"choice\":\"ruta-sur\",\"voter\":\"a\\u0001b\",\"attrs\":{},\"received_at\":1}", "bad_value: voter");
     /* duplicate keys would make "which value counts" ambiguous */
-    vote_poison("{\"v\":1,\"v\":1}", "bad json");
+    vote_poison("{\"v\":1,\"v\":1}", "malformed_json");
 }
 
 static void chat_expect(const char *json, int want_rc, const char *want_reason)
@@ -114,8 +118,11 @@ static void chat_expect(const char *json, int want_rc, const char *want_reason)
     assert_int_equal(rc, want_rc);
     if (rc == 0)
         chat_msg_clear(&m);
-    else
-        assert_string_equal(reason, want_reason);
+    else {
+        if (strncmp(reason, want_reason, strlen(want_reason)) != 0)
+            print_error("reason '%s' does not start with '%s'\n", reason, want_reason);
+        assert_int_equal(strncmp(reason, want_reason, strlen(want_reason)), 0);
+    }
 }
 
 static void test_chat_rules(void **state)
@@ -125,26 +132,14 @@ static void test_chat_rules(void **state)
                 "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"hi\\nthere\",\"received_at\":5}", 0, NULL);
     /* conversation must be the sorted pair */
     chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":\"bob:alice\","
-                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"hi\",\"received_at\":5}", -1, "bad conversation");
+                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"hi\",\"received_at\":5}", -1, "bad_value: conversation");
     chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":\"Al:bob\","
-                "\"from\":\"Al\",\"to\":\"bob\",\"text\":\"hi\",\"received_at\":5}", -1, "bad from or to");
+                "\"from\":\"Al\",\"to\":\"bob\",\"text\":\"hi\",\"received_at\":5}", -1, "bad_value: from");
     chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":\"alice:bob\","
-                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"\",\"received_at\":5}", -1, "bad text");
+                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"\",\"received_at\":5}", -1, "bad_length: text");
     /* NUL cannot be stored in PostgreSQL text: jansson rejects it at parse time */
     chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":\"alice:bob\","
-                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"a\\u0000b\",\"received_at\":5}", -1, "bad json");
-}
-
-static void test_helpers(void **state)
-{
-    (void)state;
-    assert_true(msg_ulid_valid("01JD0000000000000000000001"));
-    assert_false(msg_ulid_valid("81JD0000000000000000000001")); /* time overflows 48 bits */
-    assert_false(msg_ulid_valid("01JD000000000000000000000I")); /* I is not Crockford */
-    assert_true(msg_username_valid("a.b-c_9"));
-    assert_false(msg_username_valid("ab"));
-    assert_true(msg_text_ok("\xc3\xa1\xc3\xa1", 2)); /* counts characters, not bytes */
-    assert_false(msg_text_ok("\xc3\xa1\xc3\xa1\xc3\xa1", 2));
+                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"a\\u0000b\",\"received_at\":5}", -1, "malformed_json");
 }
 
 int main(void)
@@ -154,7 +149,6 @@ int main(void)
         cmocka_unit_test(test_vote_without_voter_and_attrs),
         cmocka_unit_test(test_vote_poison_rules),
         cmocka_unit_test(test_chat_rules),
-        cmocka_unit_test(test_helpers),
     };
     return cmocka_run_group_tests_name("workers-msg", tests, setup_catalog, teardown_catalog);
 }
