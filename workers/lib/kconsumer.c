@@ -38,9 +38,9 @@ void sink_install_signals(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
+        signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+        wlog_error("cannot install signal handlers", "err=\"%s\"", strerror(errno));
 }
 
 void sink_request_stop(void)
@@ -413,7 +413,9 @@ static void handle_revoke(struct loop *l, rd_kafka_topic_partition_list_t *parts
         wlog_info("partition revoked", "topic=%s partition=%" PRId32, parts->elems[i].topic,
                   parts->elems[i].partition);
     }
-    rd_kafka_assign(l->consumer, NULL);
+    rd_kafka_resp_err_t uerr = rd_kafka_assign(l->consumer, NULL);
+    if (uerr != RD_KAFKA_RESP_ERR_NO_ERROR)
+        wlog_error("unassign failed", "err=\"%s\"", rd_kafka_err2str(uerr));
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -443,6 +445,11 @@ static rd_kafka_t *create_consumer(struct loop *l)
         { "auto.offset.reset", "earliest" },
         /* Keep fetched-but-unprocessed data (and so RSS) bounded. */
         { "queued.max.messages.kbytes", "16384" },
+        /* Eager rebalancing: every revoke takes all partitions, so dropping an uncommitted
+         * batch on revoke is safe (the next assignment seeks to the stored offsets).
+         * Cooperative protocols would keep partitions whose dropped messages are never
+         * re-fetched; such an override is rejected below. */
+        { "partition.assignment.strategy", "range,roundrobin" },
         /* A dead member is noticed within seconds, so its partitions move quickly. */
         { "session.timeout.ms", "10000" },
         { "heartbeat.interval.ms", "1000" },
@@ -457,6 +464,14 @@ static rd_kafka_t *create_consumer(struct loop *l)
     }
     if (sink_conf_apply_props(conf, c->kafka_props, err, sizeof err) != 0) {
         wlog_error("kafka config", "err=\"%s\"", err);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    char strategy[128];
+    size_t slen = sizeof strategy;
+    if (rd_kafka_conf_get(conf, "partition.assignment.strategy", strategy, &slen) == RD_KAFKA_CONF_OK &&
+        strstr(strategy, "cooperative") != NULL) {
+        wlog_error("kafka config", "err=\"cooperative rebalancing is not supported by the sinks\"");
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
