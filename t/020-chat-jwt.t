@@ -22,12 +22,13 @@ _EOC_
 our $HttpConfigRev = $HttpConfig . "    vote_revocations \$TEST_NGINX_TOPIC-revocations;\n";
 
 # until the revocation list is loaded chat answers 503; wait for that to end
-# (probe with an expired token: 503 while loading, 401 after)
+# A valid token gets 503 until the list is loaded, then 422 for the empty body
+# (a forged or expired token is 401 either way, so it cannot tell).
 sub wait_revocations_loaded {
-    my $tok = jwt(exp => time() - 10);
+    my $tok = jwt(jti => 'jti-readiness-probe');
     for (1 .. 50) {
         my $code = `curl -s -o /dev/null -w '%{http_code}' -XPOST -H 'Content-Type: application/json' -H 'Authorization: Bearer $tok' -d '{}' http://127.0.0.1:$Test::Nginx::Socket::ServerPort/api/chat/messages`;
-        return if $code eq '401';
+        return if $code eq '422';
         select(undef, undef, undef, 0.1);
     }
     die "revocation list never loaded\n";

@@ -31,7 +31,8 @@ typedef struct {
 typedef struct {
     rd_kafka_t          *rk;
     rd_kafka_topic_t    *rkt;
-    ngx_http_vote_qev_t  qev;
+    ngx_http_vote_qev_t  qev;           /* the partitions' records, and the pipe */
+    rd_kafka_queue_t    *mainq;         /* logs and errors; wakes the same pipe */
     pthread_t            thread;
     ngx_uint_t           thread_started;
     volatile int         stop;          /* set by the worker, read by the thread */
@@ -171,29 +172,37 @@ static void ngx_http_vote_revocation_eof(ngx_log_t *log, int32_t partition)
     }
 }
 
+static void ngx_http_vote_revocation_record(rd_kafka_message_t *m, void *opaque)
+{
+    ngx_log_t *log = opaque;
+
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        ngx_http_vote_revocation_eof(log, m->partition);
+    } else if (m->err) {
+        ngx_log_error(NGX_LOG_WARN, log, 0, "vote: revocation consumer: %s",
+                      rd_kafka_message_errstr(m));
+    } else {
+        ngx_http_vote_revocation_msg(log, m);
+    }
+}
+
+/* Woken through the pipe by either queue. librdkafka sends one wake-up per
+ * "polling period" and only rd_kafka_q_serve()-based calls end that period
+ * (rd_kafka_poll, rd_kafka_consume_callback_queue); rd_kafka_consume_queue()
+ * does not, and with it the second wake-up never came: the list stayed
+ * "not loaded" for ever. Both calls below never wait. */
 static void ngx_http_vote_revocation_handler(ngx_event_t *ev)
 {
     ngx_http_vote_revocations_t *rv = ngx_http_vote_rv;
-    rd_kafka_message_t          *m;
-    ngx_uint_t                   i;
 
     ngx_http_vote_qev_drain(&rv->qev);
-    for (i = 0; i < 1024; i++) {
-        m = rd_kafka_consume_queue(rv->qev.queue, 0);  /* 0: never waits */
-        if (m == NULL) {
-            return;
-        }
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            ngx_http_vote_revocation_eof(ev->log, m->partition);
-        } else if (m->err) {
-            ngx_log_error(NGX_LOG_WARN, ev->log, 0, "vote: revocation consumer: %s",
-                          rd_kafka_message_errstr(m));
-        } else {
-            ngx_http_vote_revocation_msg(ev->log, m);
-        }
-        rd_kafka_message_destroy(m);
+    rd_kafka_poll(rv->rk, 0);                  /* logs and errors of this handle */
+    if (rd_kafka_consume_callback_queue(rv->qev.queue, 0, ngx_http_vote_revocation_record,
+                                        ev->log) == -1)
+    {
+        ngx_log_error(NGX_LOG_WARN, ev->log, 0, "vote: revocation queue: %s",
+                      rd_kafka_err2str(rd_kafka_last_error()));
     }
-    ngx_post_event(ev, &ngx_posted_events);   /* more to read: yield to clients first */
 }
 
 /* helper thread: find the partition count (a blocking metadata request) and
@@ -281,15 +290,16 @@ ngx_int_t ngx_http_vote_revocations_init(ngx_cycle_t *cycle, ngx_http_vote_main_
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: revocation topic/queue failed");
         return NGX_ERROR;
     }
-    /* logs and errors of this handle are served by the same queue reads */
+    /* logs and errors of this handle go to its main queue, served in the
+     * nginx thread by rd_kafka_poll() when the same pipe wakes us */
     mainq = rd_kafka_queue_get_main(rv->rk);
     rd_kafka_set_log_queue(rv->rk, mainq);
-    rd_kafka_queue_forward(mainq, q);
-    rd_kafka_queue_destroy(mainq);
+    rv->mainq = mainq;
     ngx_http_vote_rv = rv;
     if (ngx_http_vote_qev_open(&rv->qev, cycle, q, ngx_http_vote_revocation_handler) != NGX_OK) {
         return NGX_ERROR;
     }
+    rd_kafka_queue_io_event_enable(rv->mainq, rv->qev.wfd, "1", 1);
     if (pthread_create(&rv->thread, NULL, ngx_http_vote_revocation_thread, rv) != 0) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno, "vote: pthread_create() failed");
         return NGX_ERROR;
@@ -329,6 +339,11 @@ void ngx_http_vote_revocations_exit(ngx_cycle_t *cycle)
     }
     for (i = 0; i < __atomic_load_n(&rv->partitions, __ATOMIC_SEQ_CST); i++) {
         rd_kafka_consume_stop(rv->rkt, i);
+    }
+    if (rv->mainq != NULL) {
+        rd_kafka_queue_io_event_enable(rv->mainq, -1, NULL, 0);
+        rd_kafka_queue_destroy(rv->mainq);
+        rv->mainq = NULL;
     }
     ngx_http_vote_qev_close(&rv->qev);
     if (rv->rkt) {
@@ -379,11 +394,6 @@ ngx_int_t ngx_http_vote_authenticate(ngx_http_request_t *r, ngx_http_vote_main_c
         tok++;
         len--;
     }
-    if (vmcf->revocation_topic.len > 0 && (ngx_http_vote_rv == NULL || !ngx_http_vote_rv->ready)) {
-        *code = "auth_unavailable";
-        *detail = "the logout revocation list is not loaded yet";
-        return NGX_HTTP_SERVICE_UNAVAILABLE;
-    }
     st = vc_jwt_verify(&vmcf->jwt_keys, (const char *) tok, len, (int64_t) ngx_time(),
                        (int64_t) vlcf->jwt_leeway, &claims);
     if (st != VC_JWT_OK) {
@@ -398,6 +408,13 @@ ngx_int_t ngx_http_vote_authenticate(ngx_http_request_t *r, ngx_http_vote_main_c
         ngx_http_vote_metric_auth(NGX_HTTP_VOTE_AUTH_BAD_SUB);
         *detail = "token subject is not a username";
         return NGX_HTTP_UNAUTHORIZED;
+    }
+    /* Only a token that is valid in itself waits for the list: a forged or
+     * expired one is a 401 whether or not the list is loaded. */
+    if (vmcf->revocation_topic.len > 0 && (ngx_http_vote_rv == NULL || !ngx_http_vote_rv->ready)) {
+        *code = "auth_unavailable";
+        *detail = "the logout revocation list is not loaded yet";
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
     if (ngx_http_vote_is_revoked(claims.jti)) {
         ngx_http_vote_metric_auth(NGX_HTTP_VOTE_AUTH_REVOKED);

@@ -85,6 +85,15 @@ void ngx_http_vote_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac
                  : level == LOG_WARNING ? NGX_LOG_WARN
                  : level <= LOG_INFO ? NGX_LOG_INFO : NGX_LOG_DEBUG;
 
+    /* The revocation consumer is configured with the same vote_kafka_property
+     * list as the producer (TLS, SASL, ...); librdkafka warns once per
+     * producer-only property, which says nothing the operator must act on. */
+    if (l == NGX_LOG_WARN && ngx_strcmp(fac, "CONFWARN") == 0
+        && ngx_strstr(buf, "is a producer property") != NULL)
+    {
+        l = NGX_LOG_INFO;
+    }
+
     ngx_log_error(l, ngx_cycle->log, 0, "vote: kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
