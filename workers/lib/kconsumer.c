@@ -443,8 +443,13 @@ static rd_kafka_t *create_consumer(struct loop *l)
         { "enable.auto.commit", "false" },
         { "enable.auto.offset.store", "false" },
         { "auto.offset.reset", "earliest" },
-        /* Keep fetched-but-unprocessed data (and so RSS) bounded. */
-        { "queued.max.messages.kbytes", "16384" },
+        /* Keep fetched-but-unprocessed data (and so RSS) bounded: librdkafka's defaults
+         * prefetch up to 100k messages per partition and 64 MB, which alone would break
+         * the 64 MB RSS budget on a preloaded topic. */
+        { "queued.max.messages.kbytes", "8192" },
+        { "queued.min.messages", "10000" },
+        { "fetch.max.bytes", "4194304" },
+        { "max.partition.fetch.bytes", "1048576" },
         /* Eager rebalancing: every revoke takes all partitions, so dropping an uncommitted
          * batch on revoke is safe (the next assignment seeks to the stored offsets).
          * Cooperative protocols would keep partitions whose dropped messages are never
