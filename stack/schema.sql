@@ -30,3 +30,5 @@ CREATE TABLE IF NOT EXISTS conversation_reads (
     last_read_id text NOT NULL,
     PRIMARY KEY (username, peer)
 );
+-- The api lists a user's conversations from the messages they sent and received.
+CREATE INDEX IF NOT EXISTS messages_sender_id ON messages (sender, id);

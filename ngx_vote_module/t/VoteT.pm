@@ -49,20 +49,15 @@ $ENV{TEST_NGINX_TMP} = $dir;
 
 sub topic { return "$prefix-$_[0]" }
 
+# build.sh exports KAFKA_TOPICS_CMD; by hand, the stack's own wrapper does the same
+our $topics_cmd = $ENV{KAFKA_TOPICS_CMD}
+    || do { my $d = __FILE__; $d =~ s{ngx_vote_module/t/VoteT\.pm$}{}; ($d || './') . 'stack/bin/kafka-topics' };
+
 # create "$prefix-$suffix" for each suffix, with 2 partitions
 sub create_topics {
     my @names = map { topic($_) } @_;
     for my $t (@names) {
-        my $rc;
-        if ($ENV{KAFKA_TOPICS_CMD}) {
-            $rc = system("$ENV{KAFKA_TOPICS_CMD} create $t 2 >/dev/null 2>&1");
-        } elsif (-d '/tmp/kprobe/libs') {
-            $rc = system("java -cp '/tmp/kprobe/libs/*' org.apache.kafka.tools.TopicCommand "
-                         . "--bootstrap-server $brokers --create --topic $t --partitions 2 "
-                         . "--if-not-exists >/dev/null 2>&1");
-        } else {
-            die "VoteT: set KAFKA_TOPICS_CMD (build.sh exports it) to create topics\n";
-        }
+        my $rc = system("$topics_cmd create $t 2 >/dev/null 2>&1");
         die "VoteT: cannot create topic $t\n" if $rc != 0;
         push @created, $t;
     }
@@ -79,12 +74,7 @@ sub create_topics {
 END {
     return if $ENV{VOTE_T_KEEP_TOPICS} || !@created || $$ != $VoteT::PID;
     my $rc = $?;
-    if ($ENV{KAFKA_TOPICS_CMD}) {
-        system("$ENV{KAFKA_TOPICS_CMD} delete $_ >/dev/null 2>&1") for @created;
-    } elsif (-d '/tmp/kprobe/libs') {
-        system("java -cp '/tmp/kprobe/libs/*' org.apache.kafka.tools.TopicCommand "
-               . "--bootstrap-server $brokers --delete --topic '$prefix-.*' >/dev/null 2>&1");
-    }
+    system("$topics_cmd delete $_ >/dev/null 2>&1") for @created;
     $? = $rc;
 }
 our $PID = $$;

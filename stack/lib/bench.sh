@@ -98,3 +98,20 @@ cmd_bench() {
     done
     return $rc
 }
+
+# ./build.sh bench api: workers/api/tools/bench-api.sh measures, the section is written here.
+bench_api() {
+    step "bench api: results through the edge vs nginx serving the same body; SSE fan-out"
+    local f=$STATE_DIR/bench/api.md body
+    body=$(BENCH_SECONDS=$BENCH_SECONDS BENCH_CONNECTIONS=$BENCH_CONNECTIONS \
+           "$ROOT/workers/api/tools/bench-api.sh") || { warn "bench-api.sh failed"; return 1; }
+    {
+        echo "## Api daemon: results and live streams"
+        echo
+        bench_stamp "./build.sh bench api"
+        echo "$body"
+    } > "$f"
+    cat "$f"
+    bench_write_section api "$f"
+    ok "docs/BENCHMARKS.md updated (section api)"
+}
