@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define COLS_PER_ROW 6
 
@@ -164,6 +165,13 @@ static int sb_finish(struct strbuf *b)
 
 /* ---------------- PostgreSQL transaction ---------------- */
 
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 /* Run one parameterised statement expecting `want`; the result is returned (caller PQclears). */
 static PGresult *exec_params(struct chat_sink *s, const char *sql, int n, const char *const *params,
                              ExecStatusType want, char *err, size_t errcap)
@@ -283,11 +291,17 @@ static int run_transaction(struct chat_sink *s, const struct sink_batch *b, unsi
         snprintf(err, errcap, "postgres: %s", s->pg.last_error);
         return -1;
     }
+    double t0 = mono_ms();
     if (pg_exec_ok(&s->pg, "BEGIN") != 0) {
         snprintf(err, errcap, "postgres: %s", s->pg.last_error);
         return -1;
     }
-    if (insert_messages(s, b, fresh, err, errcap) != 0 || upsert_offsets(s, b, err, errcap) != 0) {
+    double t1 = mono_ms();
+    int failed = insert_messages(s, b, fresh, err, errcap) != 0;
+    double t2 = mono_ms();
+    failed = failed || upsert_offsets(s, b, err, errcap) != 0;
+    double t3 = mono_ms();
+    if (failed) {
         if (s->pg.conn != NULL && pg_exec_ok(&s->pg, "ROLLBACK") != 0)
             pg_conn_drop(&s->pg); /* unknown transaction state: start clean next time */
         memset(fresh, 0, b->n);
@@ -300,6 +314,8 @@ static int run_transaction(struct chat_sink *s, const struct sink_batch *b, unsi
         memset(fresh, 0, b->n);
         return -1;
     }
+    wlog_debug("batch stored", "rows=%zu begin_ms=%.2f insert_ms=%.2f offsets_ms=%.2f commit_ms=%.2f",
+               b->n - b->npoison, t1 - t0, t2 - t1, t3 - t2, mono_ms() - t3);
     return 0;
 }
 
