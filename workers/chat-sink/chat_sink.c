@@ -404,8 +404,11 @@ static int chat_write_batch(void *ctx, const struct sink_batch *b, char *err, si
         return -1;
     }
     int rc = run_transaction(s, b, fresh, err, errcap);
-    if (rc == 0)
+    if (rc == 0) {
+        double t0 = mono_ms();
         publish_fresh(s, b, fresh);
+        wlog_debug("batch published", "publish_ms=%.2f", mono_ms() - t0);
+    }
     free(fresh);
     return rc;
 }
