@@ -7,7 +7,8 @@
 
 BENCH_DOC=$ROOT/docs/BENCHMARKS.md
 : "${BENCH_SECONDS:=10}"
-: "${BENCH_CONNECTIONS:=32}"
+: "${BENCH_CONNECTIONS:=128}"
+: "${BENCH_ROUNDS:=3}"
 
 machine_line() {
     local cpu mem kernel
@@ -77,6 +78,9 @@ hey_rate() {
     errors=$(awk '/^Error distribution:/ {e=1; next} e && /\[[0-9]+\]/ {gsub(/[\[\]]/, "", $1); s += $1} END {print s+0}' <<<"$out")
     echo "$p50 $p99 $errors"
 }
+
+# Median of the numbers given as arguments.
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 

@@ -32,10 +32,21 @@ bench_edge() {
     printf '%s' '{"poll":"band-contest","choice":"quetzal-punk"}' > "$body"
     wrk_post "$base/local" "$body" 8 2 >/dev/null   # warm-up: connections, metadata, JIT of the broker
 
-    local ret loc bro
-    ret=($(wrk_post "$base/return" "$body")) || return 1; info "return 202: ${ret[0]} req/s"
-    loc=($(wrk_post "$base/local" "$body")) || return 1;  info "local:      ${loc[0]} req/s"
-    bro=($(wrk_post "$base/broker" "$body")) || return 1; info "broker:     ${bro[0]} req/s"
+    # Interleaved rounds (a b c a b c ...) and medians: drift on a shared machine hits all three.
+    local ret loc bro r loc_name
+    local -a rps_return=() rps_local=() rps_broker=() p50_return=() p50_local=() p50_broker=() \
+             p99_return=() p99_local=() p99_broker=()
+    for r in $(seq "$BENCH_ROUNDS"); do
+        for loc_name in return local broker; do
+            local m; m=($(wrk_post "$base/$loc_name" "$body")) || return 1
+            eval "rps_$loc_name+=(${m[0]}) p50_$loc_name+=(${m[1]}) p99_$loc_name+=(${m[2]})"
+        done
+        info "round $r: return ${rps_return[-1]}, local ${rps_local[-1]}, broker ${rps_broker[-1]} req/s"
+    done
+    ret=($(median "${rps_return[@]}") $(median "${p50_return[@]}") $(median "${p99_return[@]}"))
+    loc=($(median "${rps_local[@]}") $(median "${p50_local[@]}") $(median "${p99_local[@]}"))
+    bro=($(median "${rps_broker[@]}") $(median "${p50_broker[@]}") $(median "${p99_broker[@]}"))
+    info "medians: return ${ret[0]}, local ${loc[0]}, broker ${bro[0]} req/s"
 
     local half_ret half_loc half_bro
     half_ret=($(hey_rate "$base/return" "$body" "$(awk -v r="${ret[0]}" 'BEGIN{printf "%d", r/2}')")) || return 1
@@ -63,7 +74,8 @@ bench_edge() {
         echo "## Edge: vote endpoint vs nginx's bare \`return\`"
         echo
         bench_stamp "./build.sh bench edge"
-        echo "One nginx worker (\`stack/bench/edge-bench.conf\`), body \`$(cat "$body")\`, wrk -t1 -c$BENCH_CONNECTIONS keep-alive for ${BENCH_SECONDS}s per location; latency by hey at half of each location's own maximum rate."
+        echo "One nginx worker (\`stack/bench/edge-bench.conf\`, linger.ms 2, acks=all), body \`$(cat "$body")\`, wrk -t1 -c$BENCH_CONNECTIONS keep-alive, ${BENCH_SECONDS}s per location per round, $BENCH_ROUNDS interleaved rounds, medians; latency by hey at half of each location's own maximum rate (constant rate, 16 workers)."
+        echo "Rounds (req/s): return ${rps_return[*]}; local ${rps_local[*]}; broker ${rps_broker[*]}."
         echo
         echo "| location | req/s | ratio to return | target | p50 ms at max | p99 ms at max | p99 ms at half rate | target |"
         echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
