@@ -112,18 +112,18 @@ jwt_secrets() {
 }
 
 start_vote-sink() {
-    [ -x "$BUILD_DIR/bin/vote-sink" ] || { warn "vote-sink not built yet; skipped"; return 2; }
+    [ -x "$BUILD_DIR/bin/vote-sink" ] || die "vote-sink is not built: run ./build.sh build"
     spawn vote-sink "$BUILD_DIR/bin/vote-sink" --brokers "$KAFKA_BROKERS" \
         --redis-port "$REDIS_PORT" --mongo-uri "$MONGO_URI" --catalog "$POLL_CATALOG" \
         --metrics-port "$VOTE_SINK_METRICS_PORT"
 }
 start_chat-sink() {
-    [ -x "$BUILD_DIR/bin/chat-sink" ] || { warn "chat-sink not built yet; skipped"; return 2; }
+    [ -x "$BUILD_DIR/bin/chat-sink" ] || die "chat-sink is not built: run ./build.sh build"
     spawn chat-sink "$BUILD_DIR/bin/chat-sink" --brokers "$KAFKA_BROKERS" \
         --redis-port "$REDIS_PORT" --pg "$PG_CONNINFO" --metrics-port "$CHAT_SINK_METRICS_PORT"
 }
 start_api() {
-    [ -x "$BUILD_DIR/bin/vote-api" ] || { warn "vote-api not built yet; skipped"; return 2; }
+    [ -x "$BUILD_DIR/bin/vote-api" ] || die "vote-api is not built: run ./build.sh build"
     spawn api "$BUILD_DIR/bin/vote-api" --port "$API_PORT" --brokers "$KAFKA_BROKERS" \
         --redis-port "$REDIS_PORT" --pg "$PG_CONNINFO" --jwt-secrets "$(jwt_secrets)" --catalog "$POLL_CATALOG"
 }
@@ -149,7 +149,7 @@ render_edge_conf() {
 }
 nginx_cmd() { nginx -p "$STATE_DIR/nginx" -c "$STATE_DIR/nginx/conf/nginx.conf" -e "$LOG_DIR/edge.log" "$@"; }
 start_edge() {
-    [ -f "$BUILD_DIR/modules/ngx_http_vote_module.so" ] || { warn "ngx_vote_module not built yet; skipped"; return 2; }
+    [ -f "$BUILD_DIR/modules/ngx_http_vote_module.so" ] || die "ngx_vote_module is not built: run ./build.sh build"
     render_edge_conf
     nginx_cmd -t -q 2>>"$LOG_DIR/edge.log" || { tail -5 "$LOG_DIR/edge.log" >&2; die "nginx -t failed for the edge config"; }
     nginx_cmd || die "nginx failed to start (see $LOG_DIR/edge.log)"
@@ -164,9 +164,9 @@ stop_edge() {
 # ---- orchestration -------------------------------------------------------------------------
 STARTED_NOW=""
 
-# Starts service $1 unless it already runs; waits for readiness. Return 2: not built, skipped.
+# Starts service $1 unless it already runs; waits for readiness.
 start_service() {
-    local name=$1 pid port var rc
+    local name=$1 pid port var
     if pid=$(live_pid "$name"); then
         ready_"$name" && { ok "$name already up (pid $pid)"; return 0; }
         warn "$name (pid $pid) runs but is not ready; restarting it"
@@ -174,8 +174,7 @@ start_service() {
     fi
     port=$(service_port "$name"); var=$(service_port_var "$name")
     require_free_port "$name" "$port" "$var"
-    start_"$name"; rc=$?
-    [ $rc -eq 2 ] && return 2
+    start_"$name" || die "$name failed to start (log: $LOG_DIR/$name.log)"
     STARTED_NOW="$name $STARTED_NOW"
     wait_ready "$name" || {
         tail -n 15 "$LOG_DIR/$name.log" >&2 2>/dev/null
