@@ -11,7 +11,7 @@
 #   - kill -9 repeated mid-stream still ends exact;
 #   - SIGTERM exits 0.
 . "$(dirname "$0")/sink-common.sh"
-plan 8
+plan 9
 
 make_pg_schema || bail_out "cannot create schema $PG_SCHEMA"
 make_topics
@@ -24,6 +24,11 @@ start_sink c chat
 wait_until 60 chat_exact
 is "$(chat_state)" "$(chat_state_expected)" "drained: one row per message, no duplicate ids, offsets cover every record"
 is "$(dlq_count)" "3" "the 3 poison records are in the DLQ with a dlq-reason header"
+# Quotes, braces, commas, backslashes, tabs and non-ASCII survive the array-parameter encoding.
+first_text=$(python3 "$SINK_T_DIR/sink-gen.py" chat --run "$RUN_ID" --count 1 | cut -f2- |
+             python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["text"])')
+is "$(pq "SELECT body FROM messages WHERE id = '01${RUN_ID}000000000000000000'")" "$first_text" \
+   "message text is stored byte for byte"
 sleep 0.5
 alice_got() { grep -c '"kind":"chat"' "$TMPD/alice.sub"; }
 is "$(alice_got)" "$alice_expected" "each message involving alice was published once on her channel"

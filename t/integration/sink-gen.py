@@ -50,7 +50,7 @@ def chat(run, i):
         b = USERS[(i + 2) % 4]
     conv = ":".join(sorted([a, b]))
     msg = {"v": 1, "kind": "chat", "id": cid, "conversation": conv, "from": a, "to": b,
-           "text": "m%d \u00e1 \"q\"" % i, "received_at": 1763786400000 + i}
+           "text": "m%d \u00e1 \"q\" {a,b} \\ NULL\ttab" % i, "received_at": 1763786400000 + i}
     return conv, msg
 
 
