@@ -2,13 +2,14 @@
 # 23-sink-vote-outage.t: the vote sink rides out a Redis outage and a MongoDB outage.
 #
 # Uses its own real redis-server (AOF, fsync always) and its own FerretDB on free ports, so
-# stopping them disturbs no one. For each store in turn, mid-stream: stop it, keep producing,
+# stopping them disturbs no one. For Redis down, MongoDB down and Redis hung (SIGSTOP, the
+# slow-store case) in turn, mid-stream: stop it, keep producing,
 # check that the sink is still running, has paused consumption (sink_paused=1), logged the
 # outage once (not once per retry); restart the store,
 # and check it resumes by itself and ends exact.
 . "$(dirname "$0")/sink-common.sh"
 ferretdb_bin >/dev/null || plan skip_all "no FerretDB binary (run ./build.sh setup)"
-plan 12
+plan 17
 
 start_private_redis || bail_out "private redis did not start"
 start_private_mongo || bail_out "private FerretDB did not start"
@@ -36,6 +37,11 @@ outage() {   # outage STORE STOP_FN START_FN START_INDEX
 }
 outage redis stop_private_redis start_private_redis 1000 1
 outage mongodb stop_private_mongo start_private_mongo 2500 2
+# A hung Redis (SIGSTOP): commands time out (--redis-timeout-ms 1000), the script the sink
+# sent may still run when Redis wakes up, and the retry must then be recognised as applied.
+freeze_redis() { kill -STOP "$REDIS_PRIVATE_PID"; }
+thaw_redis() { kill -CONT "$REDIS_PRIVATE_PID"; }
+outage "redis (hung)" freeze_redis thaw_redis 4000 3
 ok "grep -q 'store recovered, resuming' '$TMPD/v.log'" "recovery was logged"
 stop_sink v
 done_testing
