@@ -119,3 +119,26 @@ bench_api() {
     bench_write_section api "$f"
     ok "docs/BENCHMARKS.md updated (section api)"
 }
+
+# ./build.sh bench sinks: workers/bench/sinks.sh measures drain rates against independent
+# clients doing the same writes in the same batch sizes; the section is written here.
+bench_sinks() {
+    step "bench sinks: drain rate vs redis-cli --pipe, a mongo-c-driver bulk insert, psql \\copy"
+    local f=$STATE_DIR/bench/sinks.md out
+    out=$(cd "$ROOT" && workers/bench/sinks.sh 2>&1) || { echo "$out" | tail -20 >&2; warn "sinks.sh failed"; return 1; }
+    echo "$out" > "$STATE_DIR/bench/sinks.log"
+    {
+        echo "## Sinks: drain rate vs an independent client doing the same writes"
+        echo
+        bench_stamp "./build.sh bench sinks"
+        echo "Preloaded ${BENCH_VOTES:-200000} votes and ${BENCH_CHAT:-100000} chat messages, batches of ${BENCH_BATCH:-1000}; baselines in the same run (\`workers/bench/sinks.sh\`)."
+        echo
+        echo '```'
+        sed -n '/^== results/,$p' <<<"$out" | grep -v '^== results'
+        grep -E '^(vote-sink|chat-sink|redis|mongo|psql)' <<<"$out" | grep -v ' = '
+        echo '```'
+    } > "$f"
+    cat "$f"
+    bench_write_section sinks "$f"
+    ok "docs/BENCHMARKS.md updated (section sinks)"
+}
