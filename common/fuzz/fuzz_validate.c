@@ -79,6 +79,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "edge accepted but sink would reject: %s (%s %s)\n", m.json, e.field, e.detail);
         abort();
     }
+    /* the message is written without jansson: it must be exactly what
+     * json_dumps(JSON_COMPACT) makes of it (same escaping, same order) */
+    json_t *j = json_loadb(m.json, m.json_len, 0, NULL);
+    char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (d == NULL || strcmp(d, m.json) != 0 || strlen(m.json) != m.json_len) {
+        fprintf(stderr, "not jansson's compact dump: %s vs %s\n", m.json, d ? d : "(null)");
+        abort();
+    }
+    free(d);
+    json_decref(j);
     vc_msg_free(&m);
     return 0;
 }

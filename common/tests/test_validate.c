@@ -171,6 +171,58 @@ static void test_long_field_name_cut_at_utf8_boundary(void **state)
     assert_true(vc_utf8_valid((const unsigned char *) e.field, strlen(e.field)));
 }
 
+/* The message is written by hand (no jansson object, no json_dumps): it must be
+ * byte for byte jansson's compact dump of the same fields, including escaping
+ * of quotes, backslashes and controls, and the body's attribute order. */
+static void expect_jansson_dump(const vc_msg *m)
+{
+    json_t *j = json_loadb(m->json, m->json_len, 0, NULL);
+    char *d;
+
+    assert_non_null(j);
+    d = json_dumps(j, JSON_COMPACT);
+    assert_non_null(d);
+    assert_string_equal(m->json, d);
+    assert_int_equal(strlen(m->json), m->json_len);
+    free(d);
+    json_decref(j);
+}
+
+static void test_message_escaping(void **state)
+{
+    (void) state;
+    vc_msg m;
+    vc_error e;
+
+    assert_int_equal(vote("{\"poll\":\"guatemala-2027\",\"choice\":\"UNE\",\"voter\":\"a\\\"b\\\\c/d \\u00e9\u20ac\","
+                          "\"attrs\":{\"municipality\":\"M\\\"x\",\"station\":\"\\\\\",\"department\":\"G/\"}}",
+                          &m, &e), 0);
+    assert_string_equal(m.json,
+        "{\"v\":1,\"kind\":\"vote\",\"id\":\"" ID "\",\"poll\":\"guatemala-2027\",\"choice\":\"UNE\","
+        "\"voter\":\"a\\\"b\\\\c/d \xc3\xa9\u20ac\",\"attrs\":{\"municipality\":\"M\\\"x\",\"station\":\"\\\\\","
+        "\"department\":\"G/\"},\"received_at\":1763786400123}");
+    expect_jansson_dump(&m);
+    vc_msg_free(&m);
+
+    assert_int_equal(chat("{\"text\":\"tab\\there\\r\\n\\\"q\\\" \\\\ \\/ \\ud83d\\ude00\",\"to\":\"bob\"}",
+                          "alice", &m, &e), 0);
+    assert_string_equal(m.json,
+        "{\"v\":1,\"kind\":\"chat\",\"id\":\"" ID "\",\"conversation\":\"alice:bob\","
+        "\"from\":\"alice\",\"to\":\"bob\",\"text\":\"tab\\there\\r\\n\\\"q\\\" \\\\ / \xf0\x9f\x98\x80\","
+        "\"received_at\":1763786400123}");
+    expect_jansson_dump(&m);
+    vc_msg_free(&m);
+
+    /* attributes longer than the writer's stack buffer */
+    char body[2048], val[400] = "";
+    for (int i = 0; i < 120; i++) strcat(val, "\\\"");
+    snprintf(body, sizeof(body), "{\"poll\":\"guatemala-2027\",\"choice\":\"UNE\",\"attrs\":{"
+             "\"department\":\"%s\",\"municipality\":\"%s\",\"station\":\"%s\"}}", val, val, val);
+    assert_int_equal(vote(body, &m, &e), 0);
+    expect_jansson_dump(&m);
+    vc_msg_free(&m);
+}
+
 static void test_chat_ok(void **state)
 {
     (void) state;
@@ -296,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_vote_ok),
         cmocka_unit_test(test_vote_errors),
         cmocka_unit_test(test_long_field_name_cut_at_utf8_boundary),
+        cmocka_unit_test(test_message_escaping),
         cmocka_unit_test(test_chat_ok),
         cmocka_unit_test(test_chat_errors),
         cmocka_unit_test(test_message_check_roundtrip),
