@@ -2,7 +2,8 @@
 #
 # Suites, in order: C unit tests ($BUILD_DIR/tests/*), the Test::Nginx runner's self-tests,
 # the module's Test::Nginx suites (t/*.t) and the integration tests against the running stack
-# (t/integration/*.t). Services that were not running before the test run are stopped after it.
+# (t/integration/*.t), then the module's suites again under valgrind. Services that were not
+# running before the test run are stopped after it.
 
 TEST_PARTS="common workers workers/api"
 
@@ -31,6 +32,10 @@ cmd_test() {
     [ $# -eq 0 ] && for f in "$ROOT"/t/lib/selftest/*.t "$ROOT"/t/*.t "$ROOT"/t/integration/*.t; do
         [ -f "$f" ] && files+=("$f")
     done
+    # The module's suites once more with nginx under valgrind memcheck (TEST_VALGRIND=0 skips).
+    if [ $# -eq 0 ] && [ "${TEST_VALGRIND:-1}" = 1 ]; then
+        for f in "$ROOT"/t/0*.t; do files+=("$f?valgrind"); done
+    fi
     step "Running ${#files[@]} test files"
     (cd "$ROOT" && t/run-all "${files[@]}"); rc=$?
     stop_started_by_test "$before"
