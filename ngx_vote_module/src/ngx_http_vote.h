@@ -32,6 +32,7 @@
 typedef struct {
     ngx_str_t        brokers;
     ngx_array_t     *props;            /* ngx_keyval_t: librdkafka pass-through */
+    ngx_array_t     *local_props;      /* ngx_keyval_t: only for the local-mode producer */
     ngx_str_t        catalog_path;
     vc_catalog      *catalog;          /* loaded at config time: nginx -t fails on errors */
     ngx_str_t        jwt_path;
@@ -41,7 +42,7 @@ typedef struct {
     ngx_msec_t       revocation_wait;  /* chat answers 503 until caught up, at most this long */
     ngx_msec_t       flush_timeout;    /* bounded flush on worker exit */
     ngx_shm_zone_t  *shm_zone;
-    ngx_uint_t       used;             /* some location enqueues: start a producer */
+    ngx_uint_t       used;             /* bit 1 << durability: some location enqueues so */
     ngx_int_t        request_id_index; /* $request_id, for the record header */
 } ngx_http_vote_main_conf_t;
 
@@ -99,7 +100,7 @@ typedef struct {
 ngx_int_t ngx_http_vote_producer_init(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf);
 void ngx_http_vote_producer_exit(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf);
 extern ngx_connection_t ngx_http_vote_dummy_conn;
-rd_kafka_t *ngx_http_vote_producer(void);
+rd_kafka_t *ngx_http_vote_producer(ngx_uint_t durability);
 rd_kafka_topic_t *ngx_http_vote_topic(ngx_http_vote_loc_conf_t *vlcf, ngx_log_t *log);
 void ngx_http_vote_produced(void);
 ngx_uint_t ngx_http_vote_stalled(ngx_msec_t stall_timeout);

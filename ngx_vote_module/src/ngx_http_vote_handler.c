@@ -364,7 +364,7 @@ static ngx_int_t ngx_http_vote_produce(ngx_http_request_t *r, ngx_http_vote_ctx_
     t->start_us = ngx_http_vote_now_us();
 
     /* F_FREE: librdkafka owns the jansson-allocated value once this succeeds */
-    err = rd_kafka_producev(ngx_http_vote_producer(),
+    err = rd_kafka_producev(ngx_http_vote_producer(vlcf->durability),
                             RD_KAFKA_V_RKT(rkt),
                             RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),

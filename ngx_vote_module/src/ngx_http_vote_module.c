@@ -41,7 +41,14 @@ static ngx_command_t ngx_http_vote_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
       ngx_http_vote_property,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_vote_main_conf_t, props),
+      NULL },
+
+    { ngx_string("vote_kafka_local_property"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_vote_property,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_vote_main_conf_t, local_props),
       NULL },
 
     { ngx_string("vote_poll_catalog"),
@@ -211,8 +218,9 @@ static void *ngx_http_vote_create_main_conf(ngx_conf_t *cf)
     }
     vmcf->flush_timeout = NGX_CONF_UNSET_MSEC;
     vmcf->props = ngx_array_create(cf->pool, 8, sizeof(ngx_keyval_t));
+    vmcf->local_props = ngx_array_create(cf->pool, 4, sizeof(ngx_keyval_t));
     cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (vmcf->props == NULL || cln == NULL) {
+    if (vmcf->props == NULL || vmcf->local_props == NULL || cln == NULL) {
         return NULL;
     }
     cln->handler = ngx_http_vote_main_cleanup;
@@ -228,8 +236,9 @@ static char *ngx_http_vote_init_main_conf(ngx_conf_t *cf, void *conf)
     return NGX_CONF_OK;
 }
 
-/* "vote_kafka_property name value": checked against librdkafka right away so
- * a typo fails `nginx -t`, not the worker start */
+/* "vote_kafka_property name value" and "vote_kafka_local_property name value"
+ * (cmd->offset picks the list): checked against librdkafka right away so a
+ * typo fails `nginx -t`, not the worker start */
 static char *ngx_http_vote_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_vote_main_conf_t *vmcf = conf;
@@ -252,7 +261,7 @@ static char *ngx_http_vote_property(ngx_conf_t *cf, ngx_command_t *cmd, void *co
     }
     rd_kafka_conf_destroy(kc);
 
-    kv = ngx_array_push(vmcf->props);
+    kv = ngx_array_push(*(ngx_array_t **) ((u_char *) vmcf + cmd->offset));
     if (kv == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -349,7 +358,7 @@ static char *ngx_http_vote_check_loc(ngx_conf_t *cf, ngx_http_vote_loc_conf_t *c
     if (conf->kind == 0) {
         return NGX_CONF_OK;
     }
-    vmcf->used = 1;
+    vmcf->used |= 1 << conf->durability;
     if (conf->topic.len == 0) {
         if (conf->kind == VC_KIND_CHAT) {
             ngx_str_set(&conf->topic, "chat");

@@ -7,6 +7,13 @@
  * still reach Kafka.  Delivery reports and librdkafka logs/errors are routed to
  * the main queue, whose "became non-empty" signal is written to a pipe that
  * nginx watches like any socket: the worker never blocks and never busy-polls.
+ *
+ * With vote_kafka_local_property, `vote_durability local` locations get a
+ * producer of their own with those properties on top (typically a longer
+ * linger.ms: nobody waits for their delivery reports, and fewer, larger
+ * produce requests cost librdkafka and the broker much less CPU per message),
+ * while `broker` locations keep a short linger for their latency.  Without it
+ * there is one producer, as before.
  */
 #include "ngx_http_vote.h"
 
@@ -16,8 +23,17 @@
 
 #include "kafka_conf.h"
 
-static rd_kafka_t           *ngx_http_vote_rk;
-static ngx_http_vote_qev_t   ngx_http_vote_main_qev;
+/* a producer and the io-event pipe of its main queue; qev first: the queue
+ * handler finds the producer from the pipe's connection (c->data) */
+typedef struct {
+    ngx_http_vote_qev_t   qev;
+    rd_kafka_t           *rk;
+} ngx_http_vote_prod_t;
+
+#define NGX_HTTP_VOTE_PRODUCERS  2       /* [0] shared/broker, [1] local-only */
+
+static ngx_http_vote_prod_t  ngx_http_vote_prods[NGX_HTTP_VOTE_PRODUCERS];
+static rd_kafka_t           *ngx_http_vote_rk_for[2];   /* by durability */
 static ngx_event_t           ngx_http_vote_gauge_ev;
 static ngx_array_t          *ngx_http_vote_topics;   /* rd_kafka_topic_t *, for exit */
 
@@ -63,9 +79,9 @@ ngx_uint_t ngx_http_vote_stalled(ngx_msec_t stall_timeout)
 
 static void ngx_http_vote_main_queue_handler(ngx_event_t *ev);
 
-rd_kafka_t *ngx_http_vote_producer(void)
+rd_kafka_t *ngx_http_vote_producer(ngx_uint_t durability)
 {
-    return ngx_http_vote_rk;
+    return ngx_http_vote_rk_for[durability];
 }
 
 uint64_t ngx_http_vote_now_us(void)
@@ -175,15 +191,18 @@ ngx_int_t ngx_http_vote_kafka_conf(ngx_log_t *log, ngx_http_vote_main_conf_t *vm
 }
 
 static rd_kafka_conf_t *ngx_http_vote_producer_conf(ngx_cycle_t *cycle,
-    ngx_http_vote_main_conf_t *vmcf)
+    ngx_http_vote_main_conf_t *vmcf, ngx_uint_t local_only)
 {
     char             err[512], client_id[64];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    ngx_keyval_t    *kv = vmcf->local_props->elts;
+    ngx_uint_t       i;
 
     if (conf == NULL) {
         return NULL;
     }
-    ngx_snprintf((u_char *) client_id, sizeof(client_id), "vote-edge-%P%Z", ngx_pid);
+    ngx_snprintf((u_char *) client_id, sizeof(client_id), "vote-edge-%P%s%Z", ngx_pid,
+                 local_only ? "-local" : "");
     /* acks=all + idempotence: a 202 in broker mode means every in-sync replica
      * has it, and librdkafka's internal retries can neither duplicate nor
      * reorder messages.  linger 5 ms batches bursts; log.queue routes
@@ -201,6 +220,15 @@ static rd_kafka_conf_t *ngx_http_vote_producer_conf(ngx_cycle_t *cycle,
     if (ngx_http_vote_kafka_conf(cycle->log, vmcf, conf) != NGX_OK) {
         rd_kafka_conf_destroy(conf);
         return NULL;
+    }
+    for (i = 0; local_only && i < vmcf->local_props->nelts; i++) {
+        if (vc_kafka_conf_set(conf, (char *) kv[i].key.data, (char *) kv[i].value.data,
+                              err, sizeof(err)) < 0)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: %s", err);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
     }
     rd_kafka_conf_set_dr_msg_cb(conf, ngx_http_vote_dr_cb);
     rd_kafka_conf_set_error_cb(conf, ngx_http_vote_error_cb);
@@ -271,70 +299,110 @@ void ngx_http_vote_qev_close(ngx_http_vote_qev_t *qev)
 }
 
 /* main queue became non-empty: serve delivery reports, logs and errors */
+static ngx_int_t ngx_http_vote_outq_len(void)
+{
+    ngx_int_t  n = 0;
+    ngx_uint_t i;
+
+    for (i = 0; i < NGX_HTTP_VOTE_PRODUCERS; i++) {
+        if (ngx_http_vote_prods[i].rk != NULL) {
+            n += rd_kafka_outq_len(ngx_http_vote_prods[i].rk);
+        }
+    }
+    return n;
+}
+
 static void ngx_http_vote_main_queue_handler(ngx_event_t *ev)
 {
-    int i;
+    ngx_connection_t     *c = ev->data;
+    ngx_http_vote_prod_t *p = c->data;       /* qev is its first member */
+    int                   i;
 
-    ngx_http_vote_qev_drain(&ngx_http_vote_main_qev);
+    ngx_http_vote_qev_drain(&p->qev);
     /* rd_kafka_poll(rk, 0) serves what is queued without waiting; bounded so
      * that a flood of reports cannot starve client connections */
     for (i = 0; i < 64; i++) {
-        if (rd_kafka_poll(ngx_http_vote_rk, 0) == 0) {
+        if (rd_kafka_poll(p->rk, 0) == 0) {
             break;
         }
     }
     if (i == 64) {
         ngx_post_event(ev, &ngx_posted_events);
     }
-    ngx_http_vote_metric_queue_len(rd_kafka_outq_len(ngx_http_vote_rk));
+    ngx_http_vote_metric_queue_len(ngx_http_vote_outq_len());
 }
 
 static void ngx_http_vote_gauge_handler(ngx_event_t *ev)
 {
-    ngx_http_vote_metric_queue_len(rd_kafka_outq_len(ngx_http_vote_rk));
+    ngx_http_vote_metric_queue_len(ngx_http_vote_outq_len());
     ngx_add_timer(ev, 1000);
 }
 
 /* ---- lifecycle ---- */
 
-ngx_int_t ngx_http_vote_producer_init(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf)
+static ngx_int_t ngx_http_vote_prod_start(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf,
+    ngx_uint_t local_only)
 {
-    char             err[512];
-    rd_kafka_conf_t *conf;
+    char                  err[512];
+    rd_kafka_conf_t      *conf;
+    ngx_http_vote_prod_t *p = &ngx_http_vote_prods[local_only];
 
-    ngx_http_vote_main_qev.wfd = -1;
-    ngx_http_vote_topics = ngx_array_create(cycle->pool, 8, sizeof(rd_kafka_topic_t *));
-    if (ngx_http_vote_topics == NULL) {
-        return NGX_ERROR;
-    }
-    conf = ngx_http_vote_producer_conf(cycle, vmcf);
+    p->qev.wfd = -1;
+    conf = ngx_http_vote_producer_conf(cycle, vmcf, local_only);
     if (conf == NULL) {
         return NGX_ERROR;
     }
-    ngx_http_vote_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    if (ngx_http_vote_rk == NULL) {
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (p->rk == NULL) {
         rd_kafka_conf_destroy(conf);
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: rd_kafka_new(producer): %s", err);
         return NGX_ERROR;
     }
-    if (rd_kafka_set_log_queue(ngx_http_vote_rk, NULL) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (rd_kafka_set_log_queue(p->rk, NULL) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0, "vote: cannot route kafka logs to the main queue");
     }
-    if (ngx_http_vote_qev_open(&ngx_http_vote_main_qev, cycle,
-                               rd_kafka_queue_get_main(ngx_http_vote_rk),
+    if (ngx_http_vote_qev_open(&p->qev, cycle, rd_kafka_queue_get_main(p->rk),
                                ngx_http_vote_main_queue_handler) != NGX_OK)
     {
-        rd_kafka_destroy(ngx_http_vote_rk);
-        ngx_http_vote_rk = NULL;
+        rd_kafka_destroy(p->rk);
+        p->rk = NULL;
         return NGX_ERROR;
     }
+    p->qev.conn->data = p;          /* == &p->qev: the handler's way back to rk */
+    ngx_log_error(NGX_LOG_INFO, cycle->log, 0, "vote: producer %s started, brokers \"%V\"",
+                  rd_kafka_name(p->rk), &vmcf->brokers);
+    return NGX_OK;
+}
+
+ngx_int_t ngx_http_vote_producer_init(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf)
+{
+    ngx_uint_t local = vmcf->used & (1 << NGX_HTTP_VOTE_LOCAL);
+    ngx_uint_t own_local = local && vmcf->local_props->nelts > 0;
+
+    ngx_http_vote_prods[0].qev.wfd = -1;
+    ngx_http_vote_prods[1].qev.wfd = -1;
+    ngx_http_vote_topics = ngx_array_create(cycle->pool, 8, sizeof(rd_kafka_topic_t *));
+    if (ngx_http_vote_topics == NULL) {
+        return NGX_ERROR;
+    }
+    /* the shared producer serves broker locations, and local ones unless they
+     * have their own (on failure the worker exits: init_process is fatal) */
+    if (((vmcf->used & (1 << NGX_HTTP_VOTE_BROKER)) || (local && !own_local))
+        && ngx_http_vote_prod_start(cycle, vmcf, 0) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+    if (own_local && ngx_http_vote_prod_start(cycle, vmcf, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+    ngx_http_vote_rk_for[NGX_HTTP_VOTE_BROKER] = ngx_http_vote_prods[0].rk;
+    ngx_http_vote_rk_for[NGX_HTTP_VOTE_LOCAL] = own_local ? ngx_http_vote_prods[1].rk
+                                                          : ngx_http_vote_prods[0].rk;
     ngx_http_vote_gauge_ev.handler = ngx_http_vote_gauge_handler;
     ngx_http_vote_gauge_ev.log = cycle->log;
     ngx_http_vote_gauge_ev.data = &ngx_http_vote_dummy_conn;
     ngx_http_vote_gauge_ev.cancelable = 1;  /* must not delay a graceful shutdown */
     ngx_add_timer(&ngx_http_vote_gauge_ev, 1000);
-    ngx_log_error(NGX_LOG_INFO, cycle->log, 0, "vote: producer %s started, brokers \"%V\"",
-                  rd_kafka_name(ngx_http_vote_rk), &vmcf->brokers);
     return NGX_OK;
 }
 
@@ -351,7 +419,8 @@ rd_kafka_topic_t *ngx_http_vote_topic(ngx_http_vote_loc_conf_t *vlcf, ngx_log_t 
     if (slot == NULL) {
         return NULL;
     }
-    vlcf->rkt = rd_kafka_topic_new(ngx_http_vote_rk, (char *) vlcf->topic.data, NULL);
+    vlcf->rkt = rd_kafka_topic_new(ngx_http_vote_rk_for[vlcf->durability],
+                                   (char *) vlcf->topic.data, NULL);
     if (vlcf->rkt == NULL) {
         ngx_http_vote_topics->nelts--;
         ngx_log_error(NGX_LOG_ERR, log, 0, "vote: rd_kafka_topic_new(\"%V\"): %s",
@@ -362,39 +431,63 @@ rd_kafka_topic_t *ngx_http_vote_topic(ngx_http_vote_loc_conf_t *vlcf, ngx_log_t 
     return vlcf->rkt;
 }
 
+/* bounded flush of one producer: blocking is fine here, the worker is
+ * exiting and serves no requests */
+static void ngx_http_vote_prod_flush(ngx_cycle_t *cycle, ngx_http_vote_prod_t *p,
+    ngx_msec_t timeout, ngx_msec_t configured)
+{
+    int left = rd_kafka_outq_len(p->rk);
+
+    if (left > 0) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "vote: flushing %d queued kafka messages/requests (at most %M ms), "
+                      "producer %s", left, timeout, rd_kafka_name(p->rk));
+    }
+    if (rd_kafka_flush(p->rk, (int) timeout) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        left = rd_kafka_outq_len(p->rk);
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "vote: %d kafka messages/requests not delivered within "
+                      "vote_flush_timeout %M ms; they are lost (producer %s)",
+                      left, configured, rd_kafka_name(p->rk));
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(p->rk, 100);      /* serve the purge reports: frees tickets */
+    }
+}
+
 void ngx_http_vote_producer_exit(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf)
 {
     rd_kafka_topic_t **t;
     ngx_uint_t         i;
-    int                left;
+    ngx_msec_t         start = ngx_current_msec, spent;
 
-    if (ngx_http_vote_rk == NULL) {
-        return;
+    if (ngx_http_vote_topics == NULL) {
+        return;                          /* init never ran */
     }
     if (ngx_http_vote_gauge_ev.timer_set) {
         ngx_del_timer(&ngx_http_vote_gauge_ev);
     }
-    left = rd_kafka_outq_len(ngx_http_vote_rk);
-    if (left > 0) {
-        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                      "vote: flushing %d queued kafka messages/requests (at most %M ms)",
-                      left, vmcf->flush_timeout);
+    /* vote_flush_timeout bounds the whole exit, both producers together;
+     * rd_kafka_flush() runs the reports, so keep the cached clock fresh */
+    for (i = 0; i < NGX_HTTP_VOTE_PRODUCERS; i++) {
+        if (ngx_http_vote_prods[i].rk != NULL) {
+            ngx_time_update();
+            spent = ngx_current_msec - start;
+            ngx_http_vote_prod_flush(cycle, &ngx_http_vote_prods[i],
+                                     spent < vmcf->flush_timeout ? vmcf->flush_timeout - spent : 0,
+                                     vmcf->flush_timeout);
+        }
     }
-    /* blocking is fine here: the worker is exiting and serves no requests */
-    if (rd_kafka_flush(ngx_http_vote_rk, (int) vmcf->flush_timeout) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        left = rd_kafka_outq_len(ngx_http_vote_rk);
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                      "vote: %d kafka messages/requests not delivered within "
-                      "vote_flush_timeout %M ms; they are lost", left, vmcf->flush_timeout);
-        rd_kafka_purge(ngx_http_vote_rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_flush(ngx_http_vote_rk, 100);   /* serve the purge reports: frees tickets */
-    }
-    ngx_http_vote_qev_close(&ngx_http_vote_main_qev);
     t = ngx_http_vote_topics->elts;
     for (i = 0; i < ngx_http_vote_topics->nelts; i++) {
         rd_kafka_topic_destroy(t[i]);
     }
     ngx_http_vote_topics->nelts = 0;
-    rd_kafka_destroy(ngx_http_vote_rk);
-    ngx_http_vote_rk = NULL;
+    for (i = 0; i < NGX_HTTP_VOTE_PRODUCERS; i++) {
+        if (ngx_http_vote_prods[i].rk != NULL) {
+            ngx_http_vote_qev_close(&ngx_http_vote_prods[i].qev);
+            rd_kafka_destroy(ngx_http_vote_prods[i].rk);
+            ngx_http_vote_prods[i].rk = NULL;
+        }
+    }
+    ngx_http_vote_rk_for[0] = ngx_http_vote_rk_for[1] = NULL;
 }
