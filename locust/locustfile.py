@@ -209,7 +209,11 @@ def _body(obj):
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-JSON_HEADERS = {"Content-Type": "application/json"}
+def json_headers(**extra):
+    """A new dict per request: the HTTP client changes the dict it is given when it reconnects
+    (seen as every request losing Content-Type -> 415 after an nginx reload closed the
+    keep-alive connections), so no request may share one."""
+    return dict({"Content-Type": "application/json"}, **extra)
 
 # ----------------------------------------------------------------------------- voters
 
@@ -257,7 +261,7 @@ class VoteUser(FastHttpUser):
     connection_timeout = 5.0
 
     def _post_vote(self, poll, body, voter=None):
-        with self.client.post("/api/votes", data=_body(body), headers=JSON_HEADERS,
+        with self.client.post("/api/votes", data=_body(body), headers=json_headers(),
                               catch_response=True, name="POST /api/votes [%s]" % poll) as resp:
             code = resp.status_code or 0
             c = COUNTERS["votes"][poll]
@@ -332,7 +336,7 @@ class ChatUser(FastHttpUser):
         self.password = _rand_password()
         self.token = None
         with self.client.post("/api/auth/register", data=_body({"username": self.username, "password": self.password}),
-                              headers=JSON_HEADERS, catch_response=True, name="POST /api/auth/register") as r:
+                              headers=json_headers(), catch_response=True, name="POST /api/auth/register") as r:
             if r.status_code in (201, 409):
                 r.success()
                 if r.status_code == 201:
@@ -345,7 +349,7 @@ class ChatUser(FastHttpUser):
 
     def _login(self):
         with self.client.post("/api/auth/login", data=_body({"username": self.username, "password": self.password}),
-                              headers=JSON_HEADERS, catch_response=True, name="POST /api/auth/login") as r:
+                              headers=json_headers(), catch_response=True, name="POST /api/auth/login") as r:
             if r.status_code == 200:
                 try:
                     self.token = json.loads(r.text)["token"]
@@ -374,7 +378,7 @@ class ChatUser(FastHttpUser):
         if peer is None:
             return
         body = {"to": peer, "text": random.choice(CHAT_LINES)}
-        headers = dict(JSON_HEADERS, **self._auth())
+        headers = json_headers(**self._auth())
         with self.client.post("/api/chat/messages", data=_body(body), headers=headers,
                               catch_response=True, name="POST /api/chat/messages") as r:
             code = r.status_code or 0
@@ -441,7 +445,7 @@ def _ulid_like():
 def _hostile_cases():
     """(case name, method, path, body bytes or None, headers, expected statuses)."""
     now = int(time.time())
-    J = JSON_HEADERS
+    J = json_headers()
     election_ok = {"poll": ELECTION_POLL, "choice": ELECTION["parties"][0], "voter": "dpi-0000000000000",
                    "attrs": {"department": "Guatemala", "municipality": "Mixco", "station": "0108-001"}}
     deep = "[" * 2000 + "]" * 2000          # 4 KB: under the body limit, far over any depth limit
@@ -518,7 +522,7 @@ class HostileUser(FastHttpUser):
         name, method, path, body, headers, expected = random.choice(self.cases)
         h = COUNTERS["hostile"]
         h["sent"] += 1
-        with self.client.request(method, path, data=body, headers=headers, catch_response=True,
+        with self.client.request(method, path, data=body, headers=dict(headers or {}), catch_response=True,
                                  name="hostile %s" % name) as r:
             code = r.status_code or 0
             h["by_case"][name][str(code)] += 1
