@@ -29,6 +29,23 @@ chaos_down_for() {
     start_service "$s" >/dev/null && chaos_log "$s started again (pid $(live_pid "$s"))"
 }
 
+# The edge's own count of vote 202s (Prometheus text on /metrics, summed over its workers).
+edge_vote_202s() {
+    curl -fsS --max-time 2 "http://127.0.0.1:$EDGE_PORT/metrics" 2>/dev/null \
+        | awk '/^vote_edge_requests_total\{kind="vote",status="202"\}/ {print $2}'
+}
+
+chaos_wait_for_load() {
+    local load=$1 start now deadline=$((SECONDS + 90))
+    start=$(edge_vote_202s); start=${start:-0}
+    while [ $SECONDS -lt $deadline ] && kill -0 "$load" 2>/dev/null; do
+        now=$(edge_vote_202s)
+        if [ "${now:-0}" -gt $((start + 20)) ]; then chaos_log "load is flowing ($((now - start)) votes answered 202)"; return 0; fi
+        sleep 0.5
+    done
+    return 1
+}
+
 chaos_log() { printf '    chaos %s %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
 # One round of a scenario; returns when the round is over.
@@ -64,9 +81,14 @@ cmd_chaos() {
     esac
     ( cmd_up ) >/dev/null || die "the stack did not come up (./build.sh up shows why)"
     step "chaos $scenario for ${duration}s under load"
-    "$ROOT/locust/run.sh" "${args[@]}" --duration "$duration" &
-    local load=$! deadline=$((SECONDS + duration - CHAOS_DOWN - 3))
-    sleep 3
+    # --allow-unknown: a request cut by a fault may have no answer, or a 503 ack_timeout; the
+    # stores may hold up to that many records more, while every 202 must still be found.
+    "$ROOT/locust/run.sh" "${args[@]}" --duration "$duration" --allow-unknown &
+    local load=$!
+    # Locust takes a while to start on a busy machine: break nothing before votes flow, and
+    # count the run's time from there (its --duration starts when its users start).
+    chaos_wait_for_load "$load" || { wait "$load"; die "no vote was answered 202 within 90s of starting the load"; }
+    local deadline=$((SECONDS + duration - CHAOS_DOWN - 5))
     while [ $SECONDS -lt $deadline ] && kill -0 "$load" 2>/dev/null; do
         chaos_round "$scenario"
     done
