@@ -412,7 +412,12 @@ def run_check(args, st):
     h = res["hostile"]
     if h["sent"]:
         check("hostile: accepted (202) hostile requests", h["accepted"], 0)
-        check("hostile: answered with the contract's 4xx", h["as_expected"], h["sent"])
+        check("hostile: answered with another status than the contract's 4xx", h["unexpected"], 0)
+        cut = h["sent"] - h["as_expected"] - h["unexpected"]
+        if cut > 0:
+            # Users stopped at the end of the run while waiting for an answer; nothing hostile can
+            # be stored (the stores' equalities above would show it), so this is only reported.
+            notes.append("%d hostile request(s) were cut off by the end of the run (no answer read)" % cut)
     for t in (args.vote_topic + ".dlq", args.chat_topic + ".dlq"):
         check("%s: new dead letters" % t, dlq_delta(after, before, t), 0)
 
