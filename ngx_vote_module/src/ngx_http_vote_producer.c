@@ -458,7 +458,7 @@ void ngx_http_vote_producer_exit(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *
 {
     rd_kafka_topic_t **t;
     ngx_uint_t         i;
-    ngx_msec_t         start = ngx_current_msec, spent;
+    ngx_msec_t         start, spent, left = vmcf->flush_timeout;
 
     if (ngx_http_vote_topics == NULL) {
         return;                          /* init never ran */
@@ -466,16 +466,18 @@ void ngx_http_vote_producer_exit(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *
     if (ngx_http_vote_gauge_ev.timer_set) {
         ngx_del_timer(&ngx_http_vote_gauge_ev);
     }
-    /* vote_flush_timeout bounds the whole exit, both producers together;
-     * rd_kafka_flush() runs the reports, so keep the cached clock fresh */
+    /* vote_flush_timeout bounds the whole exit, both producers together: the
+     * first one flushed gets all of it, the second what is left */
     for (i = 0; i < NGX_HTTP_VOTE_PRODUCERS; i++) {
-        if (ngx_http_vote_prods[i].rk != NULL) {
-            ngx_time_update();
-            spent = ngx_current_msec - start;
-            ngx_http_vote_prod_flush(cycle, &ngx_http_vote_prods[i],
-                                     spent < vmcf->flush_timeout ? vmcf->flush_timeout - spent : 0,
-                                     vmcf->flush_timeout);
+        if (ngx_http_vote_prods[i].rk == NULL) {
+            continue;
         }
+        ngx_time_update();
+        start = ngx_current_msec;
+        ngx_http_vote_prod_flush(cycle, &ngx_http_vote_prods[i], left, vmcf->flush_timeout);
+        ngx_time_update();
+        spent = ngx_current_msec - start;
+        left = spent < left ? left - spent : 0;
     }
     t = ngx_http_vote_topics->elts;
     for (i = 0; i < ngx_http_vote_topics->nelts; i++) {
