@@ -145,3 +145,14 @@ location = /x { vote_enqueue vote; vote_max_json_depth 1; }
 --- must_die
 --- error_log
 "vote_max_json_depth" >= 2
+
+=== TEST 14: a misspelt vote_kafka_local_property fails the start
+--- http_config
+vote_kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
+vote_poll_catalog $TEST_NGINX_POLLS;
+vote_kafka_local_property linger.mss 20;
+--- config
+location = /api/votes { vote_enqueue vote; }
+--- must_die
+--- error_log
+invalid kafka property "linger.mss"

@@ -13,7 +13,7 @@ use Test::Nginx::Socket 'no_plan';
 use FindBin; use lib "$FindBin::Bin/../ngx_vote_module/t";
 use VoteT;
 
-create_topics('votes', 'flush', 'late');
+create_topics('votes', 'flush', 'late', 'split');
 no_shuffle();
 
 our $Real = <<'_EOC_';
@@ -185,3 +185,28 @@ location = /x { return 204; }
 GET /x
 --- error_code: 204
 --- kafka_count: flush 1
+
+=== TEST 11: vote_kafka_local_property: local locations get their own producer (30 s linger here), broker ones keep the short one
+--- http_config eval: $::Real . "    vote_kafka_local_property linger.ms 30000;\n"
+--- config
+location = /l { vote_enqueue vote; vote_topic $TEST_NGINX_TOPIC-split; }
+location = /b { vote_enqueue vote; vote_topic $TEST_NGINX_TOPIC-split; vote_durability broker; vote_ack_timeout 5s; }
+--- request eval
+["POST /l\n{\"poll\":\"band-contest\",\"choice\":\"ruta-sur\"}",
+ "POST /b\n{\"poll\":\"band-contest\",\"choice\":\"ruta-sur\"}"]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[202, 202]
+--- timeout: 4
+--- shutdown_error_log eval
+qr/vote: flushing 1 queued kafka messages\S* \(at most \d+ ms\), producer vote-edge-\d+-local/
+
+=== TEST 12: ... both messages are in the topic (checked after that nginx exited)
+--- http_config eval: $::Real
+--- config
+location = /x { return 204; }
+--- request
+GET /x
+--- error_code: 204
+--- kafka_count: split 2
