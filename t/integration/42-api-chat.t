@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # 42-api-chat.t: chat history, conversations and the chat stream of the api daemon (issue 5).
 #
-# Messages go through the real path when the edge is up (POST /api/chat/messages -> Kafka ->
-# chat sink -> PostgreSQL + Redis PUBLISH).  Only when the edge is not up are they SIMULATED
-# (the row the chat sink would write plus its PUBLISH), which the output says loudly.
+# Messages go through the real path: POST /api/chat/messages at the edge -> Kafka -> chat sink
+# -> PostgreSQL + Redis PUBLISH -> the api's stream. Without the edge the suite bails out.
 #
 # Proves: SQL-injection strings and non-ASCII text come back byte for byte; a third user cannot
 # read the pair's conversation (his view of it is his own, empty conversation; a pair id as
@@ -15,11 +14,8 @@
 . "$(dirname "$0")/api-lib.sh"
 
 api_up || bail_out "api daemon not answering on $API_URL"
-if edge_up; then EDGE_MODE=real; STREAM_URL=$EDGE_URL; else
-    EDGE_MODE=simulated; STREAM_URL=$API_URL
-    diag "SIMULATED chat sink: edge not up on $EDGE_URL; rows inserted + PUBLISHed by the test"
-fi
-note "chat path: $EDGE_MODE"
+edge_up || bail_out "edge not answering on $EDGE_URL: the chat path needs it (./build.sh up)"
+STREAM_URL=$EDGE_URL
 plan 20
 
 a="${RUN}al"; b="${RUN}bo"; c="${RUN}ca"
@@ -44,7 +40,7 @@ for t in "${texts[@]}"; do
     [ "$last_status" = 202 ] || diag "send failed: $last_status $last_body"
     ids+=("$sent_id")
 done
-ok "[ ${#ids[@]} = 7 ] && [ -n '${ids[6]}' ]" "seven messages accepted ($EDGE_MODE path)"
+ok "[ ${#ids[@]} = 7 ] && [ -n '${ids[6]}' ]" "seven messages accepted by the edge"
 # Wait through alice's view: reading marks read for the reader only, bob's unread stays.
 wait_stored "${ids[6]}" "$ta" "$b" 8000
 is "$?" 0 "the last message is stored and listed within 8 s"
@@ -110,7 +106,7 @@ while [ $(( $(now_ms) - t202 )) -lt 3000 ]; do
     sleep 0.02
 done
 kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
-diag "SSE delivery after 202: ${arrived:-never (>3000)} ms ($EDGE_MODE path)"
+diag "SSE delivery after 202: ${arrived:-never (>3000)} ms (edge -> Kafka -> chat sink -> api)"
 ok "[ -n '$arrived' ] && [ '$arrived' -le 1000 ]" "the stream delivers the message within 1 s of its 202 (${arrived:-never} ms)"
 data=$(grep -A2 "^id: $live_id\$" "$out" | sed -n 's/^data: //p')
 is "$(jq -r '.from + ">" + .to + " " + .text' <<<"$data")" "$a>$b live $RUN" "the event carries the message JSON"

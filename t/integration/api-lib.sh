@@ -68,34 +68,12 @@ jwt_part() {
 
 now_ms() { date +%s%3N; }
 
-# ulid -> a fresh ULID (simulated-sink mode only; real ids come from the edge)
-ulid() {
-    python3 -c 'import os,time
-a="0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-n=(int(time.time()*1000)<<80)|int.from_bytes(os.urandom(10),"big")
-print("".join(a[(n>>(5*i))&31] for i in range(25,-1,-1)))'
-}
-
-# send_chat FROM_TOKEN FROM TO TEXT -> sets sent_id; via the edge when EDGE_MODE=real, else
-# SIMULATED: the row the chat sink would write plus its two PUBLISHes.
+# send_chat FROM_TOKEN FROM TO TEXT -> sets sent_id: POST /api/chat/messages at the edge.
 send_chat() {
-    local tok=$1 from=$2 to=$3 text=$4 body conv msg
+    local tok=$1 to=$3 text=$4 body
     body=$(jq -cn --arg to "$to" --arg text "$text" '{to: $to, text: $text}')
-    if [ "$EDGE_MODE" = real ]; then
-        req POST "$EDGE_URL/api/chat/messages" "$body" -H "Authorization: Bearer $tok"
-        sent_id=$(jq -r '.id // empty' <<<"$last_body")
-        return
-    fi
-    sent_id=$(ulid)
-    conv=$(printf '%s\n%s\n' "$from" "$to" | LC_ALL=C sort | paste -sd:)
-    msg=$(jq -cn --arg id "$sent_id" --arg c "$conv" --arg f "$from" --arg t "$to" --arg x "$text" \
-        --argjson at "$(now_ms)" '{v:1,kind:"chat",id:$id,conversation:$c,from:$f,to:$t,text:$x,received_at:$at}')
-    psql -X -q "$PG_CONNINFO" -v id="$sent_id" -v c="$conv" -v f="$from" -v t="$to" -v x="$text" \
-        >/dev/null <<<"insert into messages (id, conversation, sender, recipient, body, received_at)
-            values (:'id', :'c', :'f', :'t', :'x', now());"
-    redis-cli -p "${REDIS_PORT:-6379}" publish "chat:user:$to" "$msg" >/dev/null
-    redis-cli -p "${REDIS_PORT:-6379}" publish "chat:user:$from" "$msg" >/dev/null
-    last_status=202
+    req POST "$EDGE_URL/api/chat/messages" "$body" -H "Authorization: Bearer $tok"
+    sent_id=$(jq -r '.id // empty' <<<"$last_body")
 }
 
 # wait_stored ID TOKEN PEER [MS] -> 0 when the api lists message ID in the conversation
