@@ -15,6 +15,7 @@
 #include "msg.h"
 #include "pg_conn.h"
 #include "redis_conn.h"
+#include "sink_options.h"
 #include "wconfig.h"
 #include "wlog.h"
 
@@ -33,12 +34,11 @@ struct strbuf {
 };
 
 struct chat_opts {
-    const char *brokers, *topic, *group, *dlq_topic, *client_id, *kafka_props;
-    long batch_max, batch_ms, backoff_base_ms, backoff_cap_ms;
+    struct sink_config kafka;      /* Kafka, batching, backoff and replay: sink_options.h */
     const char *pg_conninfo, *redis_host, *redis_prefix;
     long pg_port, redis_port, redis_timeout_ms;
     const char *metrics_addr, *log_level;
-    long metrics_port, replay_from_start;
+    long metrics_port;
 };
 
 struct chat_sink {
@@ -58,16 +58,7 @@ struct chat_sink {
 static struct chat_opts opts;
 
 static const struct wopt option_table[] = {
-    { "brokers", "KAFKA_BROKERS", WOPT_STR, &opts.brokers, "127.0.0.1:9092", "Kafka bootstrap servers" },
-    { "topic", "CHAT_SINK_TOPIC", WOPT_STR, &opts.topic, "chat", "topic to consume" },
-    { "group", "CHAT_SINK_GROUP", WOPT_STR, &opts.group, "chat-sink", "consumer group id" },
-    { "dlq-topic", "CHAT_SINK_DLQ_TOPIC", WOPT_STR, &opts.dlq_topic, "chat.dlq", "dead-letter topic for poison messages" },
-    { "client-id", "CHAT_SINK_CLIENT_ID", WOPT_STR, &opts.client_id, "chat-sink", "Kafka client.id" },
-    { "kafka-props", "CHAT_SINK_KAFKA_PROPS", WOPT_STR, &opts.kafka_props, NULL, "extra librdkafka properties key=value,key=value" },
-    { "batch-max", "SINK_BATCH_MAX", WOPT_INT, &opts.batch_max, "1000", "max messages per batch" },
-    { "batch-ms", "SINK_BATCH_MS", WOPT_INT, &opts.batch_ms, "50", "max milliseconds to fill a batch" },
-    { "backoff-base-ms", "SINK_BACKOFF_BASE_MS", WOPT_INT, &opts.backoff_base_ms, "100", "first retry delay after a store failure" },
-    { "backoff-cap-ms", "SINK_BACKOFF_CAP_MS", WOPT_INT, &opts.backoff_cap_ms, "5000", "longest retry delay" },
+    SINK_KAFKA_OPTIONS(opts.kafka, "CHAT_SINK", "chat-sink", "chat", "chat.dlq"),
     { "pg", "PG_CONNINFO", WOPT_STR, &opts.pg_conninfo, NULL, "libpq conninfo (overrides --pg-port); add options='-csearch_path=x' for a schema" },
     { "pg-port", "PG_PORT", WOPT_INT, &opts.pg_port, "5432", "PostgreSQL port on 127.0.0.1 (db vote, user vote)" },
     { "redis-host", "REDIS_HOST", WOPT_STR, &opts.redis_host, "127.0.0.1", "Redis host (pub/sub)" },
@@ -76,7 +67,7 @@ static const struct wopt option_table[] = {
     { "redis-prefix", "CHAT_SINK_REDIS_PREFIX", WOPT_STR, &opts.redis_prefix, "", "prefix for Redis channels (tests)" },
     { "metrics-addr", "SINK_METRICS_ADDR", WOPT_STR, &opts.metrics_addr, "127.0.0.1", "metrics listen address" },
     { "metrics-port", "CHAT_SINK_METRICS_PORT", WOPT_INT, &opts.metrics_port, "9102", "metrics port (0 = off)" },
-    { "replay-from-start", "SINK_REPLAY_FROM_START", WOPT_INT, &opts.replay_from_start, "0", "1 = re-read every partition from offset 0 (idempotent replay)" },
+    SINK_REPLAY_OPTION(opts.kafka),
     { "log-level", "LOG_LEVEL", WOPT_STR, &opts.log_level, "info", "debug|info|warn|error" },
 };
 
@@ -471,15 +462,8 @@ int main(int argc, char **argv)
     sink_install_signals();
     if (wmetrics_serve(opts.metrics_addr, (int)opts.metrics_port) != 0)
         return 1;
-    struct sink_config cfg = {
-        .brokers = opts.brokers, .topic = opts.topic, .group = opts.group,
-        .dlq_topic = opts.dlq_topic, .client_id = opts.client_id, .kafka_props = opts.kafka_props,
-        .batch_max = opts.batch_max, .batch_ms = opts.batch_ms,
-        .backoff_base_ms = opts.backoff_base_ms, .backoff_cap_ms = opts.backoff_cap_ms,
-        .replay_from_start = opts.replay_from_start,
-    };
     struct sink_ops ops = { chat_decode, chat_free, chat_write_batch, chat_load_offsets };
-    int rc = sink_run(&cfg, &ops, &s);
+    int rc = sink_run(&opts.kafka, &ops, &s);
     wmetrics_stop();
     pg_conn_close(&s.pg);
     redis_conn_close(&s.redis);

@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "msg.h"
 #include "redis_conn.h"
+#include "sink_options.h"
 #include "wconfig.h"
 #include "wlog.h"
 
@@ -38,15 +39,14 @@
 #define OFFSETS_KEY "sink:votes:offsets"
 
 struct vote_opts {
-    const char *brokers, *topic, *group, *dlq_topic, *client_id, *kafka_props;
-    long batch_max, batch_ms, backoff_base_ms, backoff_cap_ms;
+    struct sink_config kafka;      /* Kafka, batching, backoff and replay: sink_options.h */
     const char *redis_host, *redis_prefix;
     long redis_port, redis_timeout_ms, recent_cap;
     const char *mongo_uri, *mongo_host, *mongo_db, *mongo_collection;
     long mongo_port;
     const char *catalog_path, *metrics_addr, *log_level;
     long fault_exit_after_redis;
-    long metrics_port, replay_from_start;
+    long metrics_port;
 };
 
 struct vote_sink {
@@ -72,16 +72,7 @@ struct vote_sink {
 static struct vote_opts opts;
 
 static const struct wopt option_table[] = {
-    { "brokers", "KAFKA_BROKERS", WOPT_STR, &opts.brokers, "127.0.0.1:9092", "Kafka bootstrap servers" },
-    { "topic", "VOTE_SINK_TOPIC", WOPT_STR, &opts.topic, "votes", "topic to consume" },
-    { "group", "VOTE_SINK_GROUP", WOPT_STR, &opts.group, "vote-sink", "consumer group id" },
-    { "dlq-topic", "VOTE_SINK_DLQ_TOPIC", WOPT_STR, &opts.dlq_topic, "votes.dlq", "dead-letter topic for poison messages" },
-    { "client-id", "VOTE_SINK_CLIENT_ID", WOPT_STR, &opts.client_id, "vote-sink", "Kafka client.id" },
-    { "kafka-props", "VOTE_SINK_KAFKA_PROPS", WOPT_STR, &opts.kafka_props, NULL, "extra librdkafka properties key=value,key=value" },
-    { "batch-max", "SINK_BATCH_MAX", WOPT_INT, &opts.batch_max, "1000", "max messages per batch" },
-    { "batch-ms", "SINK_BATCH_MS", WOPT_INT, &opts.batch_ms, "50", "max milliseconds to fill a batch" },
-    { "backoff-base-ms", "SINK_BACKOFF_BASE_MS", WOPT_INT, &opts.backoff_base_ms, "100", "first retry delay after a store failure" },
-    { "backoff-cap-ms", "SINK_BACKOFF_CAP_MS", WOPT_INT, &opts.backoff_cap_ms, "5000", "longest retry delay" },
+    SINK_KAFKA_OPTIONS(opts.kafka, "VOTE_SINK", "vote-sink", "votes", "votes.dlq"),
     { "redis-host", "REDIS_HOST", WOPT_STR, &opts.redis_host, "127.0.0.1", "Redis host" },
     { "redis-port", "REDIS_PORT", WOPT_INT, &opts.redis_port, "6379", "Redis port" },
     { "redis-timeout-ms", "REDIS_TIMEOUT_MS", WOPT_INT, &opts.redis_timeout_ms, "3000", "Redis connect/command timeout" },
@@ -95,7 +86,7 @@ static const struct wopt option_table[] = {
     { "catalog", "POLL_CATALOG", WOPT_STR, &opts.catalog_path, "stack/polls.json", "poll catalog JSON (poison check)" },
     { "metrics-addr", "SINK_METRICS_ADDR", WOPT_STR, &opts.metrics_addr, "127.0.0.1", "metrics listen address" },
     { "metrics-port", "VOTE_SINK_METRICS_PORT", WOPT_INT, &opts.metrics_port, "9101", "metrics port (0 = off)" },
-    { "replay-from-start", "SINK_REPLAY_FROM_START", WOPT_INT, &opts.replay_from_start, "0", "1 = re-read every partition from offset 0 (idempotent replay)" },
+    SINK_REPLAY_OPTION(opts.kafka),
     { "fault-exit-after-redis", "VOTE_SINK_FAULT_EXIT_AFTER_REDIS", WOPT_INT, &opts.fault_exit_after_redis, "0", "TESTS ONLY: die like kill -9 right after the Nth Redis step (the worst crash point)" },
     { "log-level", "LOG_LEVEL", WOPT_STR, &opts.log_level, "info", "debug|info|warn|error" },
 };
@@ -632,15 +623,8 @@ int main(int argc, char **argv)
         teardown(&s);
         return 1;
     }
-    struct sink_config cfg = {
-        .brokers = opts.brokers, .topic = opts.topic, .group = opts.group,
-        .dlq_topic = opts.dlq_topic, .client_id = opts.client_id, .kafka_props = opts.kafka_props,
-        .batch_max = opts.batch_max, .batch_ms = opts.batch_ms,
-        .backoff_base_ms = opts.backoff_base_ms, .backoff_cap_ms = opts.backoff_cap_ms,
-        .replay_from_start = opts.replay_from_start,
-    };
     struct sink_ops ops = { vote_decode, vote_free, vote_write_batch, vote_load_offsets };
-    int rc = sink_run(&cfg, &ops, &s);
+    int rc = sink_run(&opts.kafka, &ops, &s);
     wmetrics_stop();
     teardown(&s);
     return rc == 0 ? 0 : 1;
