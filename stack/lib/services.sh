@@ -68,8 +68,8 @@ start_postgres() {
         as_pg "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
             >> "$LOG_DIR/postgres.log" 2>&1 || die "initdb failed (see $LOG_DIR/postgres.log)"
     fi
-    mkdir -p "$STATE_DIR/postgres-socket"; [ "$(id -u)" = 0 ] && chown postgres: "$STATE_DIR/postgres-socket" "$LOG_DIR/postgres.log" 2>/dev/null
-    touch "$LOG_DIR/postgres.log"; [ "$(id -u)" = 0 ] && chown postgres: "$LOG_DIR/postgres.log"
+    mkdir -p "$STATE_DIR/postgres-socket"; touch "$LOG_DIR/postgres.log"
+    [ "$(id -u)" = 0 ] && chown postgres: "$STATE_DIR/postgres-socket" "$LOG_DIR/postgres.log"
     as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$LOG_DIR/postgres.log" -w -t "$READY_TIMEOUT" \
         -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $STATE_DIR/postgres-socket -c max_connections=200 -c synchronous_commit=on -c fsync=on" \
         start > /dev/null || die "PostgreSQL failed to start (see $LOG_DIR/postgres.log)"

@@ -16,6 +16,7 @@
 #include "pg_conn.h"
 #include "redis_conn.h"
 #include "sink_options.h"
+#include "strbuf.h"
 #include "wconfig.h"
 #include "wlog.h"
 
@@ -27,11 +28,6 @@
 
 #define COLS_PER_ROW 6
 
-/* A growable string for one array-literal parameter. */
-struct strbuf {
-    char *s;
-    size_t len, cap;
-};
 
 struct chat_opts {
     struct sink_config kafka;      /* Kafka, batching, backoff and replay: sink_options.h */
@@ -48,7 +44,7 @@ struct chat_sink {
     char conninfo[1024];
     int redis_was_down;            /* log publish outages once per state change */
     unsigned long prepared_gen;    /* pg session generation INSERT_STMT was prepared in (0 = none) */
-    struct strbuf cols[COLS_PER_ROW]; /* array parameters, reused per batch */
+    strbuf cols[COLS_PER_ROW];     /* array parameters, reused per batch */
     _Atomic uint64_t *written;
     _Atomic uint64_t *replayed;
     _Atomic uint64_t *published;
@@ -92,67 +88,37 @@ static const char offsets_upsert[] =
     "ON CONFLICT (topic, partition) DO UPDATE "
     "SET next_offset = GREATEST(sink_offsets.next_offset, EXCLUDED.next_offset)";
 
-static int sb_reserve(struct strbuf *b, size_t more)
-{
-    if (b->len + more + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + more + 1)
-        cap *= 2;
-    char *p = realloc(b->s, cap);
-    if (p == NULL)
-        return -1;
-    b->s = p;
-    b->cap = cap;
-    return 0;
-}
-
 /* Append one element of a text[] literal: always double-quoted, with \ and " escaped, so
  * commas, braces, NULL-looking words and quotes in chat text stay data. */
-static int sb_array_text(struct strbuf *b, const char *v)
+static int sb_array_text(strbuf *b, const char *v)
 {
-    size_t n = strlen(v);
-    if (sb_reserve(b, 2 * n + 4) != 0)
+    if ((b->len > 1 && sb_append(b, ",", 1) != 0) || sb_append(b, "\"", 1) != 0)
         return -1;
-    if (b->len > 1)
-        b->s[b->len++] = ',';
-    b->s[b->len++] = '"';
-    for (const char *p = v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            b->s[b->len++] = '\\';
-        b->s[b->len++] = *p;
+    for (const char *run = v;;) {
+        size_t n = strcspn(run, "\"\\");
+        if (sb_append(b, run, n) != 0)
+            return -1;
+        if (run[n] == '\0')
+            break;
+        if (sb_append(b, "\\", 1) != 0 || sb_append(b, run + n, 1) != 0)
+            return -1;
+        run += n + 1;
     }
-    b->s[b->len++] = '"';
-    b->s[b->len] = '\0';
-    return 0;
+    return sb_append(b, "\"", 1);
 }
 
-static int sb_array_int(struct strbuf *b, int64_t v)
+static int sb_array_int(strbuf *b, int64_t v)
 {
-    if (sb_reserve(b, 24) != 0)
-        return -1;
-    b->len += (size_t)snprintf(b->s + b->len, b->cap - b->len, "%s%" PRId64, b->len > 1 ? "," : "", v);
-    return 0;
+    return sb_appendf(b, "%s%" PRId64, b->len > 1 ? "," : "", v);
 }
 
-static int sb_start(struct strbuf *b)
+static int sb_start(strbuf *b)
 {
     b->len = 0;
-    if (sb_reserve(b, 2) != 0)
-        return -1;
-    b->s[b->len++] = '{';
-    b->s[b->len] = '\0';
-    return 0;
+    return sb_append(b, "{", 1);
 }
 
-static int sb_finish(struct strbuf *b)
-{
-    if (sb_reserve(b, 1) != 0)
-        return -1;
-    b->s[b->len++] = '}';
-    b->s[b->len] = '\0';
-    return 0;
-}
+static int sb_finish(strbuf *b) { return sb_append(b, "}", 1); }
 
 /* ---------------- PostgreSQL transaction ---------------- */
 
@@ -230,7 +196,7 @@ static int insert_messages(struct chat_sink *s, const struct sink_batch *b, unsi
         return -1;
     const char *params[COLS_PER_ROW];
     for (int c = 0; c < COLS_PER_ROW; c++)
-        params[c] = s->cols[c].s;
+        params[c] = s->cols[c].data;
     PGresult *res = PQexecPrepared(s->pg.conn, INSERT_STMT, COLS_PER_ROW, params, NULL, NULL, 0);
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
         pg_conn_note_failure(&s->pg, res);
@@ -468,6 +434,6 @@ int main(int argc, char **argv)
     pg_conn_close(&s.pg);
     redis_conn_close(&s.redis);
     for (int c = 0; c < COLS_PER_ROW; c++)
-        free(s.cols[c].s);
+        sb_free(&s.cols[c]);
     return rc == 0 ? 0 : 1;
 }

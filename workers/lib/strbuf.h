@@ -1,8 +1,9 @@
 /*
- * strbuf.h - a growable byte buffer (request bodies, SSE queues, metrics text).
+ * strbuf.h - a growable byte buffer, shared by the daemons (the api's request bodies, SSE
+ * queues and metrics text; the chat sink's array parameters).
  */
-#ifndef API_STRBUF_H
-#define API_STRBUF_H
+#ifndef WORKERS_STRBUF_H
+#define WORKERS_STRBUF_H
 
 #include <stddef.h>
 
