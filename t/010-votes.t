@@ -71,6 +71,62 @@ X-Region: west
 topic: votes
 key: west:fan-1
 
+=== TEST 3a: vote_request_id $request_id: the record carries nginx's request id
+--- http_config eval: $::HttpConfig
+--- config
+location = /api/votes {
+    vote_enqueue vote;
+    vote_topic $TEST_NGINX_TOPIC-votes;
+    vote_request_id $request_id;
+}
+--- request
+POST /api/votes
+{"poll":"band-contest","choice":"ruta-sur"}
+--- more_headers
+Content-Type: application/json
+--- error_code: 202
+--- kafka_readback
+topic: votes
+request_id: /^[0-9a-f]{32}$/
+
+=== TEST 3b: vote_request_id from a load balancer's header is taken as it is
+--- http_config eval: $::HttpConfig
+--- config
+location = /api/votes {
+    vote_enqueue vote;
+    vote_topic $TEST_NGINX_TOPIC-votes;
+    vote_request_id $http_x_request_id;
+}
+--- request
+POST /api/votes
+{"poll":"band-contest","choice":"ruta-sur"}
+--- more_headers
+Content-Type: application/json
+X-Request-Id: lb-7f3a:0001/edge.2
+--- error_code: 202
+--- kafka_readback
+topic: votes
+request_id: lb-7f3a:0001/edge.2
+
+=== TEST 3c: a hostile vote_request_id value (spaces, quotes) falls back to the message id
+--- http_config eval: $::HttpConfig
+--- config
+location = /api/votes {
+    vote_enqueue vote;
+    vote_topic $TEST_NGINX_TOPIC-votes;
+    vote_request_id $http_x_request_id;
+}
+--- request
+POST /api/votes
+{"poll":"band-contest","choice":"ruta-sur"}
+--- more_headers
+Content-Type: application/json
+X-Request-Id: a" OR 1=1; <script>
+--- error_code: 202
+--- kafka_readback
+topic: votes
+request_id: $id
+
 === TEST 4: malformed JSON -> 400
 --- http_config eval: $::HttpConfig
 --- config

@@ -43,13 +43,13 @@ typedef struct {
     ngx_msec_t       flush_timeout;    /* bounded flush on worker exit */
     ngx_shm_zone_t  *shm_zone;
     ngx_uint_t       used;             /* bit 1 << durability: some location enqueues so */
-    ngx_int_t        request_id_index; /* $request_id, for the record header */
 } ngx_http_vote_main_conf_t;
 
 typedef struct {
     ngx_uint_t                kind;          /* 0 = off, VC_KIND_VOTE, VC_KIND_CHAT */
     ngx_str_t                 topic;
     ngx_http_complex_value_t *key;           /* NULL = $vote_msg_key */
+    ngx_http_complex_value_t *request_id;    /* NULL = the message id */
     ngx_uint_t                durability;
     ngx_msec_t                ack_timeout;
     ngx_msec_t                stall_timeout;  /* 0 = never refuse for lack of progress */

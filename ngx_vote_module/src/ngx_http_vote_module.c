@@ -100,6 +100,13 @@ static ngx_command_t ngx_http_vote_commands[] = {
       offsetof(ngx_http_vote_loc_conf_t, key),
       NULL },
 
+    { ngx_string("vote_request_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_vote_loc_conf_t, request_id),
+      NULL },
+
     { ngx_string("vote_durability"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -398,6 +405,9 @@ static char *ngx_http_vote_merge_loc_conf(ngx_conf_t *cf, void *parent, void *ch
     if (conf->key == NULL) {
         conf->key = prev->key;
     }
+    if (conf->request_id == NULL) {
+        conf->request_id = prev->request_id;
+    }
     ngx_conf_merge_uint_value(conf->durability, prev->durability, NGX_HTTP_VOTE_LOCAL);
     ngx_conf_merge_msec_value(conf->ack_timeout, prev->ack_timeout, 5000);
     ngx_conf_merge_msec_value(conf->stall_timeout, prev->stall_timeout, 2000);
@@ -451,12 +461,7 @@ static char *ngx_http_vote_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *con
 static ngx_int_t ngx_http_vote_postconfiguration(ngx_conf_t *cf)
 {
     ngx_http_vote_main_conf_t *vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_vote_module);
-    ngx_str_t                  rid = ngx_string("request_id");
 
-    vmcf->request_id_index = ngx_http_get_variable_index(cf, &rid);
-    if (vmcf->request_id_index == NGX_ERROR) {
-        return NGX_ERROR;
-    }
     return ngx_http_vote_metrics_zone(cf, vmcf);
 }
 

@@ -154,8 +154,16 @@ sub _readback {
     return unless @hit;
     my $m = $hit[0];
     Test::More::is($m->{headers}{schema}, '1', "$name - kafka_readback - schema header");
-    Test::More::like($m->{headers}{'request-id'} // '', qr/^[0-9a-f]{32}$/,
-                     "$name - kafka_readback - request-id header");
+    # request-id: the message id unless the block says otherwise
+    # ("request_id: /regex/" or "request_id: exact value")
+    my $rid = ($want{request_id} // ['$id'])->[0];
+    if ($rid =~ m{^/(.*)/$}) {
+        Test::More::like($m->{headers}{'request-id'} // '', qr/$1/,
+                         "$name - kafka_readback - request-id header like $rid");
+    } else {
+        $rid = $id if $rid eq '$id';
+        Test::More::is($m->{headers}{'request-id'}, $rid, "$name - kafka_readback - request-id header");
+    }
     my $v = eval { JSON::PP->new->decode($m->{payload}) };
     Test::More::is(ref $v eq 'HASH' ? $v->{id} : undef, $id, "$name - kafka_readback - value id");
     for my $k (@{ $want{key} // [] }) {
