@@ -47,7 +47,7 @@ enum MHD_Result handle_results(api_request *r)
     size_t len;
     if (results_snapshot(r->app, (size_t)idx, 0, &json, &len) < 0)
         return respond_unavailable(r, "results store unavailable");
-    ret = respond_raw(r, 200, "application/json", json, len);
+    ret = results_respond(r, json, len);
     free(json);
     return ret;
 }

@@ -10,8 +10,9 @@
 
 void respond_add_common_headers(struct MHD_Response *resp)
 {
-    /* Answers carry per-user or live data: never let a proxy cache them. */
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    /* Answers carry per-user or live data: never let a proxy or browser cache them
+     * (the public results set their own headers, results.c). */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "private, no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "etag.h"
 #include "log.h"
 #include "metrics.h"
 #include "rds.h"
@@ -23,6 +24,7 @@ typedef struct {
     char *json;
     size_t len;
     struct MHD_Response *resp; /* the same bytes as a ready answer (shared by readers) */
+    char etag[ETAG_MAX];
     double built_at;      /* monotonic seconds */
     atomic_int changed;   /* pending stream push */
 } cache_entry;
@@ -70,8 +72,21 @@ static void drop_entry_locked(cache_entry *e)
     e->resp = NULL;
 }
 
+/* Headers of a results answer: public (the same for every reader, no credentials
+ * involved), cacheable for RESULTS_MAX_AGE_S by browsers and the edge, and its tag.
+ * 0, or -1 if MHD could not add one. */
+static int add_public_headers(struct MHD_Response *resp, const char *etag)
+{
+    return MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+                                   RESULTS_CACHE_CONTROL) == MHD_YES &&
+                   MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag) == MHD_YES &&
+                   MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") == MHD_YES
+               ? 0
+               : -1;
+}
+
 /* A shareable answer owning a copy of json; NULL on allocation failure. */
-static struct MHD_Response *make_response(const char *json, size_t len)
+static struct MHD_Response *make_response(const char *json, size_t len, const char *etag)
 {
     char *body = malloc(len ? len : 1);
     if (!body)
@@ -83,9 +98,51 @@ static struct MHD_Response *make_response(const char *json, size_t len)
         free(body);
         return NULL;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    respond_add_common_headers(resp);
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES ||
+        add_public_headers(resp, etag) < 0) {
+        MHD_destroy_response(resp);
+        return NULL;
+    }
     return resp;
+}
+
+/* 1 if the request's If-None-Match names etag: the reader already has these results. */
+static int client_has(api_request *r, const char *etag)
+{
+    return etag_matches(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_IF_NONE_MATCH),
+                        etag);
+}
+
+/* 304 Not Modified with the tag and the caching headers, no body. */
+static enum MHD_Result respond_not_modified(api_request *r, const char *etag)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!resp || add_public_headers(resp, etag) < 0) {
+        if (resp)
+            MHD_destroy_response(resp);
+        log_error("response_alloc", "cannot build a 304");
+        return MHD_NO;
+    }
+    enum MHD_Result ret = respond_queue_shared(r, 304, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+enum MHD_Result results_respond(api_request *r, const char *json, size_t len)
+{
+    char etag[ETAG_MAX];
+    etag_of_results(json, len, etag);
+    if (client_has(r, etag))
+        return respond_not_modified(r, etag);
+    struct MHD_Response *resp = make_response(json, len, etag);
+    if (!resp) {
+        log_error("response_alloc", "cannot build the results answer");
+        return MHD_NO;
+    }
+    enum MHD_Result ret = respond_queue_shared(r, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
 }
 
 int results_respond_cached(api_request *r, size_t idx, enum MHD_Result *ret)
@@ -95,7 +152,8 @@ int results_respond_cached(api_request *r, size_t idx, enum MHD_Result *ret)
     pthread_mutex_lock(&rc->lock);
     cache_entry *e = &rc->entries[idx];
     if (e->resp && api_now_monotonic() - e->built_at <= rc->max_age) {
-        *ret = respond_queue_shared(r, 200, e->resp);
+        *ret = client_has(r, e->etag) ? respond_not_modified(r, e->etag)
+                                      : respond_queue_shared(r, 200, e->resp);
         rcode = 0;
     }
     pthread_mutex_unlock(&rc->lock);
@@ -143,8 +201,10 @@ static int cache_get(results_cache *rc, size_t idx, char **json, size_t *len)
 
 static void cache_put(results_cache *rc, size_t idx, const char *json, size_t len, double t)
 {
+    char etag[ETAG_MAX];
+    etag_of_results(json, len, etag);
     char *copy = malloc(len + 1);
-    struct MHD_Response *resp = copy ? make_response(json, len) : NULL;
+    struct MHD_Response *resp = copy ? make_response(json, len, etag) : NULL;
     if (!resp) {
         free(copy);
         return;
@@ -159,6 +219,7 @@ static void cache_put(results_cache *rc, size_t idx, const char *json, size_t le
         e->json = copy;
         e->len = len;
         e->resp = resp;
+        memcpy(e->etag, etag, sizeof e->etag);
         e->built_at = t;
         copy = NULL;
         resp = NULL;

@@ -14,6 +14,11 @@
 
 #include "api.h"
 
+/* Results are public and eventually consistent (the SSE stream is the live channel):
+ * browsers and the edge's micro-cache (nginx-conf/api-locations.conf) may keep an
+ * answer for a second.  Per-user answers say "private, no-store" (respond.c). */
+#define RESULTS_CACHE_CONTROL "public, max-age=1"
+
 #define RESULTS_TOP_N 10           /* entries in "top" per attribute */
 #define RESULTS_FULL_ATTR_MAX 500  /* attributes with more values only get "top" */
 
@@ -25,9 +30,14 @@ void results_cache_free(results_cache *rc);
 int results_snapshot(api_app *app, size_t idx, int fresh, char **json, size_t *len);
 
 /* Answers r with the cached snapshot of poll idx if it is fresh: the cache keeps one
- * ready MHD response per poll, queued to every reader without copying the body.
+ * ready MHD response per poll, queued to every reader without copying the body
+ * (or a 304 when If-None-Match names its tag).
  * Returns 0 (and *ret) when answered, -1 on a miss. */
 int results_respond_cached(api_request *r, size_t idx, enum MHD_Result *ret);
+
+/* Answers r with the snapshot json (copied): 200 with Cache-Control: public and a
+ * weak ETag (etag.h), or 304 when the request's If-None-Match names that tag. */
+enum MHD_Result results_respond(api_request *r, const char *json, size_t len);
 
 /* The tallies of poll idx changed: drop its cache entry, flag a stream push. */
 void results_mark_changed(results_cache *rc, size_t idx);

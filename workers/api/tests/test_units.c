@@ -1,7 +1,7 @@
 /*
  * test_units.c - cmocka unit tests of the api daemon's self-contained parts: the byte
  * buffer, the revocation set, configuration precedence, SSE framing and client limits,
- * password hashing and the metrics text.  Run: make -C workers/api check (TAP output).
+ * password hashing, the metrics text and the results' entity tags.  Run: make -C workers/api check (TAP output).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "etag.h"
 #include "metrics.h"
 #include "password.h"
 #include "revoked.h"
@@ -170,6 +171,37 @@ static void metrics_render_prometheus_text(void **state)
     sb_free(&out);
 }
 
+static void etag_ignores_generated_at_only(void **state)
+{
+    (void)state;
+    const char *a = "{\"poll\":\"p\",\"count\":3,\"generated_at\":1763786400000,\"totals\":{\"x\":3}}";
+    const char *b = "{\"poll\":\"p\",\"count\":3,\"generated_at\":1763786409999,\"totals\":{\"x\":3}}";
+    const char *c = "{\"poll\":\"p\",\"count\":4,\"generated_at\":1763786400000,\"totals\":{\"x\":4}}";
+    char ta[ETAG_MAX], tb[ETAG_MAX], tc[ETAG_MAX];
+    etag_of_results(a, strlen(a), ta);
+    etag_of_results(b, strlen(b), tb);
+    etag_of_results(c, strlen(c), tc);
+    assert_string_equal(ta, tb);
+    assert_string_not_equal(ta, tc);
+    assert_int_equal(strlen(ta), 20); /* W/"16 hex" */
+    assert_memory_equal(ta, "W/\"", 3);
+}
+
+static void etag_if_none_match_lists(void **state)
+{
+    (void)state;
+    const char *tag = "W/\"00000000000000ab\"";
+    assert_int_equal(etag_matches(NULL, tag), 0);
+    assert_int_equal(etag_matches("", tag), 0);
+    assert_int_equal(etag_matches(tag, tag), 1);
+    assert_int_equal(etag_matches("\"00000000000000ab\"", tag), 1); /* weak comparison */
+    assert_int_equal(etag_matches("\"x\", W/\"00000000000000ab\" ", tag), 1);
+    assert_int_equal(etag_matches("*", tag), 1);
+    assert_int_equal(etag_matches("W/\"00000000000000ac\"", tag), 0);
+    assert_int_equal(etag_matches("W/\"00000000000000a\"", tag), 0);
+    assert_int_equal(etag_matches(",,", tag), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -181,6 +213,8 @@ int main(void)
         cmocka_unit_test(sse_hub_limits_and_routes),
         cmocka_unit_test(passwords_verify_only_the_right_one),
         cmocka_unit_test(metrics_render_prometheus_text),
+        cmocka_unit_test(etag_ignores_generated_at_only),
+        cmocka_unit_test(etag_if_none_match_lists),
     };
     return cmocka_run_group_tests_name("vote-api units", tests, NULL, NULL);
 }
