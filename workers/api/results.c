@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "etag.h"
 #include "log.h"
@@ -25,12 +26,22 @@ typedef struct {
     size_t len;
     struct MHD_Response *resp; /* the same bytes as a ready answer (shared by readers) */
     char etag[ETAG_MAX];
-    double built_at;      /* monotonic seconds */
+    double built_at;      /* monotonic seconds: when its Redis read started */
+    unsigned gen;         /* bumped by every change notification */
+    int stale;            /* a change arrived after built_at: rebuild before the next use */
+    int building;         /* a reader is rebuilding it: others keep serving this one */
     atomic_int changed;   /* pending stream push */
 } cache_entry;
 
+/* Without any change notification a snapshot is read again after RECHECK_AHEAD_S
+ * (in case one was lost) and never served older than RECHECK_MAX_S. */
+#define RECHECK_AHEAD_S 4.0
+#define RECHECK_MAX_S 5.0
+#define BUILD_WAIT_S 2 /* a reader waits this long for another's rebuild, then reads itself */
+
 struct results_cache {
     pthread_mutex_t lock;
+    pthread_cond_t built; /* a rebuild ended (entry replaced or abandoned) */
     cache_entry *entries;
     size_t n;
     double max_age;
@@ -45,7 +56,17 @@ results_cache *results_cache_new(size_t npolls, unsigned max_age_ms)
         free(rc);
         return NULL;
     }
-    pthread_mutex_init(&rc->lock, NULL);
+    if (pthread_mutex_init(&rc->lock, NULL) != 0) {
+        free(rc->entries);
+        free(rc);
+        return NULL;
+    }
+    if (pthread_cond_init(&rc->built, NULL) != 0) {
+        pthread_mutex_destroy(&rc->lock);
+        free(rc->entries);
+        free(rc);
+        return NULL;
+    }
     rc->n = npolls;
     rc->max_age = max_age_ms / 1000.0;
     return rc;
@@ -58,6 +79,7 @@ void results_cache_free(results_cache *rc)
     for (size_t i = 0; i < rc->n; i++)
         drop_entry_locked(&rc->entries[i]);
     free(rc->entries);
+    pthread_cond_destroy(&rc->built);
     pthread_mutex_destroy(&rc->lock);
     free(rc);
 }
@@ -145,13 +167,33 @@ enum MHD_Result results_respond(api_request *r, const char *json, size_t len)
     return ret;
 }
 
+/* Under rc->lock.  Whether entry e should be read from Redis again: a change was
+ * notified and the snapshot is at least max_age old (so a stream of changes costs
+ * at most one read per max_age; after a quiet spell the first change is read at
+ * once), or no change came for RECHECK_AHEAD_S. */
+static int entry_wants_rebuild(const results_cache *rc, const cache_entry *e, double age)
+{
+    return (e->stale && age >= rc->max_age) || age >= RECHECK_AHEAD_S;
+}
+
+/* Under rc->lock.  Whether e can answer now: it is current, or a reader is already
+ * rebuilding it (single flight: every other reader keeps getting this one meanwhile,
+ * so a burst of readers costs one Redis read at a time, not one each). */
+static int entry_servable(const results_cache *rc, const cache_entry *e, double now)
+{
+    double age = now - e->built_at;
+    if (!e->json || age > RECHECK_MAX_S)
+        return 0;
+    return !entry_wants_rebuild(rc, e, age) || e->building;
+}
+
 int results_respond_cached(api_request *r, size_t idx, enum MHD_Result *ret)
 {
     results_cache *rc = r->app->results;
     int rcode = -1;
     pthread_mutex_lock(&rc->lock);
     cache_entry *e = &rc->entries[idx];
-    if (e->resp && api_now_monotonic() - e->built_at <= rc->max_age) {
+    if (e->resp && entry_servable(rc, e, api_now_monotonic())) {
         *ret = client_has(r, e->etag) ? respond_not_modified(r, e->etag)
                                       : respond_queue_shared(r, 200, e->resp);
         rcode = 0;
@@ -167,7 +209,8 @@ void results_mark_changed(results_cache *rc, size_t idx)
     if (idx >= rc->n)
         return;
     pthread_mutex_lock(&rc->lock);
-    drop_entry_locked(&rc->entries[idx]);
+    rc->entries[idx].stale = 1;
+    rc->entries[idx].gen++;
     pthread_mutex_unlock(&rc->lock);
     atomic_store(&rc->entries[idx].changed, 1);
 }
@@ -183,23 +226,62 @@ int results_take_changed(results_cache *rc, size_t idx)
     return idx < rc->n && atomic_exchange(&rc->entries[idx].changed, 0);
 }
 
-/* A copy of the cached snapshot if young enough; 0 hit, -1 miss. */
-static int cache_get(results_cache *rc, size_t idx, char **json, size_t *len)
+/* What a reader about to read Redis must hand back to cache_put. */
+typedef struct {
+    unsigned gen;  /* the entry's generation when the read started */
+    int claimed;   /* this reader is the one rebuilding (clears building when done) */
+} build_ticket;
+
+/* Under rc->lock: wait (bounded) while another reader rebuilds an entry too old to
+ * serve, rather than reading the same keys alongside it. */
+static void wait_for_build_locked(results_cache *rc, cache_entry *e)
+{
+    struct timespec until;
+    if (clock_gettime(CLOCK_REALTIME, &until) != 0)
+        return;
+    until.tv_sec += BUILD_WAIT_S;
+    while (e->building && !entry_servable(rc, e, api_now_monotonic()))
+        if (pthread_cond_timedwait(&rc->built, &rc->lock, &until) != 0)
+            return; /* timed out: read it ourselves */
+}
+
+/* A copy of the cached snapshot if servable: 0 hit.  On a miss (-1) *t says whether
+ * this reader claimed the rebuild (fresh=1: the coalescer reads whatever the entry holds). */
+static int cache_get(results_cache *rc, size_t idx, int fresh, char **json, size_t *len,
+                     build_ticket *t)
 {
     int rcode = -1;
     pthread_mutex_lock(&rc->lock);
     cache_entry *e = &rc->entries[idx];
-    if (e->json && api_now_monotonic() - e->built_at <= rc->max_age &&
+    if (!fresh)
+        wait_for_build_locked(rc, e);
+    if (!fresh && entry_servable(rc, e, api_now_monotonic()) &&
         (*json = malloc(e->len + 1))) {
         memcpy(*json, e->json, e->len + 1);
         *len = e->len;
         rcode = 0;
+    } else {
+        t->gen = e->gen;
+        t->claimed = !e->building;
+        e->building = 1;
     }
     pthread_mutex_unlock(&rc->lock);
     return rcode;
 }
 
-static void cache_put(results_cache *rc, size_t idx, const char *json, size_t len, double t)
+/* The rebuild that ticket t claimed failed: let the next reader try. */
+static void cache_abandon(results_cache *rc, size_t idx, const build_ticket *t)
+{
+    if (!t->claimed)
+        return;
+    pthread_mutex_lock(&rc->lock);
+    rc->entries[idx].building = 0;
+    pthread_cond_broadcast(&rc->built);
+    pthread_mutex_unlock(&rc->lock);
+}
+
+static void cache_put(results_cache *rc, size_t idx, const char *json, size_t len, double t,
+                      const build_ticket *ticket)
 {
     char etag[ETAG_MAX];
     etag_of_results(json, len, etag);
@@ -207,23 +289,28 @@ static void cache_put(results_cache *rc, size_t idx, const char *json, size_t le
     struct MHD_Response *resp = copy ? make_response(json, len, etag) : NULL;
     if (!resp) {
         free(copy);
+        cache_abandon(rc, idx, ticket);
         return;
     }
     memcpy(copy, json, len + 1);
     pthread_mutex_lock(&rc->lock);
     cache_entry *e = &rc->entries[idx];
-    /* A change notified while we were reading Redis must not be masked by
-     * our (possibly older) snapshot: keep the entry empty in that case. */
-    if (!atomic_load(&e->changed) && (!e->json || e->built_at <= t)) {
+    if (!e->json || e->built_at <= t) {
         drop_entry_locked(e);
         e->json = copy;
         e->len = len;
         e->resp = resp;
         memcpy(e->etag, etag, sizeof e->etag);
         e->built_at = t;
+        /* A change notified while we were reading Redis may be missing from this
+         * snapshot: it is served (it is no older than any other), but rebuilt next. */
+        e->stale = e->gen != ticket->gen;
         copy = NULL;
         resp = NULL;
     }
+    if (ticket->claimed)
+        e->building = 0;
+    pthread_cond_broadcast(&rc->built);
     pthread_mutex_unlock(&rc->lock);
     free(copy);
     if (resp)
@@ -380,7 +467,8 @@ static json_t *build_snapshot(const vc_poll *p, redisReply **rep)
 int results_snapshot(api_app *app, size_t idx, int fresh, char **json, size_t *len)
 {
     results_cache *rc = app->results;
-    if (!fresh && cache_get(rc, idx, json, len) == 0) {
+    build_ticket ticket;
+    if (cache_get(rc, idx, fresh, json, len, &ticket) == 0) {
         metrics_inc(M_RESULTS_CACHE_HIT);
         return 0;
     }
@@ -388,15 +476,19 @@ int results_snapshot(api_app *app, size_t idx, int fresh, char **json, size_t *l
     const vc_poll *p = &app->catalog->polls[idx];
     redisReply *exec;
     double started = api_now_monotonic();
-    if (read_keys(p, 3 + p->nattrs, &exec) < 0)
+    if (read_keys(p, 3 + p->nattrs, &exec) < 0) {
+        cache_abandon(rc, idx, &ticket);
         return -1;
+    }
     json_t *snap = build_snapshot(p, exec->element);
     freeReplyObject(exec);
     *json = snap ? json_dumps(snap, JSON_COMPACT) : NULL;
     json_decref(snap);
-    if (!*json)
+    if (!*json) {
+        cache_abandon(rc, idx, &ticket);
         return -1;
+    }
     *len = strlen(*json);
-    cache_put(rc, idx, *json, *len, started);
+    cache_put(rc, idx, *json, *len, started, &ticket);
     return 0;
 }

@@ -3,9 +3,13 @@
  * short-lived cache.
  *
  * A snapshot is the JSON body of GET /api/polls/{poll}/results and of the
- * poll stream's "results" events.  The cache entry of a poll is dropped when
- * its results:{p} channel fires and is never served older than
- * --results-cache-ms, so answers lag the tallies by at most that much.
+ * poll stream's "results" events.  Each poll has one cached snapshot.  When its
+ * results:{p} channel fires, the next reader reads it again, at once after a quiet
+ * spell and at most once per --results-cache-ms (250) while votes keep coming; an
+ * answer lags the tallies by at most that plus one read (~0.1 s for the 46 kB
+ * election results).  Without notifications it is read again every 4-5 s in case one
+ * was lost.  One reader rebuilds; the others keep getting the current snapshot (or
+ * wait for the first one), so a burst of readers costs one Redis read, not one each.
  */
 #ifndef API_RESULTS_H
 #define API_RESULTS_H
