@@ -121,7 +121,7 @@ cat <<MD
 | SSE chat streams, $SSE_CLIENTS clients, message after PUBLISH | p50 $(field "$chat_json" p50_ms) ms, **p99 $(field "$chat_json" p99_ms) ms**, missing $(field "$chat_json" missing) |
 
 wrk -t2 -c$CONNS -d${SECS}s; SSE: $SSE_ROUNDS rounds, python asyncio clients on the same machine.
-Freshness: results through the edge are at most ~2 s older than the daemon's (1 s validity on
-nginx's whole-second clock), the daemon's at most 250 ms older than the tallies;
+Freshness: results through the edge may be up to ~2.35 s older than the tallies (the edge's 1 s
+validity counted on nginx's whole-second clock: up to 2 s; the daemon's 250 ms plus one read);
 the poll stream's latency includes the coalescing tick (--sse-coalesce-ms, 250 ms).
 MD
