@@ -4,6 +4,7 @@
  * sinks can never disagree about what a valid message is.
  */
 #include "validate.h"
+#include "json_arena.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -497,10 +498,10 @@ static int attrs_json(json_t *attrs, char *small, size_t small_size, char **buf,
     return 0;
 }
 
-int vc_validate_vote(const vc_catalog *cat, const vc_limits *lim,
-                     const unsigned char *body, size_t len,
-                     const char *id, int64_t received_at,
-                     vc_msg *out, vc_error *err)
+static int validate_vote(const vc_catalog *cat, const vc_limits *lim,
+                         const unsigned char *body, size_t len,
+                         const char *id, int64_t received_at,
+                         vc_msg *out, vc_error *err)
 {
     static const char *const allowed[] = { "poll", "choice", "voter", "attrs", NULL };
     const char *voter;
@@ -596,9 +597,9 @@ static int check_user(json_t *obj, const char *name, vc_reason r, vc_error *err)
     return 0;
 }
 
-int vc_validate_chat(const vc_limits *lim, const unsigned char *body, size_t len,
-                     const char *sender, const char *id, int64_t received_at,
-                     vc_msg *out, vc_error *err)
+static int validate_chat(const vc_limits *lim, const unsigned char *body, size_t len,
+                         const char *sender, const char *id, int64_t received_at,
+                         vc_msg *out, vc_error *err)
 {
     static const char *const allowed[] = { "to", "text", NULL };
     json_t *root;
@@ -644,6 +645,29 @@ int vc_validate_chat(const vc_limits *lim, const unsigned char *body, size_t len
     };
     int rc = put_msg(parts, sizeof(parts) / sizeof(parts[0]), out, err);
     json_decref(root);
+    return rc;
+}
+
+/* The parse tree lives in the JSON arena (json_arena.c): nothing of it
+ * survives these calls, the message is copied into out->json. */
+int vc_validate_vote(const vc_catalog *cat, const vc_limits *lim,
+                     const unsigned char *body, size_t len,
+                     const char *id, int64_t received_at,
+                     vc_msg *out, vc_error *err)
+{
+    vc_json_arena_begin();
+    int rc = validate_vote(cat, lim, body, len, id, received_at, out, err);
+    vc_json_arena_end();
+    return rc;
+}
+
+int vc_validate_chat(const vc_limits *lim, const unsigned char *body, size_t len,
+                     const char *sender, const char *id, int64_t received_at,
+                     vc_msg *out, vc_error *err)
+{
+    vc_json_arena_begin();
+    int rc = validate_chat(lim, body, len, sender, id, received_at, out, err);
+    vc_json_arena_end();
     return rc;
 }
 
