@@ -1,19 +1,25 @@
 /*
  * chat_sink.c - the chat sink daemon: Kafka `chat` -> PostgreSQL `messages` + Redis pub/sub.
  *
- * Per batch, one PostgreSQL transaction:
- *   INSERT INTO messages ... VALUES (...), (...) ON CONFLICT (id) DO NOTHING RETURNING id
+ * Per batch, one PostgreSQL transaction that stores the rows and the partition offsets:
+ *   COPY messages (...) FROM STDIN (FORMAT binary)              -- fast path
  *   INSERT INTO sink_offsets ... ON CONFLICT DO UPDATE (next offset per partition, never back)
- * so rows and offsets commit together and a replay inserts nothing. After COMMIT, every
- * newly inserted message (RETURNING told us which) is published on chat:user:{to} and
- * chat:user:{from}. Publishing is best effort: pub/sub has no memory, a client that was not
- * listening catches up through the history API, so a Redis outage does not stop storage.
- * A replayed batch inserts nothing and therefore publishes nothing twice.
+ * so rows and offsets commit together. A batch that was already (partly) stored can only
+ * come back when another worker or an operator replay wrote it (our own committed batches
+ * are never re-read: we resume from sink_offsets); COPY then fails with unique_violation
+ * (23505), the transaction is rolled back and the batch is redone in a new transaction with
+ *   INSERT INTO messages ... SELECT unnest(...) ON CONFLICT (id) DO NOTHING RETURNING id
+ * which stores only the missing rows and tells which were new. A duplicate id inside one
+ * batch takes the same fallback. After COMMIT, every newly stored message is published on
+ * chat:user:{to} and chat:user:{from}, pipelined. Publishing is best effort: pub/sub has no
+ * memory, a client that was not listening catches up through the history API, so a Redis
+ * outage does not stop storage. A replayed row is not new and is not published again.
  */
 #include "kconsumer.h"
 #include "metrics.h"
 #include "msg.h"
 #include "pg_conn.h"
+#include "pg_copy.h"
 #include "redis_conn.h"
 #include "sink_options.h"
 #include "strbuf.h"
@@ -43,12 +49,15 @@ struct chat_sink {
     struct redis_conn redis;
     char conninfo[1024];
     int redis_was_down;            /* log publish outages once per state change */
+    size_t publish_pending;        /* PUBLISH replies not read yet (previous batch) */
     unsigned long prepared_gen;    /* pg session generation INSERT_STMT was prepared in (0 = none) */
-    strbuf cols[COLS_PER_ROW];     /* array parameters, reused per batch */
+    strbuf cols[COLS_PER_ROW];     /* array parameters of the fallback, reused */
+    strbuf copy;                   /* binary COPY data of the fast path, reused */
     _Atomic uint64_t *written;
     _Atomic uint64_t *replayed;
     _Atomic uint64_t *published;
     _Atomic uint64_t *publish_failed;
+    _Atomic uint64_t *copy_fallbacks;
 };
 
 static struct chat_opts opts;
@@ -87,6 +96,28 @@ static const char offsets_upsert[] =
     "INSERT INTO sink_offsets (topic, partition, next_offset) VALUES ($1, $2, $3) "
     "ON CONFLICT (topic, partition) DO UPDATE "
     "SET next_offset = GREATEST(sink_offsets.next_offset, EXCLUDED.next_offset)";
+
+static const char copy_sql[] =
+    "COPY messages (id, conversation, sender, recipient, body, received_at) FROM STDIN (FORMAT binary)";
+
+/* Encode the batch's valid messages as binary COPY rows. */
+static int build_copy(struct chat_sink *s, const struct sink_batch *b)
+{
+    if (pgcopy_start(&s->copy) != 0)
+        return -1;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct chat_msg *m = b->entries[i].decoded;
+        if (m == NULL)
+            continue;
+        if (pgcopy_row(&s->copy, COLS_PER_ROW) || pgcopy_text(&s->copy, m->id, strlen(m->id)) ||
+            pgcopy_text(&s->copy, m->conversation, strlen(m->conversation)) ||
+            pgcopy_text(&s->copy, m->from, strlen(m->from)) || pgcopy_text(&s->copy, m->to, strlen(m->to)) ||
+            pgcopy_text(&s->copy, m->text, strlen(m->text)) ||
+            pgcopy_timestamptz_ms(&s->copy, m->received_at))
+            return -1;
+    }
+    return pgcopy_finish(&s->copy);
+}
 
 /* Append one element of a text[] literal: always double-quoted, with \ and " escaped, so
  * commas, braces, NULL-looking words and quotes in chat text stay data. */
@@ -241,79 +272,100 @@ static int upsert_offsets(struct chat_sink *s, const struct sink_batch *b, char 
     return 0;
 }
 
+/* Fast path: COPY every valid entry; all of them are new when it succeeds.
+ * Returns 0, 1 on unique_violation (some row is already stored; transaction aborted), -1. */
+static int copy_messages(struct chat_sink *s, const struct sink_batch *b, unsigned char *fresh,
+                         char *err, size_t errcap)
+{
+    size_t rows = b->n - b->npoison;
+    if (rows == 0)
+        return 0;
+    if (build_copy(s, b) != 0) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    enum pgcopy_result rc = pgcopy_send(&s->pg, copy_sql, s->copy.data, s->copy.len);
+    if (rc == PGCOPY_UNIQUE_VIOLATION)
+        return 1;
+    if (rc != PGCOPY_OK) {
+        snprintf(err, errcap, "postgres copy: %s", s->pg.last_error);
+        return -1;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        fresh[i] = b->entries[i].decoded != NULL;
+    atomic_fetch_add(s->written, (uint64_t)rows);
+    return 0;
+}
+
+enum write_path { PATH_COPY, PATH_ON_CONFLICT };
+
+static int store_rows(struct chat_sink *s, const struct sink_batch *b, unsigned char *fresh,
+                      enum write_path path, char *err, size_t errcap)
+{
+    if (path == PATH_COPY)
+        return copy_messages(s, b, fresh, err, errcap);
+    return insert_messages(s, b, fresh, err, errcap);
+}
+
+/* One transaction: rows + offsets. 0 committed; 1 COPY hit a stored id (rolled back,
+ * nothing written: redo with PATH_ON_CONFLICT); -1 failed (err filled). */
 static int run_transaction(struct chat_sink *s, const struct sink_batch *b, unsigned char *fresh,
-                           char *err, size_t errcap)
+                           enum write_path path, char *err, size_t errcap)
 {
     if (pg_conn_get(&s->pg) == NULL) {
         snprintf(err, errcap, "postgres: %s", s->pg.last_error);
         return -1;
     }
+    memset(fresh, 0, b->n);
     double t0 = mono_ms();
     if (pg_exec_ok(&s->pg, "BEGIN") != 0) {
         snprintf(err, errcap, "postgres: %s", s->pg.last_error);
         return -1;
     }
     double t1 = mono_ms();
-    int failed = insert_messages(s, b, fresh, err, errcap) != 0;
+    int rc = store_rows(s, b, fresh, path, err, errcap);
     double t2 = mono_ms();
-    failed = failed || upsert_offsets(s, b, err, errcap) != 0;
+    if (rc == 0 && upsert_offsets(s, b, err, errcap) != 0)
+        rc = -1;
     double t3 = mono_ms();
-    if (failed) {
+    if (rc != 0) {
         if (s->pg.conn != NULL && pg_exec_ok(&s->pg, "ROLLBACK") != 0)
             pg_conn_drop(&s->pg); /* unknown transaction state: start clean next time */
         memset(fresh, 0, b->n);
-        return -1;
+        return rc;
     }
     if (pg_exec_ok(&s->pg, "COMMIT") != 0) {
-        /* COMMIT outcome unknown (e.g. connection lost): retrying is safe, the insert is
-         * idempotent; only the live notification of this batch could be missed. */
+        /* COMMIT outcome unknown (e.g. connection lost): retrying is safe (a stored batch
+         * makes the retried COPY fail and fall back to ON CONFLICT); only the live
+         * notification of this batch could be missed. */
         snprintf(err, errcap, "postgres commit: %s", s->pg.last_error);
         memset(fresh, 0, b->n);
         return -1;
     }
-    wlog_debug("batch stored", "rows=%zu begin_ms=%.2f insert_ms=%.2f offsets_ms=%.2f commit_ms=%.2f",
-               b->n - b->npoison, t1 - t0, t2 - t1, t3 - t2, mono_ms() - t3);
+    wlog_debug("batch stored", "rows=%zu path=%s begin_ms=%.2f insert_ms=%.2f offsets_ms=%.2f commit_ms=%.2f",
+               b->n - b->npoison, path == PATH_COPY ? "copy" : "on_conflict", t1 - t0, t2 - t1,
+               t3 - t2, mono_ms() - t3);
     return 0;
+}
+
+/* COPY first; a batch that is already (partly) stored is redone with ON CONFLICT. */
+static int store_batch(struct chat_sink *s, const struct sink_batch *b, unsigned char *fresh,
+                       char *err, size_t errcap)
+{
+    int rc = run_transaction(s, b, fresh, PATH_COPY, err, errcap);
+    if (rc != 1)
+        return rc;
+    atomic_fetch_add(s->copy_fallbacks, 1);
+    wlog_debug("copy hit stored ids, redoing the batch with ON CONFLICT", "rows=%zu", b->n - b->npoison);
+    rc = run_transaction(s, b, fresh, PATH_ON_CONFLICT, err, errcap);
+    return rc == 1 ? -1 : rc;
 }
 
 /* ---------------- Redis pub/sub ---------------- */
 
-static void publish_fresh(struct chat_sink *s, const struct sink_batch *b, const unsigned char *fresh)
+/* Log publish outages once per state change. */
+static void note_publish_state(struct chat_sink *s, size_t failed)
 {
-    redisContext *c = redis_conn_get(&s->redis);
-    size_t queued = 0, failed = 0;
-    for (size_t i = 0; c != NULL && i < b->n; i++) {
-        const struct chat_msg *m = b->entries[i].decoded;
-        if (m == NULL || !fresh[i])
-            continue;
-        const char *users[2] = { m->to, m->from };
-        for (int u = 0; u < 2; u++) {
-            char channel[128];
-            snprintf(channel, sizeof channel, "%schat:user:%s", s->o->redis_prefix, users[u]);
-            const char *argv[] = { "PUBLISH", channel, (const char *)b->entries[i].rkm->payload };
-            size_t lens[] = { 7, strlen(channel), b->entries[i].rkm->len };
-            if (redisAppendCommandArgv(c, 3, argv, lens) != REDIS_OK)
-                failed++;
-            else
-                queued++;
-        }
-    }
-    for (size_t k = 0; c != NULL && k < queued; k++) {
-        void *reply = NULL;
-        if (redisGetReply(c, &reply) != REDIS_OK || reply == NULL) {
-            failed += queued - k;
-            redis_conn_drop(&s->redis); /* NULL reply: the connection is gone */
-            c = NULL;
-            break;
-        }
-        freeReplyObject(reply);
-    }
-    if (c == NULL && queued == 0) {
-        for (size_t i = 0; i < b->n; i++)
-            failed += (b->entries[i].decoded != NULL && fresh[i]) ? 2 : 0;
-    }
-    atomic_fetch_add(s->published, queued - (failed < queued ? failed : queued));
-    atomic_fetch_add(s->publish_failed, failed);
     if ((failed > 0) != s->redis_was_down) {
         s->redis_was_down = failed > 0;
         if (failed)
@@ -321,6 +373,75 @@ static void publish_fresh(struct chat_sink *s, const struct sink_batch *b, const
         else
             wlog_info("redis publish recovered", NULL);
     }
+}
+
+/* Read the replies of the previous batch's PUBLISHes (sent, not waited for, so Redis
+ * works on them while the next batch is stored). Returns how many failed. */
+static size_t collect_publish_replies(struct chat_sink *s)
+{
+    size_t failed = 0, pending = s->publish_pending;
+    s->publish_pending = 0;
+    for (size_t k = 0; k < pending; k++) {
+        void *reply = NULL;
+        if (s->redis.ctx == NULL || redisGetReply(s->redis.ctx, &reply) != REDIS_OK || reply == NULL) {
+            failed += pending - k;
+            redis_conn_drop(&s->redis); /* NULL reply: the connection is gone */
+            break;
+        }
+        if (((redisReply *)reply)->type == REDIS_REPLY_ERROR)
+            failed++;
+        freeReplyObject(reply);
+    }
+    atomic_fetch_add(s->published, pending - failed);
+    atomic_fetch_add(s->publish_failed, failed);
+    return failed;
+}
+
+/* Queue PUBLISH chat:user:{to} and chat:user:{from} for every new message; returns how
+ * many were queued (*failed counts those that could not be). */
+static size_t queue_publishes(struct chat_sink *s, redisContext *c, const struct sink_batch *b,
+                              const unsigned char *fresh, size_t *failed)
+{
+    size_t queued = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct chat_msg *m = b->entries[i].decoded;
+        if (m == NULL || !fresh[i])
+            continue;
+        const char *users[2] = { m->to, m->from };
+        for (int u = 0; u < 2; u++) {
+            char channel[128];
+            int clen = snprintf(channel, sizeof channel, "%schat:user:%s", s->o->redis_prefix, users[u]);
+            const char *argv[] = { "PUBLISH", channel, (const char *)b->entries[i].rkm->payload };
+            size_t lens[] = { 7, clen < (int)sizeof channel ? (size_t)clen : sizeof channel - 1, b->entries[i].rkm->len };
+            if (c != NULL && redisAppendCommandArgv(c, 3, argv, lens) == REDIS_OK)
+                queued++;
+            else
+                (*failed)++;
+        }
+    }
+    return queued;
+}
+
+/* Publish this batch's new messages: queue, send everything now, read the replies at the
+ * next batch (or at shutdown). */
+static void publish_fresh(struct chat_sink *s, const struct sink_batch *b, const unsigned char *fresh)
+{
+    size_t failed = collect_publish_replies(s);
+    redisContext *c = redis_conn_get(&s->redis);
+    size_t new_failed = 0;
+    size_t queued = queue_publishes(s, c, b, fresh, &new_failed);
+    int done = queued == 0;
+    while (!done && c != NULL) {
+        if (redisBufferWrite(c, &done) != REDIS_OK) {
+            redis_conn_drop(&s->redis);
+            new_failed += queued;
+            queued = 0;
+            c = NULL;
+        }
+    }
+    s->publish_pending = queued;
+    atomic_fetch_add(s->publish_failed, new_failed);
+    note_publish_state(s, failed + new_failed);
 }
 
 /* ---------------- sink callbacks ---------------- */
@@ -360,7 +481,7 @@ static int chat_write_batch(void *ctx, const struct sink_batch *b, char *err, si
         snprintf(err, errcap, "out of memory");
         return -1;
     }
-    int rc = run_transaction(s, b, fresh, err, errcap);
+    int rc = store_batch(s, b, fresh, err, errcap);
     if (rc == 0) {
         double t0 = mono_ms();
         publish_fresh(s, b, fresh);
@@ -401,6 +522,7 @@ static void register_chat_metrics(struct chat_sink *s)
     s->replayed = wmetrics_counter("sink_duplicates_skipped_total", "Chat messages already stored (replays), skipped by ON CONFLICT");
     s->published = wmetrics_counter("sink_published_total", "Redis PUBLISH calls for new messages");
     s->publish_failed = wmetrics_counter("sink_publish_failed_total", "Redis PUBLISH calls that failed (live push skipped)");
+    s->copy_fallbacks = wmetrics_counter("sink_copy_fallbacks_total", "Batches whose COPY hit an already stored id and were redone with ON CONFLICT");
 }
 
 int main(int argc, char **argv)
@@ -430,10 +552,12 @@ int main(int argc, char **argv)
         return 1;
     struct sink_ops ops = { chat_decode, chat_free, chat_write_batch, chat_load_offsets };
     int rc = sink_run(&opts.kafka, &ops, &s);
+    collect_publish_replies(&s);
     wmetrics_stop();
     pg_conn_close(&s.pg);
     redis_conn_close(&s.redis);
     for (int c = 0; c < COLS_PER_ROW; c++)
         sb_free(&s.cols[c]);
+    sb_free(&s.copy);
     return rc == 0 ? 0 : 1;
 }

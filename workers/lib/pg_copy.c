@@ -1,0 +1,99 @@
+/*
+ * pg_copy.c - PostgreSQL binary COPY encoder and sender (see pg_copy.h).
+ */
+#include "pg_copy.h"
+
+#include <string.h>
+
+/* Seconds between 1970-01-01 and 2000-01-01, PostgreSQL's timestamp epoch. */
+#define PG_EPOCH_UNIX_MS INT64_C(946684800000)
+
+static int put_be(strbuf *b, uint64_t v, int bytes)
+{
+    char out[8];
+    for (int i = 0; i < bytes; i++)
+        out[i] = (char)(v >> (8 * (bytes - 1 - i)));
+    return sb_append(b, out, (size_t)bytes);
+}
+
+int pgcopy_start(strbuf *b)
+{
+    static const char signature[11] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0' };
+    b->len = 0;
+    if (sb_append(b, signature, sizeof signature) != 0)
+        return -1;
+    return put_be(b, 0, 4) != 0 || put_be(b, 0, 4) != 0 ? -1 : 0; /* flags, extension length */
+}
+
+int pgcopy_row(strbuf *b, int16_t nfields)
+{
+    return put_be(b, (uint16_t)nfields, 2);
+}
+
+int pgcopy_text(strbuf *b, const char *s, size_t len)
+{
+    if (len > INT32_MAX || put_be(b, (uint32_t)len, 4) != 0)
+        return -1;
+    return sb_append(b, s, len);
+}
+
+int pgcopy_timestamptz_ms(strbuf *b, int64_t unix_ms)
+{
+    int64_t us = (unix_ms - PG_EPOCH_UNIX_MS) * 1000;
+    if (put_be(b, 8, 4) != 0)
+        return -1;
+    return put_be(b, (uint64_t)us, 8);
+}
+
+int pgcopy_finish(strbuf *b)
+{
+    return put_be(b, (uint16_t)-1, 2);
+}
+
+/* Read every remaining result; the first one decides the outcome. */
+static enum pgcopy_result collect_results(struct pg_conn *pc)
+{
+    enum pgcopy_result rc = PGCOPY_OK;
+    int first = 1;
+    PGresult *res;
+    while ((res = PQgetResult(pc->conn)) != NULL) {
+        if (first && PQresultStatus(res) != PGRES_COMMAND_OK) {
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            rc = state != NULL && strcmp(state, "23505") == 0 ? PGCOPY_UNIQUE_VIOLATION : PGCOPY_FAILED;
+            pg_conn_note_failure(pc, res);
+        }
+        first = 0;
+        PQclear(res);
+        if (pc->conn == NULL)
+            return PGCOPY_FAILED; /* the connection broke and was dropped */
+    }
+    return rc;
+}
+
+enum pgcopy_result pgcopy_send(struct pg_conn *pc, const char *copy_sql, const char *data,
+                               size_t len)
+{
+    if (pc->conn == NULL || len > INT32_MAX)
+        return PGCOPY_FAILED;
+    PGresult *res = PQexec(pc->conn, copy_sql);
+    if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
+        pg_conn_note_failure(pc, res);
+        PQclear(res);
+        return PGCOPY_FAILED;
+    }
+    PQclear(res);
+    /* Blocking connection: PQputCopyData returns 1 once queued, -1 on failure. A failed
+     * PQputCopyData still needs PQputCopyEnd so the server leaves COPY state. */
+    int sent = len == 0 || PQputCopyData(pc->conn, data, (int)len) == 1;
+    if (PQputCopyEnd(pc->conn, sent ? NULL : "client could not send the data") != 1) {
+        pg_conn_note_failure(pc, NULL);
+        pg_conn_drop(pc);
+        return PGCOPY_FAILED;
+    }
+    enum pgcopy_result rc = collect_results(pc);
+    if (rc == PGCOPY_OK && !sent) {
+        pg_conn_note_failure(pc, NULL);
+        return PGCOPY_FAILED;
+    }
+    return rc;
+}
