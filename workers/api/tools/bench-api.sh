@@ -80,6 +80,7 @@ EDGE=http://127.0.0.1:$port
 # wrk -> "RPS P99"
 run_wrk() {
     local out rps p99
+    curl -fs -o /dev/null "$1" || true   # warm-up: open_file_cache, the micro-cache, keep-alive
     out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$1")
     rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
     p99=$(awk '$1=="99%" {print $2}' <<<"$out")
