@@ -1,7 +1,7 @@
 # bench_edge.sh: ./build.sh bench edge: the vote endpoint against nginx's bare `return`.
 #
 # One nginx (stack/bench/edge-bench.conf) serves the three locations; wrk measures the maximum
-# rate of each with keep-alive; hey then measures latency at half of each maximum; finally the
+# rate of each with keep-alive; paced wrk then measures latency at half of each maximum; finally the
 # worker's RSS is read before and after one million votes in local mode.
 
 : "${BENCH_EDGE_PORT:=18180}"
@@ -49,10 +49,10 @@ bench_edge() {
     info "medians: return ${ret[0]}, local ${loc[0]}, broker ${bro[0]} req/s"
 
     local half_ret half_loc half_bro
-    half_ret=($(hey_rate "$base/return" "$body" "$(awk -v r="${ret[0]}" 'BEGIN{printf "%d", r/2}')")) || return 1
-    half_loc=($(hey_rate "$base/local" "$body" "$(awk -v r="${loc[0]}" 'BEGIN{printf "%d", r/2}')")) || return 1
-    half_bro=($(hey_rate "$base/broker" "$body" "$(awk -v r="${bro[0]}" 'BEGIN{printf "%d", r/2}')")) || return 1
-    info "p99 at half rate: return ${half_ret[1]} ms, local ${half_loc[1]} ms, broker ${half_bro[1]} ms"
+    half_ret=($(wrk_paced "$base/return" "$body" "$(awk -v r="${ret[0]}" 'BEGIN{printf "%d", r/2}')")) || return 1
+    half_loc=($(wrk_paced "$base/local" "$body" "$(awk -v r="${loc[0]}" 'BEGIN{printf "%d", r/2}')")) || return 1
+    half_bro=($(wrk_paced "$base/broker" "$body" "$(awk -v r="${bro[0]}" 'BEGIN{printf "%d", r/2}')")) || return 1
+    info "p99 at half rate: return ${half_ret[1]} ms (${half_ret[3]} req/s), local ${half_loc[1]} ms (${half_loc[3]} req/s), broker ${half_bro[1]} ms (${half_bro[3]} req/s)"
 
     local rss0 rss1 done_req=0 secs out n
     rss0=$(bench_edge_worker_rss_kb)
@@ -74,7 +74,7 @@ bench_edge() {
         echo "## Edge: vote endpoint vs nginx's bare \`return\`"
         echo
         bench_stamp "./build.sh bench edge"
-        echo "One nginx worker (\`stack/bench/edge-bench.conf\`, linger.ms 2, acks=all), body \`$(cat "$body")\`, wrk -t1 -c$BENCH_CONNECTIONS keep-alive, ${BENCH_SECONDS}s per location per round, $BENCH_ROUNDS interleaved rounds, medians; latency by hey at half of each location's own maximum rate (constant rate, 16 workers)."
+        echo "One nginx worker (\`stack/bench/edge-bench.conf\`, linger.ms 2, acks=all), body \`$(cat "$body")\`, wrk -t1 -c$BENCH_CONNECTIONS keep-alive, ${BENCH_SECONDS}s per location per round, $BENCH_ROUNDS interleaved rounds, medians; latency at half of each location's own maximum rate by wrk with paced requests (\`stack/bench/paced.lua\`: $BENCH_CONNECTIONS connections, random pauses; achieved rates: return ${half_ret[3]}, local ${half_loc[3]}, broker ${half_bro[3]} req/s)."
         echo "Rounds (req/s): return ${rps_return[*]}; local ${rps_local[*]}; broker ${rps_broker[*]}."
         echo
         echo "| location | req/s | ratio to return | target | p50 ms at max | p99 ms at max | p99 ms at half rate | target |"
@@ -84,7 +84,7 @@ bench_edge() {
         echo "| (c) vote, durability broker (acks=all) | ${bro[0]} | $r_bro | >= 0.60 | ${bro[1]} | ${bro[2]} | ${half_bro[1]} | < 10 |"
         echo
         echo "Worker RSS: $((rss0 / 1024)) MB before, $((rss1 / 1024)) MB after $done_req votes in local mode: **+$growth_mb MB** (target < 5 MB)."
-        echo "Errors at half rate (hey): return ${half_ret[2]}, local ${half_loc[2]}, broker ${half_bro[2]}."
+        echo "Errors at half rate: return ${half_ret[2]}, local ${half_loc[2]}, broker ${half_bro[2]}."
     } > "$f"
     cat "$f"
     bench_write_section edge "$f"
