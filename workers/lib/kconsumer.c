@@ -1,9 +1,15 @@
 /*
  * kconsumer.c - shared Kafka consumer loop for the sinks (contract in kconsumer.h).
  *
- * Single-threaded by design: the worker thread polls, batches, writes and commits, so the
- * order "write, then commit" needs no locking. librdkafka's own threads handle fetching and
- * group heartbeats; rebalance callbacks run inside rd_kafka_consumer_poll() on this thread.
+ * Two threads, one batch in flight: the main thread polls, decodes and fills the next batch
+ * while a writer thread runs write_batch() (and the DLQ step) on the previous one, so the
+ * stores' round trips overlap the decoding instead of adding to it. The main thread alone
+ * commits Kafka offsets, and only after the writer reported the batch durable; batches are
+ * written strictly one after another in consumption order. A failed write is retried on the
+ * main thread (partitions paused) before anything newer is written. Rebalance callbacks run
+ * inside rd_kafka_consumer_poll() on the main thread and first wait for the writer, so
+ * load_offsets() never runs while a batch is being written. librdkafka's own threads handle
+ * fetching and group heartbeats.
  */
 #include "kconsumer.h"
 
@@ -13,6 +19,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,7 +188,18 @@ struct loop {
     void *ctx;
     rd_kafka_t *consumer;
     rd_kafka_t *dlq_producer;
-    struct sink_batch batch;
+    struct sink_batch batch;       /* being filled by the main thread */
+    struct sink_batch inflight;    /* handed to the writer; written before `batch` */
+    int64_t inflight_started;
+    int busy;                      /* main thread only: the writer owns `inflight` */
+    struct {
+        pthread_t thread;
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        int job, done, quit;       /* under mu */
+        int rc;
+        char err[512];
+    } w;
     struct backoff backoff;
     struct loop_metrics m;
     int failing;              /* last write attempt failed: partitions are paused */
@@ -251,15 +269,15 @@ static rd_kafka_t *create_dlq_producer(struct loop *l)
 }
 
 /* Produce every poison entry with its reason and source; 0 once all are acknowledged. */
-static int send_poison_to_dlq(struct loop *l, char *err, size_t errcap)
+static int send_poison_to_dlq(struct loop *l, struct sink_batch *b, char *err, size_t errcap)
 {
     atomic_store(&l->dlq_delivery_failures, 0);
-    for (size_t i = 0; i < l->batch.n; i++) {
-        struct sink_entry *e = &l->batch.entries[i];
+    for (size_t i = 0; i < b->n; i++) {
+        struct sink_entry *e = &b->entries[i];
         if (e->decoded != NULL)
             continue;
         char source[256];
-        snprintf(source, sizeof source, "%s:%" PRId32 ":%" PRId64, l->batch.topic,
+        snprintf(source, sizeof source, "%s:%" PRId32 ":%" PRId64, b->topic,
                  e->rkm->partition, e->rkm->offset);
         rd_kafka_resp_err_t rerr = rd_kafka_producev(
             l->dlq_producer, RD_KAFKA_V_TOPIC(l->cfg->dlq_topic),
@@ -278,26 +296,26 @@ static int send_poison_to_dlq(struct loop *l, char *err, size_t errcap)
         snprintf(err, errcap, "dlq not acknowledged: %s", rd_kafka_err2str(ferr));
         return -1;
     }
-    for (size_t i = 0; i < l->batch.n; i++)
-        if (l->batch.entries[i].decoded == NULL)
+    for (size_t i = 0; i < b->n; i++)
+        if (b->entries[i].decoded == NULL)
             wlog_warn("poison message sent to dlq", "topic=%s partition=%" PRId32
-                      " offset=%" PRId64 " reason=\"%s\"", l->batch.topic,
-                      l->batch.entries[i].rkm->partition, l->batch.entries[i].rkm->offset,
-                      l->batch.entries[i].reason);
-    atomic_fetch_add(l->m.dlq, l->batch.npoison);
+                      " offset=%" PRId64 " reason=\"%s\"", b->topic,
+                      b->entries[i].rkm->partition, b->entries[i].rkm->offset,
+                      b->entries[i].reason);
+    atomic_fetch_add(l->m.dlq, b->npoison);
     return 0;
 }
 
 /* ---- commit and lag ---- */
 
-static void update_lag(struct loop *l)
+static void update_lag(struct loop *l, const struct sink_batch *b)
 {
-    for (size_t i = 0; i < l->batch.nparts; i++) {
-        const struct sink_part_range *r = &l->batch.parts[i];
+    for (size_t i = 0; i < b->nparts; i++) {
+        const struct sink_part_range *r = &b->parts[i];
         int64_t lo = 0, hi = 0;
         if (r->partition < 0 || r->partition >= SINK_MAX_PARTITIONS)
             continue;
-        if (rd_kafka_get_watermark_offsets(l->consumer, l->batch.topic, r->partition, &lo,
+        if (rd_kafka_get_watermark_offsets(l->consumer, b->topic, r->partition, &lo,
                                            &hi) == RD_KAFKA_RESP_ERR_NO_ERROR && hi >= 0)
             l->lag_by_part[r->partition] = hi > r->next_offset ? hi - r->next_offset : 0;
     }
@@ -309,31 +327,34 @@ static void update_lag(struct loop *l)
 
 /* Commit the batch's next offsets. A failed commit is only logged: the stores hold the
  * authoritative offsets and every write is idempotent, so the worst case is a replay. */
-static void commit_batch(struct loop *l, int async)
+static void commit_batch(struct loop *l, const struct sink_batch *b, int async)
 {
-    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)l->batch.nparts);
-    for (size_t i = 0; i < l->batch.nparts; i++)
-        rd_kafka_topic_partition_list_add(offs, l->batch.topic, l->batch.parts[i].partition)
-            ->offset = l->batch.parts[i].next_offset;
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)b->nparts);
+    for (size_t i = 0; i < b->nparts; i++)
+        rd_kafka_topic_partition_list_add(offs, b->topic, b->parts[i].partition)
+            ->offset = b->parts[i].next_offset;
     rd_kafka_resp_err_t err = rd_kafka_commit(l->consumer, offs, async);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
         wlog_warn("kafka commit failed", "err=\"%s\"", rd_kafka_err2str(err));
     rd_kafka_topic_partition_list_destroy(offs);
 }
 
-/* One attempt at DLQ + write + commit. 0 when the batch is done and released. */
-static int process_batch_once(struct loop *l, int64_t started_ms, int async_commit)
+/* DLQ + write: the part of a batch that may run on the writer thread. 0 = durable. */
+static int attempt_batch(struct loop *l, struct sink_batch *b, char *err, size_t errcap)
 {
-    char err[512] = "";
-    if (l->batch.npoison > 0 && !l->batch.dlq_done) {
-        if (send_poison_to_dlq(l, err, sizeof err) != 0)
-            goto failed;
-        l->batch.dlq_done = 1;
+    if (b->npoison > 0 && !b->dlq_done) {
+        if (send_poison_to_dlq(l, b, err, errcap) != 0)
+            return -1;
+        b->dlq_done = 1;
     }
-    if (l->ops->write_batch(l->ctx, &l->batch, err, sizeof err) != 0)
-        goto failed;
-    commit_batch(l, async_commit);
-    update_lag(l);
+    return l->ops->write_batch(l->ctx, b, err, errcap);
+}
+
+/* Main thread, after a successful attempt: commit, account, release. */
+static void batch_succeeded(struct loop *l, struct sink_batch *b, int64_t started_ms, int async_commit)
+{
+    commit_batch(l, b, async_commit);
+    update_lag(l, b);
     atomic_fetch_add(l->m.batches, 1);
     whist_observe(l->m.batch_seconds, (double)(now_ms() - started_ms) / 1000.0);
     if (l->failing) {
@@ -342,19 +363,162 @@ static int process_batch_once(struct loop *l, int64_t started_ms, int async_comm
         set_paused(l, 0);
     }
     backoff_reset(&l->backoff);
-    sink_batch_clear(&l->batch, l->ops->free_decoded, l->ctx);
-    return 0;
-failed:
+    sink_batch_clear(b, l->ops->free_decoded, l->ctx);
+}
+
+static void batch_failed(struct loop *l, const struct sink_batch *b, const char *err)
+{
     atomic_fetch_add(l->m.batch_failures, 1);
     if (!l->failing) {
         wlog_warn("batch write failed, pausing consumption", "messages=%zu err=\"%s\"",
-                  l->batch.n, err);
+                  b->n, err);
         l->failing = 1;
         set_paused(l, 1);
     } else {
         wlog_debug("batch write still failing", "err=\"%s\"", err);
     }
+}
+
+/* One attempt at DLQ + write + commit on the main thread. 0 when the batch is done and released. */
+static int process_batch_once(struct loop *l, struct sink_batch *b, int64_t started_ms, int async_commit)
+{
+    char err[512] = "";
+    if (attempt_batch(l, b, err, sizeof err) != 0) {
+        batch_failed(l, b, err);
+        return -1;
+    }
+    batch_succeeded(l, b, started_ms, async_commit);
+    return 0;
+}
+
+/* ---- the writer thread ---- */
+
+static void *writer_main(void *arg)
+{
+    struct loop *l = arg;
+    sigset_t stop_signals; /* SIGTERM/SIGINT belong to the main thread, which acts on them */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    if (pthread_sigmask(SIG_BLOCK, &stop_signals, NULL) != 0)
+        wlog_warn("writer thread: cannot block stop signals", NULL);
+    pthread_mutex_lock(&l->w.mu);
+    for (;;) {
+        while (!l->w.job && !l->w.quit)
+            pthread_cond_wait(&l->w.cv, &l->w.mu);
+        if (!l->w.job)
+            break;
+        pthread_mutex_unlock(&l->w.mu);
+        char err[512] = "";
+        int rc = attempt_batch(l, &l->inflight, err, sizeof err);
+        pthread_mutex_lock(&l->w.mu);
+        l->w.rc = rc;
+        memcpy(l->w.err, err, sizeof err);
+        l->w.job = 0;
+        l->w.done = 1;
+        pthread_cond_broadcast(&l->w.cv);
+    }
+    pthread_mutex_unlock(&l->w.mu);
+    return NULL;
+}
+
+/* Hand the filled batch to the writer (the caller checked it is idle and `inflight` empty). */
+static void writer_start(struct loop *l)
+{
+    struct sink_batch tmp = l->inflight;
+    l->inflight = l->batch;
+    l->batch = tmp;
+    l->inflight_started = now_ms();
+    l->busy = 1;
+    pthread_mutex_lock(&l->w.mu);
+    l->w.done = 0;
+    l->w.job = 1;
+    pthread_cond_broadcast(&l->w.cv);
+    pthread_mutex_unlock(&l->w.mu);
+}
+
+static int writer_finished(struct loop *l)
+{
+    pthread_mutex_lock(&l->w.mu);
+    int done = l->w.done;
+    pthread_mutex_unlock(&l->w.mu);
+    return done;
+}
+
+/* Wait for the writer; returns its result (err filled on failure). */
+static int writer_wait(struct loop *l, char *err, size_t errcap)
+{
+    pthread_mutex_lock(&l->w.mu);
+    while (!l->w.done)
+        pthread_cond_wait(&l->w.cv, &l->w.mu);
+    int rc = l->w.rc;
+    snprintf(err, errcap, "%s", l->w.err);
+    pthread_mutex_unlock(&l->w.mu);
+    l->busy = 0;
+    return rc;
+}
+
+static void drain_batch(struct loop *l, struct sink_batch *b);
+
+/* Settle the in-flight batch: commit it when the writer succeeded, else retry it here
+ * (paused) until it succeeds, is revoked or stop is requested. */
+static void finish_inflight(struct loop *l)
+{
+    if (!l->busy)
+        return;
+    char err[512];
+    if (writer_wait(l, err, sizeof err) == 0) {
+        batch_succeeded(l, &l->inflight, l->inflight_started, 1);
+        return;
+    }
+    batch_failed(l, &l->inflight, err);
+    drain_batch(l, &l->inflight);
+}
+
+/* Inside a rebalance callback (no polling allowed): wait for the writer and commit its batch
+ * if it succeeded. Otherwise drop it uncommitted (the next owner re-reads it) and return -1:
+ * the newer `batch` must then not be written either, or the offsets stored with it would
+ * pass over the dropped one. */
+static int settle_inflight_in_rebalance(struct loop *l)
+{
+    char err[512];
+    if (l->busy && writer_wait(l, err, sizeof err) == 0) {
+        batch_succeeded(l, &l->inflight, l->inflight_started, 0);
+        return 0;
+    }
+    if (l->inflight.n == 0)
+        return 0;
+    wlog_info("dropping uncommitted batch on revoke", "messages=%zu", l->inflight.n);
+    sink_batch_clear(&l->inflight, l->ops->free_decoded, l->ctx);
     return -1;
+}
+
+static int writer_init(struct loop *l)
+{
+    l->inflight.topic = l->cfg->topic;
+    if (pthread_mutex_init(&l->w.mu, NULL) != 0)
+        return -1;
+    if (pthread_cond_init(&l->w.cv, NULL) != 0) {
+        pthread_mutex_destroy(&l->w.mu);
+        return -1;
+    }
+    if (pthread_create(&l->w.thread, NULL, writer_main, l) != 0) {
+        pthread_cond_destroy(&l->w.cv);
+        pthread_mutex_destroy(&l->w.mu);
+        return -1;
+    }
+    return 0;
+}
+
+static void writer_stop(struct loop *l)
+{
+    pthread_mutex_lock(&l->w.mu);
+    l->w.quit = 1;
+    pthread_cond_broadcast(&l->w.cv);
+    pthread_mutex_unlock(&l->w.mu);
+    pthread_join(l->w.thread, NULL);
+    pthread_cond_destroy(&l->w.cv);
+    pthread_mutex_destroy(&l->w.mu);
 }
 
 /* ---- rebalance ---- */
@@ -362,6 +526,8 @@ failed:
 static void handle_assign(struct loop *l, rd_kafka_topic_partition_list_t *parts)
 {
     char err[512] = "";
+    if (settle_inflight_in_rebalance(l) != 0) /* load_offsets() must not race a write */
+        sink_batch_clear(&l->batch, l->ops->free_decoded, l->ctx);
     for (int i = 0; i < parts->cnt; i++)
         parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
     if (l->cfg->replay_from_start) {
@@ -400,10 +566,10 @@ assign:
 
 static void handle_revoke(struct loop *l, rd_kafka_topic_partition_list_t *parts)
 {
-    /* Finish the pending batch if the stores look healthy (saves the next owner a replay);
-     * otherwise drop it: it was not committed, so the next owner re-reads it. */
-    if (l->batch.n > 0 && !l->failing)
-        process_batch_once(l, now_ms(), 0);
+    /* Finish the pending batches if the stores look healthy (saves the next owner a
+     * replay); otherwise drop them: not committed, so the next owner re-reads them. */
+    if (settle_inflight_in_rebalance(l) == 0 && l->batch.n > 0 && !l->failing)
+        process_batch_once(l, &l->batch, now_ms(), 0);
     if (l->batch.n > 0)
         wlog_info("dropping uncommitted batch on revoke", "messages=%zu", l->batch.n);
     sink_batch_clear(&l->batch, l->ops->free_decoded, l->ctx);
@@ -445,9 +611,13 @@ static rd_kafka_t *create_consumer(struct loop *l)
         { "auto.offset.reset", "earliest" },
         /* Keep fetched-but-unprocessed data (and so RSS) bounded: librdkafka's defaults
          * prefetch up to 100k messages per partition and 64 MB, which alone would break
-         * the 64 MB RSS budget on a preloaded topic. */
-        { "queued.max.messages.kbytes", "8192" },
-        { "queued.min.messages", "10000" },
+         * the 64 MB RSS budget on a preloaded topic. Not much lower either: librdkafka
+         * before 2.1 (Debian 12 ships 2.0.2) stops fetching a partition for a fixed 1 s
+         * once its queue reaches either limit, so the queue must hold about a second of
+         * draining or the sink starves (measured: 0.3-0.6 s stalls every ~17 batches
+         * with 10000 messages / 8 MB at ~30k msgs/s over 2 partitions). */
+        { "queued.max.messages.kbytes", "12288" },
+        { "queued.min.messages", "30000" },
         { "fetch.max.bytes", "4194304" },
         { "max.partition.fetch.bytes", "1048576" },
         /* Eager rebalancing: every revoke takes all partitions, so dropping an uncommitted
@@ -536,33 +706,44 @@ static void wait_serving_group(struct loop *l, uint32_t ms)
 }
 
 /* Retry the current batch until it succeeds, the batch is revoked, or stop is requested. */
-static void drain_batch(struct loop *l)
+static void drain_batch(struct loop *l, struct sink_batch *b)
 {
     int64_t started = now_ms();
-    while (l->batch.n > 0 && process_batch_once(l, started, 1) != 0) {
+    while (b->n > 0 && process_batch_once(l, b, started, 1) != 0) {
         if (stop_flag)
             return;
         wait_serving_group(l, backoff_next(&l->backoff));
     }
-    if (l->batch.n == 0 && l->failing) {
+    if (b->n == 0 && l->failing) {
         /* Batch vanished in a revoke while failing: resume; the next batch re-probes. */
         l->failing = 0;
         set_paused(l, 0);
     }
 }
 
-static void final_flush(struct loop *l)
+/* Stopping: retry one batch for up to STOP_RETRY_MS; 0 when it was written. */
+static int flush_one(struct loop *l, struct sink_batch *b)
 {
     int64_t started = now_ms();
-    while (l->batch.n > 0 && now_ms() - started < STOP_RETRY_MS) {
-        if (process_batch_once(l, started, 0) == 0)
+    while (b->n > 0 && now_ms() - started < STOP_RETRY_MS) {
+        if (process_batch_once(l, b, started, 0) == 0)
             break;
         struct timespec ts = { 0, (long)backoff_next(&l->backoff) * 1000000L };
         nanosleep(&ts, NULL);
     }
-    if (l->batch.n > 0)
+    return b->n > 0 ? -1 : 0;
+}
+
+static void final_flush(struct loop *l)
+{
+    char err[512];
+    if (l->busy && writer_wait(l, err, sizeof err) == 0)
+        batch_succeeded(l, &l->inflight, l->inflight_started, 0);
+    /* In order: the newer batch is written only when the in-flight one was. */
+    if (flush_one(l, &l->inflight) != 0 || flush_one(l, &l->batch) != 0)
         wlog_warn("stopping with an unwritten batch; it will be replayed", "messages=%zu",
-                  l->batch.n);
+                  l->inflight.n + l->batch.n);
+    sink_batch_clear(&l->inflight, l->ops->free_decoded, l->ctx);
     sink_batch_clear(&l->batch, l->ops->free_decoded, l->ctx);
 }
 
@@ -585,8 +766,16 @@ int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ct
     backoff_init(&l->backoff, (uint32_t)cfg->backoff_base_ms, (uint32_t)cfg->backoff_cap_ms,
                  (uint64_t)now_ms() ^ (uint64_t)getpid());
     l->dlq_producer = create_dlq_producer(l);
+    if (writer_init(l) != 0) {
+        wlog_error("cannot start the writer thread", NULL);
+        if (l->dlq_producer)
+            rd_kafka_destroy(l->dlq_producer);
+        free(l);
+        return -1;
+    }
     l->consumer = l->dlq_producer ? create_consumer(l) : NULL;
     if (l->consumer == NULL) {
+        writer_stop(l);
         if (l->dlq_producer)
             rd_kafka_destroy(l->dlq_producer);
         free(l);
@@ -596,11 +785,19 @@ int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ct
               cfg->topic, cfg->group, cfg->dlq_topic, cfg->batch_max, cfg->batch_ms);
     int64_t first_ms = 0;
     while (!stop_flag) {
+        if (l->busy && writer_finished(l))
+            finish_inflight(l); /* commit promptly, even when nothing new arrives */
         if (batch_is_due(l, first_ms)) {
-            drain_batch(l);
+            finish_inflight(l); /* one batch in flight; a failed one is retried first */
+            if (stop_flag)
+                break;
+            if (l->failing || l->inflight.n > 0)
+                drain_batch(l, &l->batch); /* stores unhealthy: write synchronously */
+            else
+                writer_start(l);
             continue;
         }
-        int timeout = 200;
+        int timeout = l->busy ? 5 : 200;
         if (l->batch.n > 0) {
             int64_t left = first_ms + cfg->batch_ms - now_ms();
             timeout = left > 0 ? (int)left : 0;
@@ -614,6 +811,7 @@ int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ct
     }
     wlog_info("stop requested, finishing batch", "messages=%zu", l->batch.n);
     final_flush(l);
+    writer_stop(l);
     rd_kafka_resp_err_t cerr = rd_kafka_consumer_close(l->consumer);
     if (cerr != RD_KAFKA_RESP_ERR_NO_ERROR)
         wlog_warn("consumer close", "err=\"%s\"", rd_kafka_err2str(cerr));
@@ -621,6 +819,7 @@ int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ct
     rd_kafka_flush(l->dlq_producer, DLQ_FLUSH_MS);
     rd_kafka_destroy(l->dlq_producer);
     sink_batch_free(&l->batch);
+    sink_batch_free(&l->inflight);
     free(l);
     wlog_info("stopped", NULL);
     return 0;
