@@ -38,6 +38,10 @@ typedef struct {
 #define RECHECK_AHEAD_S 4.0
 #define RECHECK_MAX_S 5.0
 #define BUILD_WAIT_S 2 /* a reader waits this long for another's rebuild, then reads itself */
+/* A snapshot that missed a change is still served during another reader's rebuild
+ * while it is younger than max_age + BUILD_GRACE_S (a read takes ~30 ms for the 46 kB
+ * election results, more under load); older, readers wait for the rebuild. */
+#define BUILD_GRACE_S 0.1
 
 struct results_cache {
     pthread_mutex_t lock;
@@ -178,13 +182,19 @@ static int entry_wants_rebuild(const results_cache *rc, const cache_entry *e, do
 
 /* Under rc->lock.  Whether e can answer now: it is current, or a reader is already
  * rebuilding it (single flight: every other reader keeps getting this one meanwhile,
- * so a burst of readers costs one Redis read at a time, not one each). */
+ * so a burst of readers costs one Redis read at a time, not one each) and it is not
+ * much older than max_age: a snapshot that missed a change and is older than
+ * max_age + BUILD_GRACE_S (the first reader after a quiet spell) is not handed out
+ * while it is rebuilt; those readers wait for the rebuild.  So an answer never lags a
+ * notified change by more than max_age + BUILD_GRACE_S. */
 static int entry_servable(const results_cache *rc, const cache_entry *e, double now)
 {
     double age = now - e->built_at;
     if (!e->json || age > RECHECK_MAX_S)
         return 0;
-    return !entry_wants_rebuild(rc, e, age) || e->building;
+    if (!entry_wants_rebuild(rc, e, age))
+        return 1;
+    return e->building && (!e->stale || age < rc->max_age + BUILD_GRACE_S);
 }
 
 int results_respond_cached(api_request *r, size_t idx, enum MHD_Result *ret)
