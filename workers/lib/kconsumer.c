@@ -560,8 +560,25 @@ assign:
     rd_kafka_resp_err_t aerr = rd_kafka_assign(l->consumer, parts);
     if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR)
         wlog_error("assign failed", "err=\"%s\"", rd_kafka_err2str(aerr));
-    if (l->failing)
-        set_paused(l, 1); /* new partitions must not flow while the store is down */
+    /* New partitions must not flow while the store is down; otherwise make sure none is
+     * left paused from an earlier assignment (librdkafka keeps the pause flag). */
+    set_paused(l, l->failing);
+}
+
+/* Every pending batch is gone with the revoked partitions, so nothing is left to retry and
+ * nothing would ever lift the pause: a failure state kept here (e.g. the revoke's own
+ * write attempt just failed) made handle_assign() pause the new partitions and the loop,
+ * having no batch to retry, never resumed them (t/integration/27-sink-revoke-outage.t);
+ * the partitions are resumed before they go, since librdkafka keeps a pause across a
+ * reassignment.
+ * The next assignment's first batch probes the stores again and pauses if they are down. */
+static void forget_failure_on_revoke(struct loop *l)
+{
+    if (!l->failing)
+        return;
+    wlog_info("batch dropped on revoke while failing; the next assignment probes the stores", NULL);
+    l->failing = 0;
+    set_paused(l, 0); /* librdkafka keeps a partition's pause across unassign + assign */
 }
 
 static void handle_revoke(struct loop *l, rd_kafka_topic_partition_list_t *parts)
@@ -573,6 +590,7 @@ static void handle_revoke(struct loop *l, rd_kafka_topic_partition_list_t *parts
     if (l->batch.n > 0)
         wlog_info("dropping uncommitted batch on revoke", "messages=%zu", l->batch.n);
     sink_batch_clear(&l->batch, l->ops->free_decoded, l->ctx);
+    forget_failure_on_revoke(l);
     for (int i = 0; i < parts->cnt; i++) {
         if (parts->elems[i].partition >= 0 && parts->elems[i].partition < SINK_MAX_PARTITIONS)
             l->lag_by_part[parts->elems[i].partition] = 0;
