@@ -72,3 +72,34 @@ void redis_conn_close(struct redis_conn *rc)
         redisFree(rc->ctx);
     rc->ctx = NULL;
 }
+
+int redis_conn_send(struct redis_conn *rc, int argc, const char **argv, const size_t *argvlen)
+{
+    redisContext *c = redis_conn_get(rc);
+    if (c == NULL)
+        return -1;
+    if (redisAppendCommandArgv(c, argc, argv, argvlen) != REDIS_OK) {
+        redis_conn_drop(rc);
+        return -1;
+    }
+    int done = 0;
+    while (!done) {
+        if (redisBufferWrite(c, &done) != REDIS_OK) {
+            redis_conn_drop(rc);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+redisReply *redis_conn_read(struct redis_conn *rc)
+{
+    void *reply = NULL;
+    if (rc->ctx == NULL || redisGetReply(rc->ctx, &reply) != REDIS_OK || reply == NULL) {
+        if (reply != NULL)
+            freeReplyObject(reply);
+        redis_conn_drop(rc);
+        return NULL;
+    }
+    return reply;
+}

@@ -29,4 +29,10 @@ redisReply *redis_conn_commandv(struct redis_conn *rc, int argc, const char **ar
                                 const size_t *argvlen);
 void redis_conn_close(struct redis_conn *rc);
 
+/* Pipelining: send one command now (written to the socket, so the server starts on it)
+ * and read its reply later with redis_conn_read(). Both drop the connection on failure
+ * (a reply still in flight is then lost: callers must only pipeline idempotent work). */
+int redis_conn_send(struct redis_conn *rc, int argc, const char **argv, const size_t *argvlen);
+redisReply *redis_conn_read(struct redis_conn *rc);
+
 #endif

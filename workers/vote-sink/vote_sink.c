@@ -13,6 +13,12 @@
  * tally.lua answers the same flag on every replay, so a batch retried after a Mongo failure
  * or a crash stores exactly the same documents. Kafka is committed after all three.
  *
+ * Steps 1 and 2 are pipelined in chunks (--chunk-votes votes of one partition): the script
+ * of chunk k+1 is sent before the Mongo insert of chunk k, so Redis runs it while MongoDB
+ * inserts. Each chunk's script raises the Redis offset to the end of that chunk only, so
+ * Redis may be any number of chunks ahead of MongoDB, never behind: the same crash window
+ * as above, covered by the same resume rule (t/integration/22-sink-vote-crash-window.t).
+ *
  * Where to resume: each store records the offset it reached, so on assignment the sink
  * seeks to the LOWER of the two. A crash between step 1 and step 2 leaves Redis ahead;
  * resuming from Redis's offset alone would skip those votes' Mongo documents forever.
@@ -47,6 +53,15 @@ struct vote_opts {
     const char *catalog_path, *metrics_addr, *log_level;
     long fault_exit_after_redis;
     long metrics_port;
+    long chunk_votes;
+};
+
+/* One pipeline step: the valid votes of one partition among entries [begin, end). */
+struct vote_chunk {
+    int32_t partition;
+    size_t begin, end;
+    size_t nvotes;
+    int64_t next_offset;           /* Redis offset after this chunk */
 };
 
 struct vote_sink {
@@ -61,6 +76,8 @@ struct vote_sink {
     long fault_exits_left;         /* test hook: _exit after this many Redis steps (0 = off) */
     unsigned char *dup_flags;      /* per batch entry, answered by Redis */
     size_t dup_cap;
+    struct vote_chunk *chunks;     /* this batch's pipeline steps */
+    size_t nchunks, chunk_cap;
     _Atomic uint64_t *written;
     _Atomic uint64_t *replayed;
     _Atomic uint64_t *dup_voters;
@@ -77,6 +94,7 @@ static const struct wopt option_table[] = {
     { "redis-port", "REDIS_PORT", WOPT_INT, &opts.redis_port, "6379", "Redis port" },
     { "redis-timeout-ms", "REDIS_TIMEOUT_MS", WOPT_INT, &opts.redis_timeout_ms, "3000", "Redis connect/command timeout" },
     { "redis-prefix", "VOTE_SINK_REDIS_PREFIX", WOPT_STR, &opts.redis_prefix, "", "prefix for every Redis key and channel (tests)" },
+    { "chunk-votes", "VOTE_SINK_CHUNK_VOTES", WOPT_INT, &opts.chunk_votes, "250", "votes per Redis script call; the MongoDB insert of one chunk overlaps the script of the next" },
     { "recent-cap", "VOTE_SINK_RECENT_CAP", WOPT_INT, &opts.recent_cap, "100", "length of poll:{p}:recent" },
     { "mongo-uri", "MONGO_URI", WOPT_STR, &opts.mongo_uri, NULL, "MongoDB URI (overrides --mongo-host/--mongo-port)" },
     { "mongo-host", "MONGO_HOST", WOPT_STR, &opts.mongo_host, "127.0.0.1", "MongoDB host" },
@@ -162,14 +180,19 @@ static void argv_push_int(struct argv_buf *a, int64_t v)
 
 static struct argv_buf eval_args;
 
-/* Build EVALSHA sha 1 offsets_key prefix field next nvotes cap [vote args...] for one partition. */
+static int in_chunk(const struct sink_batch *b, const struct vote_chunk *c, size_t i)
+{
+    return b->entries[i].decoded != NULL && b->entries[i].rkm->partition == c->partition;
+}
+
+/* Build EVALSHA sha 1 offsets_key prefix field next nvotes cap [vote args...] for one chunk. */
 static int build_eval_args(struct vote_sink *s, const struct sink_batch *b,
-                           const struct sink_part_range *r, char *field, size_t *nvotes)
+                           const struct vote_chunk *c, const char *field)
 {
     size_t args = 10, nums = 4;
-    for (size_t i = 0; i < b->n; i++) {
+    for (size_t i = c->begin; i < c->end; i++) {
         const struct vote_msg *v = b->entries[i].decoded;
-        if (v != NULL && b->entries[i].rkm->partition == r->partition) {
+        if (in_chunk(b, c, i)) {
             args += 7 + 2 * v->nattrs;
             nums += 2;
         }
@@ -182,14 +205,12 @@ static int build_eval_args(struct vote_sink *s, const struct sink_batch *b,
     argv_push_str(&eval_args, s->offsets_key);
     argv_push_str(&eval_args, s->o->redis_prefix);
     argv_push_str(&eval_args, field);
-    argv_push_int(&eval_args, r->next_offset);
-    size_t nvotes_slot = eval_args.n;
-    argv_push_int(&eval_args, 0); /* patched below once counted */
+    argv_push_int(&eval_args, c->next_offset);
+    argv_push_int(&eval_args, (int64_t)c->nvotes);
     argv_push_int(&eval_args, s->o->recent_cap);
-    *nvotes = 0;
-    for (size_t i = 0; i < b->n; i++) {
+    for (size_t i = c->begin; i < c->end; i++) {
         const struct vote_msg *v = b->entries[i].decoded;
-        if (v == NULL || b->entries[i].rkm->partition != r->partition)
+        if (!in_chunk(b, c, i))
             continue;
         argv_push_int(&eval_args, b->entries[i].rkm->offset);
         argv_push_str(&eval_args, v->id);
@@ -202,83 +223,134 @@ static int build_eval_args(struct vote_sink *s, const struct sink_batch *b,
             argv_push_str(&eval_args, v->attr_names[a]);
             argv_push_str(&eval_args, v->attr_values[a]);
         }
-        (*nvotes)++;
     }
-    char *slot = (char *)eval_args.argv[nvotes_slot];
-    eval_args.lens[nvotes_slot] = (size_t)snprintf(slot, 24, "%zu", *nvotes);
     return 0;
 }
 
-/* Run the script; on NOSCRIPT (Redis restarted or flushed) reload it and try once more. */
-static redisReply *eval_tally(struct vote_sink *s, char *err, size_t errcap)
+/* Build and send the script call for one chunk; read_chunk() reads its reply. */
+static int send_chunk(struct vote_sink *s, const struct sink_batch *b, const struct vote_chunk *c,
+                      char *err, size_t errcap)
+{
+    char field[256];
+    snprintf(field, sizeof field, "%s:%" PRId32, b->topic, c->partition);
+    if (build_eval_args(s, b, c, field) != 0) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    if (redis_conn_get(&s->redis) == NULL || s->script_sha[0] == '\0') {
+        snprintf(err, errcap, "redis: %s", s->redis.last_error[0] ? s->redis.last_error : "script not loaded");
+        redis_conn_drop(&s->redis);
+        return -1;
+    }
+    eval_args.argv[1] = s->script_sha;
+    eval_args.lens[1] = strlen(s->script_sha);
+    if (redis_conn_send(&s->redis, (int)eval_args.n, eval_args.argv, eval_args.lens) != 0) {
+        snprintf(err, errcap, "redis: %s", s->redis.last_error);
+        return -1;
+    }
+    return 0;
+}
+
+/* Read the reply of the chunk sent last (nothing else is in flight). On NOSCRIPT (Redis
+ * restarted or flushed) reload the script and send the chunk once more. */
+static redisReply *read_chunk(struct vote_sink *s, const struct sink_batch *b,
+                              const struct vote_chunk *c, char *err, size_t errcap)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (redis_conn_get(&s->redis) == NULL || s->script_sha[0] == '\0') {
-            snprintf(err, errcap, "redis: %s", s->redis.last_error[0] ? s->redis.last_error : "script not loaded");
-            redis_conn_drop(&s->redis);
-            return NULL;
-        }
-        eval_args.argv[1] = s->script_sha;
-        eval_args.lens[1] = strlen(s->script_sha);
-        redisReply *r = redis_conn_commandv(&s->redis, (int)eval_args.n, eval_args.argv, eval_args.lens);
+        redisReply *r = redis_conn_read(&s->redis);
         if (r == NULL) {
             snprintf(err, errcap, "redis: %s", s->redis.last_error);
             return NULL;
         }
-        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-            freeReplyObject(r);
-            load_script(&s->redis, s);
-            continue;
-        }
-        return r;
+        if (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) != 0)
+            return r;
+        freeReplyObject(r);
+        load_script(&s->redis, s);
+        if (send_chunk(s, b, c, err, errcap) != 0)
+            return NULL;
     }
     snprintf(err, errcap, "redis: script keeps disappearing");
+    redis_conn_drop(&s->redis); /* the last resend's reply is still in flight */
     return NULL;
 }
 
-/* Copy the per-vote flags for one partition out of the script's reply. */
-static int take_flags(struct vote_sink *s, const struct sink_batch *b, int32_t partition,
-                      const redisReply *r, size_t nvotes, char *err, size_t errcap)
+/* Copy the chunk's per-vote flags out of the script's reply. */
+static int take_flags(struct vote_sink *s, const struct sink_batch *b, const struct vote_chunk *c,
+                      const redisReply *r, char *err, size_t errcap)
 {
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errcap, "redis script error: %s", r->str);
         return -1;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[1]->type != REDIS_REPLY_ARRAY || r->element[1]->elements != nvotes) {
+        r->element[1]->type != REDIS_REPLY_ARRAY || r->element[1]->elements != c->nvotes) {
         snprintf(err, errcap, "redis script: unexpected reply shape");
         return -1;
     }
     size_t k = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        if (b->entries[i].decoded == NULL || b->entries[i].rkm->partition != partition)
-            continue;
-        s->dup_flags[i] = r->element[1]->element[k++]->integer != 0;
-    }
+    for (size_t i = c->begin; i < c->end; i++)
+        if (in_chunk(b, c, i))
+            s->dup_flags[i] = r->element[1]->element[k++]->integer != 0;
     long long applied = r->element[0]->integer;
-    atomic_fetch_add(s->replayed, (uint64_t)((long long)nvotes - applied));
+    atomic_fetch_add(s->replayed, (uint64_t)((long long)c->nvotes - applied));
     return 0;
 }
 
-static int write_redis(struct vote_sink *s, const struct sink_batch *b, char *err, size_t errcap)
+/* Read one chunk's reply and take its flags. */
+static int redis_step(struct vote_sink *s, const struct sink_batch *b, const struct vote_chunk *c,
+                      char *err, size_t errcap)
 {
-    for (size_t p = 0; p < b->nparts; p++) {
-        const struct sink_part_range *r = &b->parts[p];
-        char field[256];
-        snprintf(field, sizeof field, "%s:%" PRId32, b->topic, r->partition);
-        size_t nvotes = 0;
-        if (build_eval_args(s, b, r, field, &nvotes) != 0) {
-            snprintf(err, errcap, "out of memory");
-            return -1;
-        }
-        redisReply *reply = eval_tally(s, err, errcap);
-        if (reply == NULL)
-            return -1;
-        int rc = take_flags(s, b, r->partition, reply, nvotes, err, errcap);
-        freeReplyObject(reply);
-        if (rc != 0)
-            return -1;
+    redisReply *reply = read_chunk(s, b, c, err, errcap);
+    if (reply == NULL)
+        return -1;
+    int rc = take_flags(s, b, c, reply, err, errcap);
+    freeReplyObject(reply);
+    return rc;
+}
+
+static struct vote_chunk *new_chunk(struct vote_sink *s, int32_t partition, size_t begin)
+{
+    if (s->nchunks == s->chunk_cap) {
+        size_t cap = s->chunk_cap ? s->chunk_cap * 2 : 16;
+        struct vote_chunk *c = realloc(s->chunks, cap * sizeof *c);
+        if (c == NULL)
+            return NULL;
+        s->chunks = c;
+        s->chunk_cap = cap;
     }
+    struct vote_chunk *c = &s->chunks[s->nchunks++];
+    *c = (struct vote_chunk){ .partition = partition, .begin = begin, .end = begin };
+    return c;
+}
+
+/* Split one partition's slice into chunks of at most --chunk-votes valid votes, in offset
+ * order. The last chunk raises the offset to the slice's end (poison included); a slice
+ * of poison only still gets one (empty) chunk so its offset moves. */
+static int plan_partition(struct vote_sink *s, const struct sink_batch *b, const struct sink_part_range *r)
+{
+    size_t per = s->o->chunk_votes > 0 ? (size_t)s->o->chunk_votes : SIZE_MAX;
+    struct vote_chunk *c = NULL;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->entries[i].decoded == NULL || b->entries[i].rkm->partition != r->partition)
+            continue;
+        if ((c == NULL || c->nvotes >= per) && (c = new_chunk(s, r->partition, i)) == NULL)
+            return -1;
+        c->nvotes++;
+        c->end = i + 1;
+        c->next_offset = b->entries[i].rkm->offset + 1;
+    }
+    if (c == NULL && (c = new_chunk(s, r->partition, 0)) == NULL)
+        return -1;
+    c->next_offset = r->next_offset;
+    return 0;
+}
+
+static int plan_chunks(struct vote_sink *s, const struct sink_batch *b)
+{
+    s->nchunks = 0;
+    for (size_t p = 0; p < b->nparts; p++)
+        if (plan_partition(s, b, &b->parts[p]) != 0)
+            return -1;
     return 0;
 }
 
@@ -332,15 +404,16 @@ static int only_duplicate_key_errors(const bson_t *reply, uint64_t *dups)
     return n > 0;
 }
 
-static int write_mongo(struct vote_sink *s, const struct sink_batch *b, char *err, size_t errcap)
+static int write_mongo(struct vote_sink *s, const struct sink_batch *b, const struct vote_chunk *c,
+                       char *err, size_t errcap)
 {
     bson_t bulk_opts = BSON_INITIALIZER;
     BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
     mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(s->votes, &bulk_opts);
     bson_destroy(&bulk_opts);
     size_t ndocs = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        if (b->entries[i].decoded == NULL)
+    for (size_t i = c->begin; i < c->end; i++) {
+        if (!in_chunk(b, c, i))
             continue;
         bson_t *doc = vote_document(b->entries[i].decoded, s->dup_flags[i]);
         bson_error_t berr;
@@ -446,26 +519,58 @@ static void vote_free(void *ctx, void *decoded)
     free(decoded);
 }
 
-static int vote_write_batch(void *ctx, const struct sink_batch *b, char *err, size_t errcap)
+/* Test hook: die like kill -9 with Redis ahead of MongoDB (a chunk applied, its documents
+ * not inserted, and the next chunk's script possibly running). */
+static void fault_point(struct vote_sink *s)
 {
-    struct vote_sink *s = ctx;
-    if (b->n > s->dup_cap) {
-        unsigned char *f = realloc(s->dup_flags, b->n);
-        if (f == NULL) {
-            snprintf(err, errcap, "out of memory");
-            return -1;
-        }
-        s->dup_flags = f;
-        s->dup_cap = b->n;
-    }
-    memset(s->dup_flags, 0, b->n);
-    if (write_redis(s, b, err, errcap) != 0)
-        return -1;
     if (s->fault_exits_left > 0 && --s->fault_exits_left == 0) {
         wlog_warn("fault injection: exiting between the Redis and MongoDB writes", NULL);
         _exit(137);
     }
-    if (write_mongo(s, b, err, errcap) != 0 || write_mongo_offsets(s, b, err, errcap) != 0)
+}
+
+/* Steps 1 and 2, pipelined: chunk k+1's script runs in Redis while chunk k is inserted. */
+static int write_chunks(struct vote_sink *s, const struct sink_batch *b, char *err, size_t errcap)
+{
+    if (send_chunk(s, b, &s->chunks[0], err, errcap) != 0)
+        return -1;
+    for (size_t k = 0; k < s->nchunks; k++) {
+        int more = k + 1 < s->nchunks;
+        if (redis_step(s, b, &s->chunks[k], err, errcap) != 0)
+            return -1;
+        if (more && send_chunk(s, b, &s->chunks[k + 1], err, errcap) != 0)
+            return -1;
+        fault_point(s);
+        if (s->chunks[k].nvotes > 0 && write_mongo(s, b, &s->chunks[k], err, errcap) != 0) {
+            if (more)
+                redis_conn_drop(&s->redis); /* chunk k+1's reply is in flight; its retry is a replay */
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int reserve_flags(struct vote_sink *s, size_t n)
+{
+    if (n > s->dup_cap) {
+        unsigned char *f = realloc(s->dup_flags, n);
+        if (f == NULL)
+            return -1;
+        s->dup_flags = f;
+        s->dup_cap = n;
+    }
+    memset(s->dup_flags, 0, n);
+    return 0;
+}
+
+static int vote_write_batch(void *ctx, const struct sink_batch *b, char *err, size_t errcap)
+{
+    struct vote_sink *s = ctx;
+    if (reserve_flags(s, b->n) != 0 || plan_chunks(s, b) != 0) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    if (write_chunks(s, b, err, errcap) != 0 || write_mongo_offsets(s, b, err, errcap) != 0)
         return -1;
     uint64_t dups = 0;
     for (size_t i = 0; i < b->n; i++)
@@ -598,6 +703,7 @@ static void teardown(struct vote_sink *s)
     redis_conn_close(&s->redis);
     poll_catalog_free(&s->catalog);
     free(s->dup_flags);
+    free(s->chunks);
     free(eval_args.argv);
     free(eval_args.lens);
     free(eval_args.nums);
