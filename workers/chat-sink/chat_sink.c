@@ -1,19 +1,25 @@
 /*
  * chat_sink.c - the chat sink daemon: Kafka `chat` -> PostgreSQL `messages` + Redis pub/sub.
  *
- * Per batch, one PostgreSQL transaction that stores the rows and the partition offsets:
- *   COPY messages (...) FROM STDIN (FORMAT binary)              -- fast path
- *   INSERT INTO sink_offsets ... ON CONFLICT DO UPDATE (next offset per partition, never back)
+ * Per batch, one PostgreSQL transaction that stores the rows and the partition offsets, in
+ * three round trips:
+ *   BEGIN; COPY messages (...) FROM STDIN (FORMAT binary)       -- fast path, one message
+ *   <the binary rows>
+ *   INSERT INTO sink_offsets ... ON CONFLICT DO UPDATE (next offset per partition, never
+ *   back); COMMIT                                                -- one message
  * so rows and offsets commit together. A batch that was already (partly) stored can only
  * come back when another worker or an operator replay wrote it (our own committed batches
  * are never re-read: we resume from sink_offsets); COPY then fails with unique_violation
  * (23505), the transaction is rolled back and the batch is redone in a new transaction with
  *   INSERT INTO messages ... SELECT unnest(...) ON CONFLICT (id) DO NOTHING RETURNING id
  * which stores only the missing rows and tells which were new. A duplicate id inside one
- * batch takes the same fallback. After COMMIT, every newly stored message is published on
- * chat:user:{to} and chat:user:{from}, pipelined. Publishing is best effort: pub/sub has no
+ * batch takes the same fallback. After COMMIT, every newly stored message is queued for
+ * PUBLISH on chat:user:{to} and chat:user:{from}; a publisher thread sends the queue on its
+ * own Redis connection, off the storage path. Publishing is best effort: pub/sub has no
  * memory, a client that was not listening catches up through the history API, so a Redis
  * outage does not stop storage. A replayed row is not new and is not published again.
+ * Decoding (main thread) parses inside common's JSON arena and keeps one allocation per
+ * message (lib/msg.c).
  */
 #include "kconsumer.h"
 #include "metrics.h"
@@ -27,6 +33,8 @@
 #include "wlog.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,11 +56,20 @@ struct chat_sink {
     struct pg_conn pg;
     struct redis_conn redis;
     char conninfo[1024];
-    int redis_was_down;            /* log publish outages once per state change */
-    size_t publish_pending;        /* PUBLISH replies not read yet (previous batch) */
+    int redis_was_down;            /* publisher thread: log publish outages once per state change */
+    struct {
+        pthread_t thread;
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        strbuf fill;               /* under mu: RESP PUBLISH commands queued by the writer */
+        size_t fill_n;             /* under mu: commands in fill */
+        strbuf send;               /* publisher thread only: the commands being sent */
+        int quit;                  /* under mu */
+    } pub;                         /* `redis` belongs to the publisher thread */
     unsigned long prepared_gen;    /* pg session generation INSERT_STMT was prepared in (0 = none) */
     strbuf cols[COLS_PER_ROW];     /* array parameters of the fallback, reused */
     strbuf copy;                   /* binary COPY data of the fast path, reused */
+    strbuf sql;                    /* offsets upsert + COMMIT text, reused */
     _Atomic uint64_t *written;
     _Atomic uint64_t *replayed;
     _Atomic uint64_t *published;
@@ -92,13 +109,11 @@ static const char insert_sql[] =
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) "
     "AS u(i, c, s, r, b, t) "
     "ON CONFLICT (id) DO NOTHING RETURNING id";
-static const char offsets_upsert[] =
-    "INSERT INTO sink_offsets (topic, partition, next_offset) VALUES ($1, $2, $3) "
-    "ON CONFLICT (topic, partition) DO UPDATE "
-    "SET next_offset = GREATEST(sink_offsets.next_offset, EXCLUDED.next_offset)";
 
-static const char copy_sql[] =
-    "COPY messages (id, conversation, sender, recipient, body, received_at) FROM STDIN (FORMAT binary)";
+/* BEGIN travels in the same simple-query message as the COPY: one round trip for both
+ * (PQexec stops at the CopyInResponse; an error in BEGIN would skip the COPY). */
+static const char begin_copy_sql[] =
+    "BEGIN; COPY messages (id, conversation, sender, recipient, body, received_at) FROM STDIN (FORMAT binary)";
 
 /* Encode the batch's valid messages as binary COPY rows. */
 static int build_copy(struct chat_sink *s, const struct sink_batch *b)
@@ -109,10 +124,10 @@ static int build_copy(struct chat_sink *s, const struct sink_batch *b)
         const struct chat_msg *m = b->entries[i].decoded;
         if (m == NULL)
             continue;
-        if (pgcopy_row(&s->copy, COLS_PER_ROW) || pgcopy_text(&s->copy, m->id, strlen(m->id)) ||
-            pgcopy_text(&s->copy, m->conversation, strlen(m->conversation)) ||
-            pgcopy_text(&s->copy, m->from, strlen(m->from)) || pgcopy_text(&s->copy, m->to, strlen(m->to)) ||
-            pgcopy_text(&s->copy, m->text, strlen(m->text)) ||
+        if (pgcopy_row(&s->copy, COLS_PER_ROW) || pgcopy_text(&s->copy, m->id, m->id_len) ||
+            pgcopy_text(&s->copy, m->conversation, m->conversation_len) ||
+            pgcopy_text(&s->copy, m->from, m->from_len) || pgcopy_text(&s->copy, m->to, m->to_len) ||
+            pgcopy_text(&s->copy, m->text, m->text_len) ||
             pgcopy_timestamptz_ms(&s->copy, m->received_at))
             return -1;
     }
@@ -257,19 +272,50 @@ static int insert_messages(struct chat_sink *s, const struct sink_batch *b, unsi
     return 0;
 }
 
-static int upsert_offsets(struct chat_sink *s, const struct sink_batch *b, char *err, size_t errcap)
+/*
+ * The partition offsets and COMMIT in ONE simple-query message ("INSERT ... VALUES (...),
+ * (...) ON CONFLICT ... ; COMMIT"): one round trip instead of one per partition plus one.
+ * The values are integers we format and the topic as a libpq-escaped literal. A simple
+ * query stops at the first error, so COMMIT runs only after the upsert succeeded; the
+ * final result must be COMMIT's own (an aborted transaction's COMMIT says ROLLBACK).
+ * Returns 0 committed, -1 not committed or outcome unknown (err filled; the session is
+ * left outside any transaction, or dropped).
+ */
+static int offsets_and_commit(struct chat_sink *s, const struct sink_batch *b, char *err, size_t errcap)
 {
-    for (size_t p = 0; p < b->nparts; p++) {
-        char part[16], next[24];
-        snprintf(part, sizeof part, "%" PRId32, b->parts[p].partition);
-        snprintf(next, sizeof next, "%" PRId64, b->parts[p].next_offset);
-        const char *params[] = { b->topic, part, next };
-        PGresult *res = exec_params(s, offsets_upsert, 3, params, PGRES_COMMAND_OK, err, errcap);
-        if (res == NULL)
-            return -1;
-        PQclear(res);
+    char *topic = PQescapeLiteral(s->pg.conn, b->topic, strlen(b->topic));
+    if (topic == NULL) {
+        pg_conn_note_failure(&s->pg, NULL);
+        snprintf(err, errcap, "postgres: %s", s->pg.last_error);
+        return -1;
     }
-    return 0;
+    s->sql.len = 0;
+    int bad = b->nparts == 0 ||
+              sb_appends(&s->sql, "INSERT INTO sink_offsets (topic, partition, next_offset) VALUES ") != 0;
+    for (size_t p = 0; p < b->nparts && !bad; p++)
+        bad = sb_appendf(&s->sql, "%s(%s, %" PRId32 ", %" PRId64 ")", p ? ", " : "", topic,
+                         b->parts[p].partition, b->parts[p].next_offset) != 0;
+    PQfreemem(topic);
+    if (bad || sb_appends(&s->sql, " ON CONFLICT (topic, partition) DO UPDATE "
+                          "SET next_offset = GREATEST(sink_offsets.next_offset, EXCLUDED.next_offset); "
+                          "COMMIT") != 0) {
+        snprintf(err, errcap, b->nparts == 0 ? "internal: batch without partitions" : "out of memory");
+        return -1;
+    }
+    PGresult *res = PQexec(s->pg.conn, s->sql.data);
+    int ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") == 0;
+    if (!ok) {
+        /* COMMIT outcome unknown (e.g. connection lost) or not committed: retrying is safe
+         * (a stored batch makes the retried COPY fail and fall back to ON CONFLICT); only
+         * the live notification of this batch could be missed. */
+        pg_conn_note_failure(&s->pg, res);
+        snprintf(err, errcap, "postgres offsets/commit: %s", s->pg.last_error);
+    }
+    PQclear(res);
+    if (!ok && s->pg.conn != NULL && PQtransactionStatus(s->pg.conn) != PQTRANS_IDLE &&
+        pg_exec_ok(&s->pg, "ROLLBACK") != 0)
+        pg_conn_drop(&s->pg); /* unknown transaction state: start clean next time */
+    return ok ? 0 : -1;
 }
 
 /* Fast path: COPY every valid entry; all of them are new when it succeeds.
@@ -284,7 +330,7 @@ static int copy_messages(struct chat_sink *s, const struct sink_batch *b, unsign
         snprintf(err, errcap, "out of memory");
         return -1;
     }
-    enum pgcopy_result rc = pgcopy_send(&s->pg, copy_sql, s->copy.data, s->copy.len);
+    enum pgcopy_result rc = pgcopy_send(&s->pg, begin_copy_sql, s->copy.data, s->copy.len);
     if (rc == PGCOPY_UNIQUE_VIOLATION)
         return 1;
     if (rc != PGCOPY_OK) {
@@ -307,8 +353,9 @@ static int store_rows(struct chat_sink *s, const struct sink_batch *b, unsigned 
     return insert_messages(s, b, fresh, err, errcap);
 }
 
-/* One transaction: rows + offsets. 0 committed; 1 COPY hit a stored id (rolled back,
- * nothing written: redo with PATH_ON_CONFLICT); -1 failed (err filled). */
+/* One transaction: rows + offsets, three round trips on the COPY path ("BEGIN; COPY",
+ * the data, "offsets; COMMIT"). 0 committed; 1 COPY hit a stored id (rolled back, nothing
+ * written: redo with PATH_ON_CONFLICT); -1 failed (err filled). */
 static int run_transaction(struct chat_sink *s, const struct sink_batch *b, unsigned char *fresh,
                            enum write_path path, char *err, size_t errcap)
 {
@@ -318,33 +365,27 @@ static int run_transaction(struct chat_sink *s, const struct sink_batch *b, unsi
     }
     memset(fresh, 0, b->n);
     double t0 = mono_ms();
-    if (pg_exec_ok(&s->pg, "BEGIN") != 0) {
+    /* The COPY path sends BEGIN with the COPY; the fallback (and a batch of poison only,
+     * which has no rows to copy) opens the transaction itself. */
+    if ((path != PATH_COPY || b->n == b->npoison) && pg_exec_ok(&s->pg, "BEGIN") != 0) {
         snprintf(err, errcap, "postgres: %s", s->pg.last_error);
         return -1;
     }
-    double t1 = mono_ms();
     int rc = store_rows(s, b, fresh, path, err, errcap);
-    double t2 = mono_ms();
-    if (rc == 0 && upsert_offsets(s, b, err, errcap) != 0)
-        rc = -1;
-    double t3 = mono_ms();
+    double t1 = mono_ms();
     if (rc != 0) {
-        if (s->pg.conn != NULL && pg_exec_ok(&s->pg, "ROLLBACK") != 0)
+        if (s->pg.conn != NULL && PQtransactionStatus(s->pg.conn) != PQTRANS_IDLE &&
+            pg_exec_ok(&s->pg, "ROLLBACK") != 0)
             pg_conn_drop(&s->pg); /* unknown transaction state: start clean next time */
         memset(fresh, 0, b->n);
         return rc;
     }
-    if (pg_exec_ok(&s->pg, "COMMIT") != 0) {
-        /* COMMIT outcome unknown (e.g. connection lost): retrying is safe (a stored batch
-         * makes the retried COPY fail and fall back to ON CONFLICT); only the live
-         * notification of this batch could be missed. */
-        snprintf(err, errcap, "postgres commit: %s", s->pg.last_error);
+    if (offsets_and_commit(s, b, err, errcap) != 0) {
         memset(fresh, 0, b->n);
         return -1;
     }
-    wlog_debug("batch stored", "rows=%zu path=%s begin_ms=%.2f insert_ms=%.2f offsets_ms=%.2f commit_ms=%.2f",
-               b->n - b->npoison, path == PATH_COPY ? "copy" : "on_conflict", t1 - t0, t2 - t1,
-               t3 - t2, mono_ms() - t3);
+    wlog_debug("batch stored", "rows=%zu path=%s insert_ms=%.2f commit_ms=%.2f",
+               b->n - b->npoison, path == PATH_COPY ? "copy" : "on_conflict", t1 - t0, mono_ms() - t1);
     return 0;
 }
 
@@ -361,9 +402,44 @@ static int store_batch(struct chat_sink *s, const struct sink_batch *b, unsigned
     return rc == 1 ? -1 : rc;
 }
 
-/* ---------------- Redis pub/sub ---------------- */
+/* ---------------- Redis pub/sub (publisher thread) ---------------- */
 
-/* Log publish outages once per state change. */
+/*
+ * The writer thread only formats the PUBLISH commands of a committed batch (RESP, into
+ * `pub.fill`, under pub.mu) and goes on with the next batch; the publisher thread takes
+ * everything queued, sends it on its own connection and reads the replies. So Redis never
+ * sits on the storage path: a slow or down Redis delays or fails live pushes only. Order is
+ * kept (one queue, one connection). The queue is bounded (PUB_QUEUE_MAX bytes): past it a
+ * batch's publishes are dropped and counted as failed, like any other publish failure.
+ */
+#define PUB_QUEUE_MAX (32u << 20)
+
+/* "$<n>\r\n" without printf (four of these per message, on the writer thread). */
+static int sb_resp_len(strbuf *b, char type, size_t n)
+{
+    char tmp[24];
+    size_t k = sizeof tmp;
+    tmp[--k] = '\n';
+    tmp[--k] = '\r';
+    do
+        tmp[--k] = (char)('0' + n % 10);
+    while ((n /= 10) != 0);
+    tmp[--k] = type;
+    return sb_append(b, tmp + k, sizeof tmp - k);
+}
+
+/* PUBLISH {prefix}chat:user:{user} {payload} as one RESP command. */
+static int resp_publish(strbuf *b, const char *prefix, size_t prefix_len, const char *user,
+                        size_t user_len, const void *payload, size_t payload_len)
+{
+    return sb_append(b, "*3\r\n$7\r\nPUBLISH\r\n", 17) || sb_resp_len(b, '$', prefix_len + 10 + user_len) ||
+           sb_append(b, prefix, prefix_len) || sb_append(b, "chat:user:", 10) ||
+           sb_append(b, user, user_len) || sb_append(b, "\r\n", 2) || sb_resp_len(b, '$', payload_len) ||
+           sb_append(b, payload, payload_len) || sb_append(b, "\r\n", 2)
+               ? -1 : 0;
+}
+
+/* Log publish outages once per state change (publisher thread). */
 static void note_publish_state(struct chat_sink *s, size_t failed)
 {
     if ((failed > 0) != s->redis_was_down) {
@@ -375,73 +451,137 @@ static void note_publish_state(struct chat_sink *s, size_t failed)
     }
 }
 
-/* Read the replies of the previous batch's PUBLISHes (sent, not waited for, so Redis
- * works on them while the next batch is stored). Returns how many failed. */
-static size_t collect_publish_replies(struct chat_sink *s)
+/* Send `n` pre-formatted commands and read their replies; returns how many failed. */
+static size_t publish_send(struct chat_sink *s, const strbuf *cmds, size_t n)
 {
-    size_t failed = 0, pending = s->publish_pending;
-    s->publish_pending = 0;
-    for (size_t k = 0; k < pending; k++) {
+    redisContext *c = redis_conn_get(&s->redis);
+    if (c == NULL)
+        return n;
+    if (redisAppendFormattedCommand(c, cmds->data, cmds->len) != REDIS_OK) {
+        redis_conn_drop(&s->redis);
+        return n;
+    }
+    for (int done = 0; !done;) {
+        if (redisBufferWrite(c, &done) != REDIS_OK) {
+            snprintf(s->redis.last_error, sizeof s->redis.last_error, "%s", c->errstr);
+            redis_conn_drop(&s->redis);
+            return n;
+        }
+    }
+    size_t failed = 0;
+    for (size_t k = 0; k < n; k++) {
         void *reply = NULL;
-        if (s->redis.ctx == NULL || redisGetReply(s->redis.ctx, &reply) != REDIS_OK || reply == NULL) {
-            failed += pending - k;
+        if (redisGetReply(c, &reply) != REDIS_OK || reply == NULL) {
+            snprintf(s->redis.last_error, sizeof s->redis.last_error, "%s", c->errstr);
             redis_conn_drop(&s->redis); /* NULL reply: the connection is gone */
-            break;
+            return failed + (n - k);
         }
         if (((redisReply *)reply)->type == REDIS_REPLY_ERROR)
             failed++;
         freeReplyObject(reply);
     }
-    atomic_fetch_add(s->published, pending - failed);
-    atomic_fetch_add(s->publish_failed, failed);
     return failed;
 }
 
-/* Queue PUBLISH chat:user:{to} and chat:user:{from} for every new message; returns how
- * many were queued (*failed counts those that could not be). */
-static size_t queue_publishes(struct chat_sink *s, redisContext *c, const struct sink_batch *b,
-                              const unsigned char *fresh, size_t *failed)
+static void *publisher_main(void *arg)
 {
-    size_t queued = 0;
+    struct chat_sink *s = arg;
+    sigset_t stop_signals; /* SIGTERM/SIGINT belong to the main thread */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    if (pthread_sigmask(SIG_BLOCK, &stop_signals, NULL) != 0)
+        wlog_warn("publisher thread: cannot block stop signals", NULL);
+    pthread_mutex_lock(&s->pub.mu);
+    for (;;) {
+        while (s->pub.fill_n == 0 && !s->pub.quit)
+            pthread_cond_wait(&s->pub.cv, &s->pub.mu);
+        if (s->pub.fill_n == 0)
+            break; /* quit with nothing queued */
+        strbuf tmp = s->pub.send;
+        s->pub.send = s->pub.fill;
+        s->pub.fill = tmp;
+        s->pub.fill.len = 0;
+        size_t n = s->pub.fill_n;
+        s->pub.fill_n = 0;
+        pthread_mutex_unlock(&s->pub.mu);
+        size_t failed = publish_send(s, &s->pub.send, n);
+        atomic_fetch_add(s->published, n - failed);
+        atomic_fetch_add(s->publish_failed, failed);
+        note_publish_state(s, failed);
+        pthread_mutex_lock(&s->pub.mu);
+    }
+    pthread_mutex_unlock(&s->pub.mu);
+    return NULL;
+}
+
+/* Writer thread, after COMMIT: queue PUBLISH chat:user:{to} and chat:user:{from} for every
+ * newly stored message and wake the publisher. */
+static void publish_fresh(struct chat_sink *s, const struct sink_batch *b, const unsigned char *fresh)
+{
+    const char *prefix = s->o->redis_prefix;
+    size_t prefix_len = strlen(prefix), queued = 0, dropped = 0;
+    pthread_mutex_lock(&s->pub.mu);
+    size_t start = s->pub.fill.len;
     for (size_t i = 0; i < b->n; i++) {
         const struct chat_msg *m = b->entries[i].decoded;
         if (m == NULL || !fresh[i])
             continue;
-        const char *users[2] = { m->to, m->from };
-        for (int u = 0; u < 2; u++) {
-            char channel[128];
-            int clen = snprintf(channel, sizeof channel, "%schat:user:%s", s->o->redis_prefix, users[u]);
-            const char *argv[] = { "PUBLISH", channel, (const char *)b->entries[i].rkm->payload };
-            size_t lens[] = { 7, clen < (int)sizeof channel ? (size_t)clen : sizeof channel - 1, b->entries[i].rkm->len };
-            if (c != NULL && redisAppendCommandArgv(c, 3, argv, lens) == REDIS_OK)
-                queued++;
-            else
-                (*failed)++;
+        const rd_kafka_message_t *rkm = b->entries[i].rkm;
+        if (dropped == 0 && s->pub.fill.len < PUB_QUEUE_MAX &&
+            resp_publish(&s->pub.fill, prefix, prefix_len, m->to, m->to_len, rkm->payload, rkm->len) == 0 &&
+            resp_publish(&s->pub.fill, prefix, prefix_len, m->from, m->from_len, rkm->payload, rkm->len) == 0) {
+            queued += 2;
+            continue;
         }
+        dropped += 2; /* queue full or out of memory: this batch's pushes are skipped */
     }
-    return queued;
+    if (dropped > 0) {
+        s->pub.fill.len = start; /* whole commands only */
+        if (s->pub.fill.data != NULL)
+            s->pub.fill.data[start] = '\0';
+        dropped += queued;
+        queued = 0;
+    }
+    s->pub.fill_n += queued;
+    if (queued > 0)
+        pthread_cond_signal(&s->pub.cv);
+    pthread_mutex_unlock(&s->pub.mu);
+    if (dropped > 0) {
+        atomic_fetch_add(s->publish_failed, dropped);
+        wlog_debug("publish queue full, live push skipped", "messages=%zu", dropped / 2);
+    }
 }
 
-/* Publish this batch's new messages: queue, send everything now, read the replies at the
- * next batch (or at shutdown). */
-static void publish_fresh(struct chat_sink *s, const struct sink_batch *b, const unsigned char *fresh)
+static int publisher_start(struct chat_sink *s)
 {
-    size_t failed = collect_publish_replies(s);
-    redisContext *c = redis_conn_get(&s->redis);
-    size_t new_failed = 0;
-    size_t queued = queue_publishes(s, c, b, fresh, &new_failed);
-    int done = queued == 0;
-    while (!done && c != NULL) {
-        if (redisBufferWrite(c, &done) != REDIS_OK) {
-            redis_conn_drop(&s->redis);
-            new_failed += queued;
-            queued = 0;
-            c = NULL;
-        }
+    if (pthread_mutex_init(&s->pub.mu, NULL) != 0)
+        return -1;
+    if (pthread_cond_init(&s->pub.cv, NULL) != 0) {
+        pthread_mutex_destroy(&s->pub.mu);
+        return -1;
     }
-    s->publish_pending = queued;
-    atomic_fetch_add(s->publish_failed, new_failed);
-    note_publish_state(s, failed + new_failed);
+    if (pthread_create(&s->pub.thread, NULL, publisher_main, s) != 0) {
+        pthread_cond_destroy(&s->pub.cv);
+        pthread_mutex_destroy(&s->pub.mu);
+        return -1;
+    }
+    return 0;
+}
+
+/* Publish what is still queued, then stop the thread. */
+static void publisher_stop(struct chat_sink *s)
+{
+    pthread_mutex_lock(&s->pub.mu);
+    s->pub.quit = 1;
+    pthread_cond_signal(&s->pub.cv);
+    pthread_mutex_unlock(&s->pub.mu);
+    if (pthread_join(s->pub.thread, NULL) != 0)
+        wlog_warn("publisher thread join failed", NULL);
+    pthread_cond_destroy(&s->pub.cv);
+    pthread_mutex_destroy(&s->pub.mu);
+    sb_free(&s->pub.fill);
+    sb_free(&s->pub.send);
 }
 
 /* ---------------- sink callbacks ---------------- */
@@ -449,28 +589,13 @@ static void publish_fresh(struct chat_sink *s, const struct sink_batch *b, const
 static void *chat_decode(void *ctx, const rd_kafka_message_t *rkm, char *reason, size_t cap)
 {
     (void)ctx;
-    struct chat_msg *m = malloc(sizeof *m);
-    if (m == NULL) {
-        snprintf(reason, cap, "out of memory");
-        return NULL;
-    }
-    if (rkm->payload == NULL) {
-        snprintf(reason, cap, "empty message");
-        free(m);
-        return NULL;
-    }
-    if (chat_msg_decode(rkm->payload, rkm->len, m, reason, cap) != 0) {
-        free(m);
-        return NULL;
-    }
-    return m;
+    return chat_msg_decode(rkm->payload, rkm->len, reason, cap);
 }
 
 static void chat_free(void *ctx, void *decoded)
 {
     (void)ctx;
-    chat_msg_clear(decoded);
-    free(decoded);
+    chat_msg_free(decoded);
 }
 
 static int chat_write_batch(void *ctx, const struct sink_batch *b, char *err, size_t errcap)
@@ -482,11 +607,8 @@ static int chat_write_batch(void *ctx, const struct sink_batch *b, char *err, si
         return -1;
     }
     int rc = store_batch(s, b, fresh, err, errcap);
-    if (rc == 0) {
-        double t0 = mono_ms();
+    if (rc == 0)
         publish_fresh(s, b, fresh);
-        wlog_debug("batch published", "publish_ms=%.2f", mono_ms() - t0);
-    }
     free(fresh);
     return rc;
 }
@@ -550,14 +672,19 @@ int main(int argc, char **argv)
     sink_install_signals();
     if (wmetrics_serve(opts.metrics_addr, (int)opts.metrics_port) != 0)
         return 1;
+    if (publisher_start(&s) != 0) {
+        wlog_error("cannot start the publisher thread", NULL);
+        return 1;
+    }
     struct sink_ops ops = { chat_decode, chat_free, chat_write_batch, chat_load_offsets };
     int rc = sink_run(&opts.kafka, &ops, &s);
-    collect_publish_replies(&s);
+    publisher_stop(&s);
     wmetrics_stop();
     pg_conn_close(&s.pg);
     redis_conn_close(&s.redis);
     for (int c = 0; c < COLS_PER_ROW; c++)
         sb_free(&s.cols[c]);
     sb_free(&s.copy);
+    sb_free(&s.sql);
     return rc == 0 ? 0 : 1;
 }

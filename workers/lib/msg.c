@@ -1,5 +1,6 @@
 /*
  * msg.c - decoding of vote and chat messages on top of common's poison check (see msg.h).
+ * Chat messages are parsed inside common's JSON arena and copied out into one allocation.
  */
 #include "msg.h"
 
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_arena.h" /* common/ */
 #include "validate.h"  /* common/ */
 
 int poll_catalog_load(struct poll_catalog *cat, const char *path, char *err, size_t errlen)
@@ -102,29 +104,64 @@ void vote_msg_clear(struct vote_msg *m)
     memset(m, 0, sizeof *m);
 }
 
-int chat_msg_decode(const char *buf, size_t len, struct chat_msg *out, char *reason, size_t cap)
+/* Copy one checked string field into the block at *pos. */
+static const char *copy_field(json_t *root, const char *key, char **pos, size_t *len_out)
 {
-    memset(out, 0, sizeof *out);
-    json_t *root = checked_root(NULL, VC_KIND_CHAT, buf, len, reason, cap);
-    if (root == NULL)
-        return -1;
-    out->root = root;
-    out->id = str(root, "id");
-    out->conversation = str(root, "conversation");
-    out->from = str(root, "from");
-    out->to = str(root, "to");
-    out->text = str(root, "text");
-    out->received_at = json_integer_value(json_object_get(root, "received_at"));
-    if (!out->id || !out->conversation || !out->from || !out->to || !out->text) {
-        snprintf(reason, cap, "internal: checked chat message lacks a field");
-        chat_msg_clear(out);
-        return -1;
-    }
-    return 0;
+    json_t *v = json_object_get(root, key);
+    if (!json_is_string(v))
+        return NULL;
+    size_t n = json_string_length(v);
+    char *dst = *pos;
+    memcpy(dst, json_string_value(v), n);
+    dst[n] = '\0';
+    *pos += n + 1;
+    *len_out = n;
+    return dst;
 }
 
-void chat_msg_clear(struct chat_msg *m)
+/* The five string fields together can never be longer than the JSON text they were
+ * unescaped from, so one block of sizeof(struct) + len + 5 terminators holds them all. */
+static struct chat_msg *chat_msg_from_root(json_t *root, size_t len, char *reason, size_t cap)
 {
-    json_decref(m->root);
-    memset(m, 0, sizeof *m);
+    struct chat_msg *m = malloc(sizeof *m + len + 5);
+    if (m == NULL) {
+        snprintf(reason, cap, "out of memory");
+        return NULL;
+    }
+    char *pos = (char *)(m + 1);
+    m->id = copy_field(root, "id", &pos, &m->id_len);
+    m->conversation = m->id ? copy_field(root, "conversation", &pos, &m->conversation_len) : NULL;
+    m->from = m->conversation ? copy_field(root, "from", &pos, &m->from_len) : NULL;
+    m->to = m->from ? copy_field(root, "to", &pos, &m->to_len) : NULL;
+    m->text = m->to ? copy_field(root, "text", &pos, &m->text_len) : NULL;
+    m->received_at = json_integer_value(json_object_get(root, "received_at"));
+    if (m->text == NULL) {
+        /* Only reachable if the shared check and this file disagree on the schema. */
+        snprintf(reason, cap, "internal: checked chat message lacks a field");
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+struct chat_msg *chat_msg_decode(const char *buf, size_t len, char *reason, size_t cap)
+{
+    if (buf == NULL) {
+        snprintf(reason, cap, "empty message");
+        return NULL;
+    }
+    vc_json_arena_begin();
+    struct chat_msg *m = NULL;
+    json_t *root = checked_root(NULL, VC_KIND_CHAT, buf, len, reason, cap);
+    if (root != NULL) {
+        m = chat_msg_from_root(root, len, reason, cap);
+        json_decref(root); /* frees what outgrew the arena; arena frees are no-ops */
+    }
+    vc_json_arena_end();
+    return m;
+}
+
+void chat_msg_free(struct chat_msg *m)
+{
+    free(m);
 }

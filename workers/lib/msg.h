@@ -40,13 +40,11 @@ struct vote_msg {
     int64_t received_at;                        /* ms since the epoch */
 };
 
+/* A decoded chat message: one heap block (the struct followed by its NUL-terminated strings),
+ * released with chat_msg_free(). Nothing of the JSON parse survives the decode. */
 struct chat_msg {
-    json_t *root;
-    const char *id;
-    const char *conversation;
-    const char *from;
-    const char *to;
-    const char *text;
+    const char *id, *conversation, *from, *to, *text;
+    size_t id_len, conversation_len, from_len, to_len, text_len;
     int64_t received_at;
 };
 
@@ -59,8 +57,10 @@ int vote_msg_decode(const struct poll_catalog *cat, const char *buf, size_t len,
                     struct vote_msg *out, char *reason, size_t reason_cap);
 void vote_msg_clear(struct vote_msg *m);
 
-int chat_msg_decode(const char *buf, size_t len, struct chat_msg *out, char *reason,
-                    size_t reason_cap);
-void chat_msg_clear(struct chat_msg *m);
+/* Chat: parsed and checked inside common's JSON arena (json_arena.h: jansson allocates from
+ * a reused per-thread block), the fields copied out into a single allocation. Returns NULL
+ * with the reason (same codes as above) when the message is poison or memory ran out. */
+struct chat_msg *chat_msg_decode(const char *buf, size_t len, char *reason, size_t reason_cap);
+void chat_msg_free(struct chat_msg *m);
 
 #endif
