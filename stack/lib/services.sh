@@ -164,13 +164,44 @@ stop_edge() {
 # ---- orchestration -------------------------------------------------------------------------
 STARTED_NOW=""
 
-# Starts service $1 unless it already runs; waits for readiness.
+# What each of our own services runs from: when one of these files is newer than the running
+# process (a rebuild, an edited nginx-conf/ or poll catalog), `up` and `test` restart it, so that
+# they never test or serve yesterday's binary. The stores and Kafka are not ours: never restarted.
+service_inputs() {
+    case $1 in
+        vote-sink) echo "$BUILD_DIR/bin/vote-sink" "$POLL_CATALOG" ;;
+        chat-sink) echo "$BUILD_DIR/bin/chat-sink" ;;
+        api)       echo "$BUILD_DIR/bin/vote-api" "$POLL_CATALOG" ;;
+        edge)      echo "$BUILD_DIR/modules/ngx_http_vote_module.so" "$ROOT"/nginx-conf/*.conf "$POLL_CATALOG" ;;
+    esac
+}
+
+# Prints the first input of service $1 (pid $2) that changed after the process started.
+service_changed_input() {
+    local name=$1 pid=$2 started f
+    # start time: boot time + the process's start in clock ticks since boot (field 22)
+    started=$(awk -v tck="$(getconf CLK_TCK)" -v btime="$(awk '/^btime/ {print $2}' /proc/stat)" \
+        '{ sub(/^.*\) /, ""); printf "%d", btime + $20 / tck }' "/proc/$pid/stat" 2>/dev/null) || return 1
+    [ -n "$started" ] || return 1
+    for f in $(service_inputs "$name"); do
+        [ -e "$f" ] && [ "$(stat -c %Y "$f")" -gt "$started" ] && { echo "$f"; return 0; }
+    done
+    return 1
+}
+
+# Starts service $1 unless it already runs (and runs current code); waits for readiness.
 start_service() {
-    local name=$1 pid port var
+    local name=$1 pid port var changed
     if pid=$(live_pid "$name"); then
-        ready_"$name" && { ok "$name already up (pid $pid)"; return 0; }
-        warn "$name (pid $pid) runs but is not ready; restarting it"
-        stop_"$name"
+        if changed=$(service_changed_input "$name" "$pid"); then
+            warn "$name (pid $pid) started before ${changed#"$ROOT"/} changed; restarting it"
+            stop_"$name"
+        elif ready_"$name"; then
+            ok "$name already up (pid $pid)"; return 0
+        else
+            warn "$name (pid $pid) runs but is not ready; restarting it"
+            stop_"$name"
+        fi
     fi
     port=$(service_port "$name"); var=$(service_port_var "$name")
     require_free_port "$name" "$port" "$var"
