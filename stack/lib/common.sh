@@ -21,6 +21,7 @@ STACK_DIR=$ROOT/stack
 : "${CHAT_SINK_METRICS_PORT:=9102}"
 : "${VOTE_PARTITIONS:=2}"
 : "${KAFKA_HEAP:=512m}"
+: "${KAFKA_GC_OPTS:=-XX:+UseG1GC -XX:MaxGCPauseMillis=20}"
 : "${READY_TIMEOUT:=60}"
 : "${POLL_CATALOG:=$STACK_DIR/polls.json}"
 

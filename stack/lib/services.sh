@@ -33,7 +33,8 @@ start_kafka() {
         kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$STATE_DIR/kafka/server.properties" \
             >> "$LOG_DIR/kafka.log" 2>&1 || die "kafka: formatting the log directory failed (see $LOG_DIR/kafka.log)"
     fi
-    spawn kafka java "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    # shellcheck disable=SC2086 # KAFKA_GC_OPTS is a list of JVM flags
+    spawn kafka java "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" $KAFKA_GC_OPTS \
         -Djava.awt.headless=true -Dlog4j.configuration="file:$STACK_DIR/kafka/log4j.properties" \
         -cp "$KAFKA_LIBS/*" kafka.Kafka "$STATE_DIR/kafka/server.properties"
 }
