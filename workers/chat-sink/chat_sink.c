@@ -31,10 +31,10 @@
 #include "strbuf.h"
 #include "wconfig.h"
 #include "wlog.h"
+#include "wthread.h"
 
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -486,12 +486,6 @@ static size_t publish_send(struct chat_sink *s, const strbuf *cmds, size_t n)
 static void *publisher_main(void *arg)
 {
     struct chat_sink *s = arg;
-    sigset_t stop_signals; /* SIGTERM/SIGINT belong to the main thread */
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    if (pthread_sigmask(SIG_BLOCK, &stop_signals, NULL) != 0)
-        wlog_warn("publisher thread: cannot block stop signals", NULL);
     pthread_mutex_lock(&s->pub.mu);
     for (;;) {
         while (s->pub.fill_n == 0 && !s->pub.quit)
@@ -561,7 +555,7 @@ static int publisher_start(struct chat_sink *s)
         pthread_mutex_destroy(&s->pub.mu);
         return -1;
     }
-    if (pthread_create(&s->pub.thread, NULL, publisher_main, s) != 0) {
+    if (wthread_start(&s->pub.thread, publisher_main, s) != 0) {
         pthread_cond_destroy(&s->pub.cv);
         pthread_mutex_destroy(&s->pub.mu);
         return -1;

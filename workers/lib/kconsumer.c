@@ -16,6 +16,7 @@
 #include "backoff.h"
 #include "metrics.h"
 #include "wlog.h"
+#include "wthread.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -396,12 +397,6 @@ static int process_batch_once(struct loop *l, struct sink_batch *b, int64_t star
 static void *writer_main(void *arg)
 {
     struct loop *l = arg;
-    sigset_t stop_signals; /* SIGTERM/SIGINT belong to the main thread, which acts on them */
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    if (pthread_sigmask(SIG_BLOCK, &stop_signals, NULL) != 0)
-        wlog_warn("writer thread: cannot block stop signals", NULL);
     pthread_mutex_lock(&l->w.mu);
     for (;;) {
         while (!l->w.job && !l->w.quit)
@@ -502,7 +497,7 @@ static int writer_init(struct loop *l)
         pthread_mutex_destroy(&l->w.mu);
         return -1;
     }
-    if (pthread_create(&l->w.thread, NULL, writer_main, l) != 0) {
+    if (wthread_start(&l->w.thread, writer_main, l) != 0) {
         pthread_cond_destroy(&l->w.cv);
         pthread_mutex_destroy(&l->w.mu);
         return -1;

@@ -1,0 +1,23 @@
+/*
+ * wthread.c - start a helper thread of a sink daemon (the kconsumer writer, the chat sink's
+ * publisher). SIGTERM and SIGINT belong to the main thread, which acts on them (stop after the
+ * batch in flight); a helper thread must never take them. The mask is set in the creating
+ * thread around pthread_create(), so the new thread inherits it from its first instruction.
+ */
+#include "wthread.h"
+
+#include <signal.h>
+
+int wthread_start(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+    sigset_t stop_signals, old;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    if (pthread_sigmask(SIG_BLOCK, &stop_signals, &old) != 0)
+        return -1;
+    int rc = pthread_create(thread, NULL, fn, arg);
+    /* restoring a mask we just read cannot fail (EINVAL is only for a bad `how`) */
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc == 0 ? 0 : -1;
+}
