@@ -555,7 +555,7 @@ static int publisher_start(struct chat_sink *s)
         pthread_mutex_destroy(&s->pub.mu);
         return -1;
     }
-    if (wthread_start(&s->pub.thread, publisher_main, s) != 0) {
+    if (wthread_start(&s->pub.thread, "chat-publisher", publisher_main, s) != 0) {
         pthread_cond_destroy(&s->pub.cv);
         pthread_mutex_destroy(&s->pub.mu);
         return -1;

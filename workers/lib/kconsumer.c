@@ -497,7 +497,7 @@ static int writer_init(struct loop *l)
         pthread_mutex_destroy(&l->w.mu);
         return -1;
     }
-    if (wthread_start(&l->w.thread, writer_main, l) != 0) {
+    if (wthread_start(&l->w.thread, "sink-writer", writer_main, l) != 0) {
         pthread_cond_destroy(&l->w.cv);
         pthread_mutex_destroy(&l->w.mu);
         return -1;
