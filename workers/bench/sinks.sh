@@ -7,11 +7,14 @@
 # writes), an unordered bulk insert with mongo-c-driver (sink-inspect bench), psql \copy.
 # Prints rates and the ratios the issue targets (vote >= 0.8 x slower store, chat >= 0.7 x
 # COPY) and the sinks' peak RSS. Needs the stack up: eval "$(./build.sh env)" first.
+# The chat part runs BENCH_SINK_ROUNDS interleaved rounds (sink drain, psql \copy) and
+# compares medians; each round also prints where the CPU went (cpu-snap.py).
+# BENCH_SINKS="vote chat" (default) or just one of them.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-: "${BENCH_VOTES:=200000}" "${BENCH_CHAT:=100000}" "${BENCH_BATCH:=1000}"
-for v in KAFKA_BROKERS REDIS_PORT PG_PORT MONGO_PORT BUILD_DIR KAFKA_TOPICS_CMD; do
+: "${BENCH_VOTES:=200000}" "${BENCH_CHAT:=100000}" "${BENCH_BATCH:=1000}" "${BENCH_SINK_ROUNDS:=3}" "${BENCH_SINKS:=vote chat}"
+for v in KAFKA_BROKERS REDIS_PORT PG_PORT MONGO_PORT BUILD_DIR STATE_DIR KAFKA_TOPICS_CMD; do
     [ -n "${!v:-}" ] || { echo "sinks.sh: $v not set (run via ./build.sh bench sinks)" >&2; exit 2; }
 done
 MONGO_URI=${MONGO_URI:-mongodb://127.0.0.1:$MONGO_PORT/}
@@ -26,10 +29,12 @@ cleanup() {
     redis-cli -p "$REDIS_PORT" --scan --pattern "$TAG*" | xargs -r -n 1000 redis-cli -p "$REDIS_PORT" del >/dev/null 2>&1 || true
     "$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "$TAG" votes drop >/dev/null 2>&1 || true
     "$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "${TAG}base" votes drop >/dev/null 2>&1 || true
-    psql -X -q "$PG_CONNINFO" -c "DROP SCHEMA IF EXISTS $TAG CASCADE; DROP SCHEMA IF EXISTS ${TAG}base CASCADE" >/dev/null 2>&1 || true
+    psql -X -q "$PG_CONNINFO" -Atc "SELECT nspname FROM pg_namespace WHERE nspname LIKE '$TAG%'" 2>/dev/null |
+        while read -r ns; do psql -X -q "$PG_CONNINFO" -c "DROP SCHEMA $ns CASCADE" >/dev/null 2>&1; done || true
     rm -rf "$TMPD"
 }
 trap cleanup EXIT
+want() { case " $BENCH_SINKS " in *" $1 "*) return 0;; esac; return 1; }
 now() { date +%s.%N; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }
 peak_rss_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
@@ -48,59 +53,54 @@ drain_time() {
     echo "$t0 $(now)"
 }
 
-echo "== preloading $BENCH_VOTES votes and $BENCH_CHAT chat messages (run $RUN)"
+echo "== preloading $BENCH_VOTES votes and $BENCH_CHAT chat messages (run $RUN; parts: $BENCH_SINKS)"
 for t in votes chat; do "$KAFKA_TOPICS_CMD" create "$TAG.$t" 2; "$KAFKA_TOPICS_CMD" create "$TAG.$t.dlq" 1; done
-python3 "$ROOT/t/integration/sink-gen.py" vote --run "$RUN" --count "$BENCH_VOTES" |
+want vote && python3 "$ROOT/t/integration/sink-gen.py" vote --run "$RUN" --count "$BENCH_VOTES" |
     kcat -P -q -b "$KAFKA_BROKERS" -t "$TAG.votes" -K $'\t' -X linger.ms=50 -X batch.num.messages=10000
-python3 "$ROOT/t/integration/sink-gen.py" chat --run "$RUN" --count "$BENCH_CHAT" |
+want chat && python3 "$ROOT/t/integration/sink-gen.py" chat --run "$RUN" --count "$BENCH_CHAT" |
     kcat -P -q -b "$KAFKA_BROKERS" -t "$TAG.chat" -K $'\t' -X linger.ms=50 -X batch.num.messages=10000
 
-echo "== vote sink"
-"$BUILD_DIR/bin/vote-sink" --brokers "$KAFKA_BROKERS" --topic "$TAG.votes" --dlq-topic "$TAG.votes.dlq" \
-    --group "$TAG" --redis-port "$REDIS_PORT" --redis-prefix "$TAG:" --mongo-uri "$MONGO_URI" --mongo-db "$TAG" \
-    --catalog "$ROOT/stack/polls.json" --metrics-port 0 --batch-max "$BENCH_BATCH" --log-level warn 2> "$TMPD/vote.log" &
-vpid=$!; PIDS+=("$vpid")
-offsets_sum() { redis-cli -p "$REDIS_PORT" hvals "$TAG:sink:votes:offsets" | awk '{ s += $1 } END { print s + 0 }'; }
-read -r a b < <(drain_time vote "$vpid" "$BENCH_VOTES" offsets_sum)
-sleep 0.5
-vote_rate=$(rate "$BENCH_VOTES" "$a" "$b"); vote_rss=$(peak_rss_mb "$vpid")
-kill -TERM "$vpid"; wait "$vpid" || true
-echo "vote-sink: $vote_rate votes/s, peak RSS $vote_rss MB ($("$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "$TAG" votes count))"
+vote_part() {
+    echo "== vote sink"
+    "$BUILD_DIR/bin/vote-sink" --brokers "$KAFKA_BROKERS" --topic "$TAG.votes" --dlq-topic "$TAG.votes.dlq" \
+        --group "$TAG" --redis-port "$REDIS_PORT" --redis-prefix "$TAG:" --mongo-uri "$MONGO_URI" --mongo-db "$TAG" \
+        --catalog "$ROOT/stack/polls.json" --metrics-port 0 --batch-max "$BENCH_BATCH" --log-level warn 2> "$TMPD/vote.log" &
+    vpid=$!; PIDS+=("$vpid")
+    offsets_sum() { redis-cli -p "$REDIS_PORT" hvals "$TAG:sink:votes:offsets" | awk '{ s += $1 } END { print s + 0 }'; }
+    read -r a b < <(drain_time vote "$vpid" "$BENCH_VOTES" offsets_sum)
+    sleep 0.5
+    vote_rate=$(rate "$BENCH_VOTES" "$a" "$b"); vote_rss=$(peak_rss_mb "$vpid")
+    kill -TERM "$vpid"; wait "$vpid" || true
+    echo "vote-sink: $vote_rate votes/s, peak RSS $vote_rss MB ($("$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "$TAG" votes count))"
 
-echo "== independent clients, same writes, batches of $BENCH_BATCH"
-python3 "$HERE/redis-baseline.py" "$BENCH_VOTES" "$BENCH_BATCH" "${TAG}base:" > "$TMPD/redis.resp"
-a=$(now); redis-cli -p "$REDIS_PORT" --pipe < "$TMPD/redis.resp" > /dev/null; b=$(now)
-redis_rate=$(rate "$BENCH_VOTES" "$a" "$b")
-echo "redis-cli --pipe: $redis_rate votes/s"
-mongo_rate=$("$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "${TAG}base" votes bench "$BENCH_VOTES" "$BENCH_BATCH" | sed -n 's/.*docs_per_sec=\([0-9]*\).*/\1/p')
-echo "mongo-c-driver bulk insert: $mongo_rate docs/s"
-
-echo "== chat sink"
-psql -X -q -v ON_ERROR_STOP=1 "$PG_CONNINFO" -c "CREATE SCHEMA $TAG; CREATE SCHEMA ${TAG}base"
-for s in "$TAG" "${TAG}base"; do
-    PGOPTIONS="-csearch_path=$s" psql -X -q -v ON_ERROR_STOP=1 "$PG_CONNINFO" -f "$ROOT/stack/schema.sql" 2>&1 | grep -v NOTICE || true
-done
-"$BUILD_DIR/bin/chat-sink" --brokers "$KAFKA_BROKERS" --topic "$TAG.chat" --dlq-topic "$TAG.chat.dlq" \
-    --group "$TAG" --redis-port "$REDIS_PORT" --redis-prefix "$TAG:" --pg "$PG_CONNINFO options=-csearch_path=$TAG" \
-    --metrics-port 0 --batch-max "$BENCH_BATCH" --log-level warn 2> "$TMPD/chat.log" &
-cpid=$!; PIDS+=("$cpid")
-# One psql session answers every poll (through two FIFOs): a new psql + backend every 50 ms
-# took ~0.3 of a core on a 2-core machine, from the sink under test only.
-mkfifo "$TMPD/pq" "$TMPD/pr"
-psql -X -tA -q "$PG_CONNINFO options=-csearch_path=$TAG" < "$TMPD/pq" > "$TMPD/pr" 2>/dev/null &
-PIDS+=($!)
-exec 7> "$TMPD/pq" 8< "$TMPD/pr"
-chat_offsets() {
-    local v
-    echo "SELECT coalesce(sum(next_offset),0) FROM sink_offsets;" >&7
-    read -r -t 5 v <&8 && echo "$v"
+    echo "== independent clients, same writes, batches of $BENCH_BATCH"
+    python3 "$HERE/redis-baseline.py" "$BENCH_VOTES" "$BENCH_BATCH" "${TAG}base:" > "$TMPD/redis.resp"
+    a=$(now); redis-cli -p "$REDIS_PORT" --pipe < "$TMPD/redis.resp" > /dev/null; b=$(now)
+    redis_rate=$(rate "$BENCH_VOTES" "$a" "$b")
+    echo "redis-cli --pipe: $redis_rate votes/s"
+    mongo_rate=$("$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "${TAG}base" votes bench "$BENCH_VOTES" "$BENCH_BATCH" | sed -n 's/.*docs_per_sec=\([0-9]*\).*/\1/p')
+    echo "mongo-c-driver bulk insert: $mongo_rate docs/s"
 }
-read -r a b < <(drain_time chat "$cpid" "$BENCH_CHAT" chat_offsets)
-exec 7>&- 8<&-
-chat_rate=$(rate "$BENCH_CHAT" "$a" "$b"); chat_rss=$(peak_rss_mb "$cpid")
-kill -TERM "$cpid"; wait "$cpid" || true
-echo "chat-sink: $chat_rate msgs/s, peak RSS $chat_rss MB"
-python3 - "$RUN" "$BENCH_CHAT" > "$TMPD/chat.csv" <<'PY'
+vote_rate=0 vote_rss=0 redis_rate=0 mongo_rate=0
+want vote && vote_part
+
+# ---- chat: BENCH_SINK_ROUNDS interleaved rounds, each a sink drain and a psql \copy of the
+# same rows into fresh schemas; the order inside a round alternates (odd rounds sink first)
+# so neither side always runs right after the other's writes (checkpoints, autovacuum).
+# Both sides run against the same server settings (synchronous_commit=on, fsync=on).
+PG_PID=$(tr -dc 0-9 < "$STATE_DIR/run/postgres.pid" 2>/dev/null || true)
+KAFKA_PID=$(tr -dc 0-9 < "$STATE_DIR/run/kafka.pid" 2>/dev/null || true)
+REDIS_PID=$(tr -dc 0-9 < "$STATE_DIR/run/redis.pid" 2>/dev/null || true)
+# cpu_snap OUT [LABEL=PID...]: the stack's servers plus the given processes (cpu-snap.py).
+cpu_snap() {
+    local out=$1; shift
+    python3 "$HERE/cpu-snap.py" snap "$out" ${PG_PID:+postgres=$PG_PID/pg} ${KAFKA_PID:+kafka=$KAFKA_PID} \
+        ${REDIS_PID:+redis=$REDIS_PID} "$@" 2>/dev/null || true
+}
+
+# The baseline's input, made once: CSV chunks of BENCH_BATCH rows and one \copy per chunk.
+chat_copy_input() {
+    python3 - "$RUN" "$BENCH_CHAT" > "$TMPD/chat.csv" <<'PY'
 import csv, json, subprocess, sys
 run, n = sys.argv[1], sys.argv[2]
 gen = subprocess.run([sys.executable, "t/integration/sink-gen.py", "chat", "--run", run, "--count", n],
@@ -110,20 +110,102 @@ for line in gen.splitlines():
     m = json.loads(line.split("\t", 1)[1])
     w.writerow([m["id"] + "B", m["conversation"], m["from"], m["to"], m["text"], "2026-11-22 00:00:00+00"])
 PY
-# Same batch size as the sink: one \copy (one transaction) per BENCH_BATCH rows, one session.
-split -l "$BENCH_BATCH" -d -a 5 "$TMPD/chat.csv" "$TMPD/chunk."
-for f in "$TMPD"/chunk.*; do
-    echo "\\copy messages (id, conversation, sender, recipient, body, received_at) FROM '$f' WITH (FORMAT csv)"
-done > "$TMPD/copy.sql"
-a=$(now)
-PGOPTIONS="-csearch_path=${TAG}base" psql -X -q -v ON_ERROR_STOP=1 "$PG_CONNINFO" -f "$TMPD/copy.sql"
-b=$(now)
-copy_rate=$(rate "$BENCH_CHAT" "$a" "$b")
-echo "psql \\copy: $copy_rate rows/s"
+    # Same batch size as the sink: one \copy (one transaction) per BENCH_BATCH rows, one session.
+    split -l "$BENCH_BATCH" -d -a 5 "$TMPD/chat.csv" "$TMPD/chunk."
+    for f in "$TMPD"/chunk.*; do
+        echo "\\copy messages (id, conversation, sender, recipient, body, received_at) FROM '$f' WITH (FORMAT csv)"
+    done > "$TMPD/copy.sql"
+}
+
+make_schema() {
+    {
+        psql -X -q -v ON_ERROR_STOP=1 "$PG_CONNINFO" -c "CREATE SCHEMA $1"
+        PGOPTIONS="-csearch_path=$1" psql -X -q -v ON_ERROR_STOP=1 "$PG_CONNINFO" -f "$ROOT/stack/schema.sql" 2>&1 | grep -v NOTICE || true
+    } >&2
+}
+
+# chat_sink_round R: drain the whole chat topic with a new group into schema ${TAG}_rR.
+# Prints "RATE RSS_MB". The rate counts the rows stored after the first poll that saw any
+# (the first batch is not timed, so it is not counted either).
+chat_sink_round() {
+    local r=$1 schema=${TAG}_r$1 pid poller a c0 b
+    make_schema "$schema"
+    "$BUILD_DIR/bin/chat-sink" --brokers "$KAFKA_BROKERS" --topic "$TAG.chat" --dlq-topic "$TAG.chat.dlq" \
+        --group "$TAG-r$r" --redis-port "$REDIS_PORT" --redis-prefix "$TAG:" --pg "$PG_CONNINFO options=-csearch_path=$schema" \
+        --metrics-port 0 --batch-max "$BENCH_BATCH" --log-level warn 2>> "$TMPD/chat.log" &
+    pid=$!; PIDS+=("$pid")
+    # One psql session answers every poll (through two FIFOs): a new psql + backend every
+    # 50 ms took ~0.3 of a core on a 2-core machine, from the sink under test only.
+    rm -f "$TMPD/pq" "$TMPD/pr"; mkfifo "$TMPD/pq" "$TMPD/pr"
+    psql -X -tA -q "$PG_CONNINFO options=-csearch_path=$schema" < "$TMPD/pq" > "$TMPD/pr" 2>/dev/null &
+    poller=$!; PIDS+=("$poller")
+    exec 7> "$TMPD/pq" 8< "$TMPD/pr"
+    local t0="" cur=0
+    while :; do
+        echo "SELECT coalesce(sum(next_offset),0) FROM sink_offsets;" >&7
+        read -r -t 5 cur <&8 || cur=0
+        if [ -z "$t0" ] && [ "${cur:-0}" -gt 0 ]; then
+            t0=$(now); c0=$cur
+            cpu_snap "$TMPD/cpu.sink.a" chat-sink="$pid/t" poll-psql="$poller"
+        fi
+        [ "${cur:-0}" -ge "$BENCH_CHAT" ] && break
+        kill -0 "$pid" 2>/dev/null || { echo "chat-sink died" >&2; return 1; }
+        sleep 0.05
+    done
+    b=$(now)
+    cpu_snap "$TMPD/cpu.sink.b" chat-sink="$pid/t" poll-psql="$poller"
+    exec 7>&- 8<&-
+    wait "$poller" 2>/dev/null || true
+    local rss; rss=$(peak_rss_mb "$pid")
+    kill -TERM "$pid"; wait "$pid" || true
+    echo "$(rate $((BENCH_CHAT - c0)) "$t0" "$b") $rss"
+}
+
+# chat_copy_round R: the baseline, \copy of the same rows into schema ${TAG}base_rR. Prints RATE.
+chat_copy_round() {
+    local schema=${TAG}base_r$1 a b
+    make_schema "$schema"
+    cpu_snap "$TMPD/cpu.copy.a" psql="$$/self"
+    a=$(now)
+    PGOPTIONS="-csearch_path=$schema" psql -X -q -v ON_ERROR_STOP=1 "$PG_CONNINFO" -f "$TMPD/copy.sql"
+    b=$(now)
+    cpu_snap "$TMPD/cpu.copy.b" psql="$$/self"
+    echo "$(rate "$BENCH_CHAT" "$a" "$b")"
+}
+
+chat_part() {
+    chat_copy_input
+    echo "== chat sink vs psql \\copy, $BENCH_SINK_ROUNDS interleaved rounds"
+    chat_rates=() copy_rates=() chat_rss=0
+    for r in $(seq 1 "$BENCH_SINK_ROUNDS"); do
+        if [ $((r % 2)) = 1 ]; then
+            chat_sink_round "$r" > "$TMPD/sink.res"; chat_copy_round "$r" > "$TMPD/copy.res"; order="sink first"
+        else
+            chat_copy_round "$r" > "$TMPD/copy.res"; chat_sink_round "$r" > "$TMPD/sink.res"; order="copy first"
+        fi
+        read -r cr rss < "$TMPD/sink.res"; read -r cp < "$TMPD/copy.res"
+        [ -n "${cr:-}" ] && [ -n "${cp:-}" ] || { echo "round $r failed" >&2; exit 1; }
+        chat_rates+=("$cr"); copy_rates+=("$cp")
+        chat_rss=$(awk -v a="$chat_rss" -v b="$rss" 'BEGIN { print (b + 0 > a + 0) ? b : a }')
+        echo "chat-sink round $r ($order): $cr msgs/s vs psql \\copy $cp rows/s = $(awk -v a="$cr" -v b="$cp" 'BEGIN { printf "%.2f", a / b }'), peak RSS $rss MB"
+        echo "  CPU during the chat-sink drain (from the first stored batch to the last):"
+        python3 "$HERE/cpu-snap.py" diff "$TMPD/cpu.sink.a" "$TMPD/cpu.sink.b" "$BENCH_CHAT" || true
+        echo "  CPU during the psql \\copy baseline:"
+        python3 "$HERE/cpu-snap.py" diff "$TMPD/cpu.copy.a" "$TMPD/cpu.copy.b" "$BENCH_CHAT" || true
+        psql -X -q "$PG_CONNINFO" -c "DROP SCHEMA ${TAG}_r$r CASCADE; DROP SCHEMA ${TAG}base_r$r CASCADE" >/dev/null 2>&1 || true
+    done
+    median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+    chat_rate=$(median "${chat_rates[@]}"); copy_rate=$(median "${copy_rates[@]}")
+    echo "chat-sink: median $chat_rate msgs/s (rounds: ${chat_rates[*]}), peak RSS $chat_rss MB"
+    echo "psql \\copy: median $copy_rate rows/s (rounds: ${copy_rates[*]})"
+}
+chat_rate=0 copy_rate=0 chat_rss=0
+want chat && chat_part
 
 slower=$(( redis_rate < mongo_rate ? redis_rate : mongo_rate ))
 echo "== results"
-awk -v v="$vote_rate" -v s="$slower" -v c="$chat_rate" -v p="$copy_rate" -v vr="$vote_rss" -v cr="$chat_rss" 'BEGIN {
-    printf "vote-sink / slower store baseline = %d / %d = %.2f (target >= 0.80)\n", v, s, v / s
-    printf "chat-sink / psql COPY            = %d / %d = %.2f (target >= 0.70)\n", c, p, c / p
+awk -v v="$vote_rate" -v s="$slower" -v c="$chat_rate" -v p="$copy_rate" -v vr="$vote_rss" -v cr="$chat_rss" \
+    -v wv="$(want vote && echo 1)" -v wc="$(want chat && echo 1)" 'BEGIN {
+    if (wv) printf "vote-sink / slower store baseline = %d / %d = %.2f (target >= 0.80)\n", v, s, v / s
+    if (wc) printf "chat-sink / psql COPY            = %d / %d = %.2f (target >= 0.70; medians of the rounds)\n", c, p, c / p
     printf "peak RSS: vote-sink %s MB, chat-sink %s MB (target < 64 MB)\n", vr, cr }'
