@@ -43,19 +43,24 @@ bench_stamp() {
         "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(machine_line)" "$1"
 }
 
-# wrk with keep-alive: prints "RPS P50_MS P99_MS" for a POST of file $2 to URL $1.
+# wrk with keep-alive: prints "RPS P50_MS P99_MS REQUESTS WRK_CPU_SECONDS" for a POST of file $2
+# to URL $1. The load generator's own CPU (from the shell's `times`: its only child is wrk) lets
+# the edge bench say where each request's CPU went on a machine that also runs the load.
 wrk_post() {
     local url=$1 body=$2 conns=${3:-$BENCH_CONNECTIONS} secs=${4:-$BENCH_SECONDS} extra_header=${5:-}
     local out
     out=$(BODY_FILE=$body EXTRA_HEADER=$extra_header wrk -t1 -c"$conns" -d"${secs}s" --latency \
-          -s "$STACK_DIR/bench/post.lua" "$url" 2>&1) || { echo "wrk failed: $out" >&2; return 1; }
+          -s "$STACK_DIR/bench/post.lua" "$url" 2>&1 && times) || { echo "wrk failed: $out" >&2; return 1; }
     echo "$out" >> "$STATE_DIR/bench/wrk.log"
-    local rps p50 p99 non2xx
+    local rps p50 p99 non2xx n cpu
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     p50=$(awk '$1=="50%" {print $2}' <<<"$out"); p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+    n=$(awk '/requests in/ {print $1}' <<<"$out")
+    # last line of `times`: children's user and system time, as 0m1.234s 0m0.567s
+    cpu=$(tail -n 1 <<<"$out" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.3f", t }')
     non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
     [ -z "$non2xx" ] || warn "$url: $non2xx answers were not 2xx"
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
+    echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${n:-0} $cpu"
 }
 
 # wrk prints latencies as 812.00us, 1.20ms or 2.01s; this turns them into milliseconds.
