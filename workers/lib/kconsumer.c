@@ -120,7 +120,10 @@ int sink_batch_add(struct sink_batch *b, rd_kafka_message_t *rkm, void *decoded,
     struct sink_entry *e = &b->entries[b->n++];
     e->rkm = rkm;
     e->decoded = decoded;
-    snprintf(e->reason, sizeof e->reason, "%s", decoded ? "" : (reason ? reason : "poison"));
+    if (decoded != NULL)
+        e->reason[0] = '\0'; /* no snprintf per message: this runs for every message */
+    else
+        snprintf(e->reason, sizeof e->reason, "%s", reason ? reason : "poison");
     if (decoded == NULL)
         b->npoison++;
     if (r->first_offset < 0)
@@ -623,12 +626,16 @@ static rd_kafka_t *create_consumer(struct loop *l)
         { "enable.auto.offset.store", "false" },
         { "auto.offset.reset", "earliest" },
         /* Keep fetched-but-unprocessed data (and so RSS) bounded: librdkafka's defaults
-         * prefetch up to 100k messages per partition and 64 MB, which alone would break
-         * the 64 MB RSS budget on a preloaded topic. Not much lower either: librdkafka
-         * before 2.1 (Debian 12 ships 2.0.2) stops fetching a partition for a fixed 1 s
-         * once its queue reaches either limit, so the queue must hold about a second of
-         * draining or the sink starves (measured: 0.3-0.6 s stalls every ~17 batches
-         * with 10000 messages / 8 MB at ~30k msgs/s over 2 partitions). */
+         * prefetch up to 100k messages and 64 MB, which alone would break the 64 MB RSS
+         * budget on a preloaded topic (~0.7 kB of RSS per queued message). Not much lower
+         * either: both limits apply to the consumer queue that every partition's fetch
+         * queue is forwarded to, and once it reaches either one, librdkafka before 2.1
+         * (Debian 12 ships 2.0.2) stops fetching and its broker thread sleeps up to a
+         * fixed 1 s (rd_kafka_max_block_ms) before looking again, so the queue must hold
+         * more than a second of draining or the sink starves (measured: 0.3-0.6 s stalls
+         * every ~17 batches with 10000 messages / 8 MB at ~30k msgs/s; 30000 messages
+         * still left 50-250 ms gaps at 35-40k msgs/s). A faster sink raises these
+         * through sink_config.sink_props (the chat sink does). */
         { "queued.max.messages.kbytes", "12288" },
         { "queued.min.messages", "30000" },
         { "fetch.max.bytes", "4194304" },
@@ -650,7 +657,8 @@ static rd_kafka_t *create_consumer(struct loop *l)
             return NULL;
         }
     }
-    if (sink_conf_apply_props(conf, c->kafka_props, err, sizeof err) != 0) {
+    if (sink_conf_apply_props(conf, c->sink_props, err, sizeof err) != 0 ||
+        sink_conf_apply_props(conf, c->kafka_props, err, sizeof err) != 0) {
         wlog_error("kafka config", "err=\"%s\"", err);
         rd_kafka_conf_destroy(conf);
         return NULL;

@@ -71,6 +71,9 @@ struct sink_config {
     const char *dlq_topic;
     const char *client_id;
     const char *kafka_props;   /* extra "key=value,key=value" librdkafka properties, or NULL */
+    /* The sink's own "key=value,..." defaults, applied over the loop's and under kafka_props
+     * (e.g. a larger prefetch for a faster sink); NULL = none. */
+    const char *sink_props;
     long batch_max;            /* messages per batch */
     long batch_ms;             /* max wait to fill a batch */
     long backoff_base_ms;
