@@ -2,15 +2,16 @@
  * chat_sink.c - the chat sink daemon: Kafka `chat` -> PostgreSQL `messages` + Redis pub/sub.
  *
  * Per batch, one PostgreSQL transaction that stores the rows and the partition offsets, in
- * three round trips:
- *   BEGIN; COPY messages (...) FROM STDIN (FORMAT binary)       -- fast path, one message
- *   <the binary rows>
+ * two round trips, as ONE simple-query message without BEGIN (a multi-statement simple query
+ * is one implicit transaction, committed when its last statement, the COPY, completes):
  *   INSERT INTO sink_offsets ... ON CONFLICT DO UPDATE (next offset per partition, never
- *   back); COMMIT                                                -- one message
+ *   back); COPY messages (...) FROM STDIN (FORMAT binary)        -- fast path, one message
+ *   <the binary rows>                                            -- CopyDone => committed
  * so rows and offsets commit together. A batch that was already (partly) stored can only
  * come back when another worker or an operator replay wrote it (our own committed batches
  * are never re-read: we resume from sink_offsets); COPY then fails with unique_violation
- * (23505), the transaction is rolled back and the batch is redone in a new transaction with
+ * (23505), the implicit transaction is rolled back (offsets included) and the batch is
+ * redone in an explicit transaction with
  *   INSERT INTO messages ... SELECT unnest(...) ON CONFLICT (id) DO NOTHING RETURNING id
  * which stores only the missing rows and tells which were new. A duplicate id inside one
  * batch takes the same fallback. After COMMIT, every newly stored message is queued for
@@ -110,10 +111,9 @@ static const char insert_sql[] =
     "AS u(i, c, s, r, b, t) "
     "ON CONFLICT (id) DO NOTHING RETURNING id";
 
-/* BEGIN travels in the same simple-query message as the COPY: one round trip for both
- * (PQexec stops at the CopyInResponse; an error in BEGIN would skip the COPY). */
-static const char begin_copy_sql[] =
-    "BEGIN; COPY messages (id, conversation, sender, recipient, body, received_at) FROM STDIN (FORMAT binary)";
+/* The fast path's last statement; the offsets upsert goes before it in the same message. */
+static const char copy_sql[] =
+    "COPY messages (id, conversation, sender, recipient, body, received_at) FROM STDIN (FORMAT binary)";
 
 /* Encode the batch's valid messages as binary COPY rows. */
 static int build_copy(struct chat_sink *s, const struct sink_batch *b)
@@ -273,15 +273,14 @@ static int insert_messages(struct chat_sink *s, const struct sink_batch *b, unsi
 }
 
 /*
- * The partition offsets and COMMIT in ONE simple-query message ("INSERT ... VALUES (...),
- * (...) ON CONFLICT ... ; COMMIT"): one round trip instead of one per partition plus one.
+ * "INSERT INTO sink_offsets ... VALUES (...), (...) ON CONFLICT ...; <tail>" into s->sql:
+ * every partition of the batch in one statement, raised with GREATEST (never moves back),
+ * followed by `tail` in the same simple-query message (COMMIT, or the fast path's COPY).
  * The values are integers we format and the topic as a libpq-escaped literal. A simple
- * query stops at the first error, so COMMIT runs only after the upsert succeeded; the
- * final result must be COMMIT's own (an aborted transaction's COMMIT says ROLLBACK).
- * Returns 0 committed, -1 not committed or outcome unknown (err filled; the session is
- * left outside any transaction, or dropped).
+ * query stops at the first error, so `tail` runs only after the upsert succeeded.
  */
-static int offsets_and_commit(struct chat_sink *s, const struct sink_batch *b, char *err, size_t errcap)
+static int build_offsets_sql(struct chat_sink *s, const struct sink_batch *b, const char *tail,
+                             char *err, size_t errcap)
 {
     char *topic = PQescapeLiteral(s->pg.conn, b->topic, strlen(b->topic));
     if (topic == NULL) {
@@ -297,11 +296,32 @@ static int offsets_and_commit(struct chat_sink *s, const struct sink_batch *b, c
                          b->parts[p].partition, b->parts[p].next_offset) != 0;
     PQfreemem(topic);
     if (bad || sb_appends(&s->sql, " ON CONFLICT (topic, partition) DO UPDATE "
-                          "SET next_offset = GREATEST(sink_offsets.next_offset, EXCLUDED.next_offset); "
-                          "COMMIT") != 0) {
+                          "SET next_offset = GREATEST(sink_offsets.next_offset, EXCLUDED.next_offset); ") != 0 ||
+        sb_appends(&s->sql, tail) != 0) {
         snprintf(err, errcap, b->nparts == 0 ? "internal: batch without partitions" : "out of memory");
         return -1;
     }
+    return 0;
+}
+
+/* Leave the session outside any transaction after a failure (or drop it when that fails). */
+static void rollback_if_open(struct chat_sink *s)
+{
+    if (s->pg.conn != NULL && PQtransactionStatus(s->pg.conn) != PQTRANS_IDLE &&
+        pg_exec_ok(&s->pg, "ROLLBACK") != 0)
+        pg_conn_drop(&s->pg); /* unknown transaction state: start clean next time */
+}
+
+/*
+ * Fallback path's end: the offsets upsert and COMMIT in ONE message. The final result must
+ * be COMMIT's own (an aborted transaction's COMMIT says ROLLBACK). Returns 0 committed, -1
+ * not committed or outcome unknown (err filled; the session is left outside any
+ * transaction, or dropped).
+ */
+static int offsets_and_commit(struct chat_sink *s, const struct sink_batch *b, char *err, size_t errcap)
+{
+    if (build_offsets_sql(s, b, "COMMIT", err, errcap) != 0)
+        return -1;
     PGresult *res = PQexec(s->pg.conn, s->sql.data);
     int ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") == 0;
     if (!ok) {
@@ -312,25 +332,32 @@ static int offsets_and_commit(struct chat_sink *s, const struct sink_batch *b, c
         snprintf(err, errcap, "postgres offsets/commit: %s", s->pg.last_error);
     }
     PQclear(res);
-    if (!ok && s->pg.conn != NULL && PQtransactionStatus(s->pg.conn) != PQTRANS_IDLE &&
-        pg_exec_ok(&s->pg, "ROLLBACK") != 0)
-        pg_conn_drop(&s->pg); /* unknown transaction state: start clean next time */
+    if (!ok)
+        rollback_if_open(s);
     return ok ? 0 : -1;
 }
 
-/* Fast path: COPY every valid entry; all of them are new when it succeeds.
- * Returns 0, 1 on unique_violation (some row is already stored; transaction aborted), -1. */
-static int copy_messages(struct chat_sink *s, const struct sink_batch *b, unsigned char *fresh,
-                         char *err, size_t errcap)
+/*
+ * Fast path: offsets upsert + COPY of every valid entry as one implicit transaction (no
+ * BEGIN: the simple query's statements commit together when the COPY completes, and the
+ * COPY's CommandComplete is only sent after that COMMIT). Two round trips: the query up to
+ * CopyInResponse, then the rows + CopyDone up to ReadyForQuery. All rows are new when it
+ * succeeds. Returns 0 committed, 1 on unique_violation (some row is already stored; the
+ * whole transaction, offsets included, was rolled back), -1 (err filled; outcome unknown
+ * when the connection broke: a retry is safe, see offsets_and_commit()).
+ */
+static int copy_batch(struct chat_sink *s, const struct sink_batch *b, unsigned char *fresh,
+                      char *err, size_t errcap)
 {
-    size_t rows = b->n - b->npoison;
-    if (rows == 0)
-        return 0;
     if (build_copy(s, b) != 0) {
         snprintf(err, errcap, "out of memory");
         return -1;
     }
-    enum pgcopy_result rc = pgcopy_send(&s->pg, begin_copy_sql, s->copy.data, s->copy.len);
+    if (build_offsets_sql(s, b, copy_sql, err, errcap) != 0)
+        return -1;
+    enum pgcopy_result rc = pgcopy_send(&s->pg, s->sql.data, s->copy.data, s->copy.len);
+    if (rc != PGCOPY_OK)
+        rollback_if_open(s); /* an implicit transaction ends by itself; this is for safety */
     if (rc == PGCOPY_UNIQUE_VIOLATION)
         return 1;
     if (rc != PGCOPY_OK) {
@@ -339,23 +366,16 @@ static int copy_messages(struct chat_sink *s, const struct sink_batch *b, unsign
     }
     for (size_t i = 0; i < b->n; i++)
         fresh[i] = b->entries[i].decoded != NULL;
-    atomic_fetch_add(s->written, (uint64_t)rows);
+    atomic_fetch_add(s->written, (uint64_t)(b->n - b->npoison));
     return 0;
 }
 
 enum write_path { PATH_COPY, PATH_ON_CONFLICT };
 
-static int store_rows(struct chat_sink *s, const struct sink_batch *b, unsigned char *fresh,
-                      enum write_path path, char *err, size_t errcap)
-{
-    if (path == PATH_COPY)
-        return copy_messages(s, b, fresh, err, errcap);
-    return insert_messages(s, b, fresh, err, errcap);
-}
-
-/* One transaction: rows + offsets, three round trips on the COPY path ("BEGIN; COPY",
- * the data, "offsets; COMMIT"). 0 committed; 1 COPY hit a stored id (rolled back, nothing
- * written: redo with PATH_ON_CONFLICT); -1 failed (err filled). */
+/* One transaction: rows + offsets. PATH_COPY (with rows to store) is copy_batch(); the
+ * fallback, and a batch of poison only, run BEGIN, the ON CONFLICT insert, then
+ * offsets + COMMIT (three round trips). 0 committed; 1 COPY hit a stored id (rolled back,
+ * nothing written: redo with PATH_ON_CONFLICT); -1 failed (err filled). */
 static int run_transaction(struct chat_sink *s, const struct sink_batch *b, unsigned char *fresh,
                            enum write_path path, char *err, size_t errcap)
 {
@@ -365,27 +385,23 @@ static int run_transaction(struct chat_sink *s, const struct sink_batch *b, unsi
     }
     memset(fresh, 0, b->n);
     double t0 = mono_ms();
-    /* The COPY path sends BEGIN with the COPY; the fallback (and a batch of poison only,
-     * which has no rows to copy) opens the transaction itself. */
-    if ((path != PATH_COPY || b->n == b->npoison) && pg_exec_ok(&s->pg, "BEGIN") != 0) {
+    int rc;
+    if (path == PATH_COPY && b->n > b->npoison) {
+        rc = copy_batch(s, b, fresh, err, errcap);
+    } else if (pg_exec_ok(&s->pg, "BEGIN") != 0) {
         snprintf(err, errcap, "postgres: %s", s->pg.last_error);
-        return -1;
+        rc = -1;
+    } else if ((rc = insert_messages(s, b, fresh, err, errcap)) != 0) {
+        rollback_if_open(s);
+    } else {
+        rc = offsets_and_commit(s, b, err, errcap);
     }
-    int rc = store_rows(s, b, fresh, path, err, errcap);
-    double t1 = mono_ms();
     if (rc != 0) {
-        if (s->pg.conn != NULL && PQtransactionStatus(s->pg.conn) != PQTRANS_IDLE &&
-            pg_exec_ok(&s->pg, "ROLLBACK") != 0)
-            pg_conn_drop(&s->pg); /* unknown transaction state: start clean next time */
         memset(fresh, 0, b->n);
         return rc;
     }
-    if (offsets_and_commit(s, b, err, errcap) != 0) {
-        memset(fresh, 0, b->n);
-        return -1;
-    }
-    wlog_debug("batch stored", "rows=%zu path=%s insert_ms=%.2f commit_ms=%.2f",
-               b->n - b->npoison, path == PATH_COPY ? "copy" : "on_conflict", t1 - t0, mono_ms() - t1);
+    wlog_debug("batch stored", "rows=%zu path=%s ms=%.2f", b->n - b->npoison,
+               path == PATH_COPY ? "copy" : "on_conflict", mono_ms() - t0);
     return 0;
 }
 
@@ -650,6 +666,12 @@ int main(int argc, char **argv)
     int level = wlog_level_parse(opts.log_level);
     wlog_init("chat-sink", level < 0 ? WLOG_INFO : (enum wlog_level)level);
     wmetrics_init("sink=\"chat-sink\"");
+    /* Prefetch sized for this sink's drain rate (kconsumer.c explains why the queue must
+     * hold over a second of draining with librdkafka 2.0): 60000 messages (~1.2 s at
+     * 50k msgs/s; 30000 left 50-250 ms fetch gaps at 35-40k msgs/s, so PostgreSQL sat
+     * idle), and 16 MB for large messages. Measured peak RSS ~50 MB on a preloaded topic,
+     * under the 64 MB budget. --kafka-props still overrides both. */
+    opts.kafka.sink_props = "queued.min.messages=60000,queued.max.messages.kbytes=16384";
     struct chat_sink s = { .o = &opts };
     register_chat_metrics(&s);
     if (opts.pg_conninfo != NULL)

@@ -50,19 +50,19 @@ int pgcopy_finish(strbuf *b)
     return put_be(b, (uint16_t)-1, 2);
 }
 
-/* Read every remaining result; the first one decides the outcome. */
+/* Read every remaining result. Any error fails the COPY (copy_sql may run more statements
+ * after the COPY, or end an implicit transaction whose COMMIT reports its own error); the
+ * first error decides whether it was a unique_violation. */
 static enum pgcopy_result collect_results(struct pg_conn *pc)
 {
     enum pgcopy_result rc = PGCOPY_OK;
-    int first = 1;
     PGresult *res;
     while ((res = PQgetResult(pc->conn)) != NULL) {
-        if (first && PQresultStatus(res) != PGRES_COMMAND_OK) {
+        if (rc == PGCOPY_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
             const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
             rc = state != NULL && strcmp(state, "23505") == 0 ? PGCOPY_UNIQUE_VIOLATION : PGCOPY_FAILED;
             pg_conn_note_failure(pc, res);
         }
-        first = 0;
         PQclear(res);
         if (pc->conn == NULL)
             return PGCOPY_FAILED; /* the connection broke and was dropped */

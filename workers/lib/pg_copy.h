@@ -30,8 +30,10 @@ enum pgcopy_result {
     PGCOPY_FAILED = -1,          /* anything else; pc->last_error says what */
 };
 
-/* Run `copy_sql` (a COPY ... FROM STDIN) on the open connection and send `data` as its
- * whole input. Every PGresult is cleared here. */
+/* Run `copy_sql` (a simple query whose last statement is COPY ... FROM STDIN; statements
+ * before it run first, and with no BEGIN the whole string is one implicit transaction that
+ * commits when the COPY ends) on the open connection and send `data` as the COPY's whole
+ * input. PGCOPY_OK only when every statement succeeded. Every PGresult is cleared here. */
 enum pgcopy_result pgcopy_send(struct pg_conn *pc, const char *copy_sql, const char *data,
                                size_t len);
 
