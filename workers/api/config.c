@@ -1,207 +1,154 @@
 /*
- * config.c - defaults, environment and command-line parsing (see config.h).
+ * config.c - the api daemon's options (see config.h), parsed by the workers' shared wconfig
+ * (workers/lib/wconfig.c: defaults, then environment, then flags; --help), then checked for
+ * range and length and copied into api_config.
+ *
+ * Two defaults depend on the environment the local stack exports: the PostgreSQL conninfo
+ * follows PG_PORT and the JWT secrets file lives in STATE_DIR, so the daemon starts there
+ * with no flags.
  */
 #include "config.h"
 #include "log.h"
+#include "wconfig.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void copy_str(char *dst, size_t len, const char *src)
-{
-    snprintf(dst, len, "%s", src);
-}
-
-/* Parses a decimal in [min,max]; returns -1 if s is not one. */
-static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
-{
-    char *end;
-    if (!s || !*s)
-        return -1;
-    unsigned long v = strtoul(s, &end, 10);
-    if (*end || v < min || v > max)
-        return -1;
-    *out = (unsigned)v;
-    return 0;
-}
-
-static void set_defaults(api_config *c)
-{
-    memset(c, 0, sizeof *c);
-    copy_str(c->listen_addr, sizeof c->listen_addr, "127.0.0.1");
-    c->port = 8090;
-    copy_str(c->pg_conninfo, sizeof c->pg_conninfo,
-             "host=127.0.0.1 port=5432 dbname=vote user=vote connect_timeout=3");
-    copy_str(c->redis_host, sizeof c->redis_host, "127.0.0.1");
-    c->redis_port = 6379;
-    copy_str(c->kafka_brokers, sizeof c->kafka_brokers, "127.0.0.1:9092");
-    copy_str(c->revocation_topic, sizeof c->revocation_topic, "auth.revocations");
-    copy_str(c->secrets_file, sizeof c->secrets_file, "stack/jwt-secrets");
-    copy_str(c->catalog_file, sizeof c->catalog_file, "stack/polls.json");
-    c->threads = 8;
-    c->max_connections = 4096;
-    c->max_sse_clients = 2000;
-    c->token_ttl_s = 3600;
-    c->results_cache_ms = 250;
-    c->sse_coalesce_ms = 250;
-    c->heartbeat_s = 15;
-    c->log_level = LOG_INFO;
-}
-
-/* Environment overrides; a malformed number is an error, not silently ignored. */
-static int apply_env(api_config *c)
-{
-    const char *v;
-    if ((v = getenv("API_PORT")) && parse_uint(v, 1, 65535, &c->port) < 0) {
-        fprintf(stderr, "vote-api: bad API_PORT '%s'\n", v);
-        return -1;
-    }
-    if ((v = getenv("PG_PORT")))
-        snprintf(c->pg_conninfo, sizeof c->pg_conninfo,
-                 "host=127.0.0.1 port=%s dbname=vote user=vote connect_timeout=3", v);
-    if ((v = getenv("API_PG_CONNINFO")))
-        copy_str(c->pg_conninfo, sizeof c->pg_conninfo, v);
-    if ((v = getenv("REDIS_HOST")))
-        copy_str(c->redis_host, sizeof c->redis_host, v);
-    if ((v = getenv("REDIS_PORT")) && parse_uint(v, 1, 65535, &c->redis_port) < 0) {
-        fprintf(stderr, "vote-api: bad REDIS_PORT '%s'\n", v);
-        return -1;
-    }
-    if ((v = getenv("KAFKA_BROKERS")))
-        copy_str(c->kafka_brokers, sizeof c->kafka_brokers, v);
-    if ((v = getenv("STATE_DIR")))
-        snprintf(c->secrets_file, sizeof c->secrets_file, "%s/jwt-secrets", v);
-    if ((v = getenv("JWT_SECRETS_FILE")))
-        copy_str(c->secrets_file, sizeof c->secrets_file, v);
-    if ((v = getenv("POLL_CATALOG")))
-        copy_str(c->catalog_file, sizeof c->catalog_file, v);
-    return 0;
-}
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-        "Usage: vote-api [options]\n"
-        "The api daemon behind the edge: accounts, results, chat history, SSE streams.\n\n"
-        "  --listen ADDR            listen address (default 127.0.0.1)\n"
-        "  --port N                 listen port (env API_PORT, default 8090)\n"
-        "  --pg CONNINFO            libpq conninfo (env API_PG_CONNINFO, or PG_PORT)\n"
-        "  --redis-host H           (env REDIS_HOST, default 127.0.0.1)\n"
-        "  --redis-port N           (env REDIS_PORT, default 6379)\n"
-        "  --brokers LIST           Kafka bootstrap servers (env KAFKA_BROKERS,\n"
-        "                           default 127.0.0.1:9092; alias --kafka-brokers)\n"
-        "  --revocation-topic T     logout revocations topic (default auth.revocations)\n"
-        "  --jwt-secrets FILE       JWT secrets, 'kid secret' per line, first signs\n"
-        "                           (env JWT_SECRETS_FILE, or $STATE_DIR/jwt-secrets;\n"
-        "                           alias --secrets)\n"
-        "  --catalog FILE           poll catalog (env POLL_CATALOG, default stack/polls.json)\n"
-        "  --threads N              HTTP worker threads (default 8)\n"
-        "  --max-connections N      total connection limit (default 4096)\n"
-        "  --max-sse-clients N      concurrent SSE streams (default 2000)\n"
-        "  --token-ttl S            token lifetime in seconds (default 3600)\n"
-        "  --results-cache-ms N     re-read a poll's results at most every N ms while they\n"
-        "                           change (default 250)\n"
-        "  --sse-coalesce-ms N      min interval between results pushes (default 250)\n"
-        "  --heartbeat N            SSE keep-alive comment interval, s (default 15)\n"
-        "  --log-level L            debug|info|warn|error (default info)\n"
-        "  -h, --help               this text\n");
-}
-
-enum opt_id {
-    OPT_LISTEN = 256, OPT_PORT, OPT_PG, OPT_RHOST, OPT_RPORT, OPT_BROKERS, OPT_REVTOPIC,
-    OPT_SECRETS, OPT_CATALOG, OPT_THREADS, OPT_MAXCONN, OPT_MAXSSE, OPT_TTL, OPT_CACHE,
-    OPT_COALESCE, OPT_HEARTBEAT, OPT_LOGLEVEL
+/* What wconfig parses into, before ranges and lengths are checked. */
+struct raw_options {
+    const char *listen, *pg, *redis_host, *brokers, *revocation_topic, *secrets, *catalog, *log_level;
+    long port, redis_port, threads, max_connections, max_sse_clients, token_ttl_s, results_cache_ms,
+        sse_coalesce_ms, heartbeat_s;
 };
 
-static const struct option long_opts[] = {
-    {"listen", required_argument, 0, OPT_LISTEN},
-    {"port", required_argument, 0, OPT_PORT},
-    {"pg", required_argument, 0, OPT_PG},
-    {"redis-host", required_argument, 0, OPT_RHOST},
-    {"redis-port", required_argument, 0, OPT_RPORT},
-    {"brokers", required_argument, 0, OPT_BROKERS},
-    {"kafka-brokers", required_argument, 0, OPT_BROKERS},    /* alias */
-    {"revocation-topic", required_argument, 0, OPT_REVTOPIC},
-    {"jwt-secrets", required_argument, 0, OPT_SECRETS},
-    {"secrets", required_argument, 0, OPT_SECRETS},          /* alias */
-    {"catalog", required_argument, 0, OPT_CATALOG},
-    {"threads", required_argument, 0, OPT_THREADS},
-    {"max-connections", required_argument, 0, OPT_MAXCONN},
-    {"max-sse-clients", required_argument, 0, OPT_MAXSSE},
-    {"token-ttl", required_argument, 0, OPT_TTL},
-    {"results-cache-ms", required_argument, 0, OPT_CACHE},
-    {"sse-coalesce-ms", required_argument, 0, OPT_COALESCE},
-    {"heartbeat", required_argument, 0, OPT_HEARTBEAT},
-    {"log-level", required_argument, 0, OPT_LOGLEVEL},
-    {"help", no_argument, 0, 'h'},
-    {0, 0, 0, 0}};
+/* A numeric option's accepted range: a value outside is an error, never clamped. */
+struct numeric_option {
+    const char *name;
+    const long *raw;
+    unsigned *dst;
+    long min, max;
+};
 
-/* Numeric flags: where each lands and its allowed range. */
-static int apply_numeric(api_config *c, int id, const char *arg)
-{
-    struct { int id; unsigned *dst; unsigned min, max; } table[] = {
-        {OPT_PORT, &c->port, 1, 65535},
-        {OPT_RPORT, &c->redis_port, 1, 65535},
-        {OPT_THREADS, &c->threads, 1, 256},
-        {OPT_MAXCONN, &c->max_connections, 16, 1000000},
-        {OPT_MAXSSE, &c->max_sse_clients, 0, 1000000},
-        {OPT_TTL, &c->token_ttl_s, 10, 86400 * 30},
-        {OPT_CACHE, &c->results_cache_ms, 0, 60000},
-        {OPT_COALESCE, &c->sse_coalesce_ms, 50, 60000},
-        {OPT_HEARTBEAT, &c->heartbeat_s, 1, 3600},
-    };
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if (table[i].id == id)
-            return parse_uint(arg, table[i].min, table[i].max, table[i].dst);
-    return -1;
-}
+/* A text option lands in a fixed-size field: a value that does not fit is an error. */
+struct text_option {
+    const char *name;
+    const char *raw;
+    char *dst;
+    size_t size;
+};
 
-static int apply_flag(api_config *c, int id, const char *arg)
+static int copy_numeric(const struct numeric_option *o)
 {
-    switch (id) {
-    case OPT_LISTEN: copy_str(c->listen_addr, sizeof c->listen_addr, arg); return 0;
-    case OPT_PG: copy_str(c->pg_conninfo, sizeof c->pg_conninfo, arg); return 0;
-    case OPT_RHOST: copy_str(c->redis_host, sizeof c->redis_host, arg); return 0;
-    case OPT_BROKERS: copy_str(c->kafka_brokers, sizeof c->kafka_brokers, arg); return 0;
-    case OPT_REVTOPIC: copy_str(c->revocation_topic, sizeof c->revocation_topic, arg); return 0;
-    case OPT_SECRETS: copy_str(c->secrets_file, sizeof c->secrets_file, arg); return 0;
-    case OPT_CATALOG: copy_str(c->catalog_file, sizeof c->catalog_file, arg); return 0;
-    case OPT_LOGLEVEL: return (c->log_level = log_parse_level(arg)) < 0 ? -1 : 0;
-    default: return apply_numeric(c, id, arg);
+    if (*o->raw < o->min || *o->raw > o->max) {
+        fprintf(stderr, "vote-api: --%s must be between %ld and %ld, not %ld\n", o->name, o->min,
+                o->max, *o->raw);
+        return -1;
     }
+    *o->dst = (unsigned)*o->raw;
+    return 0;
 }
 
-static const char *flag_name(int id)
+static int copy_text(const struct text_option *o)
 {
-    for (const struct option *o = long_opts; o->name; o++)
-        if (o->val == id)
-            return o->name;
-    return "?";
+    if (strlen(o->raw) >= o->size) {
+        fprintf(stderr, "vote-api: --%s is longer than %zu bytes\n", o->name, o->size - 1);
+        return -1;
+    }
+    memcpy(o->dst, o->raw, strlen(o->raw) + 1);
+    return 0;
+}
+
+static int copy_options(const struct raw_options *r, api_config *c)
+{
+    const struct text_option texts[] = {
+        {"listen", r->listen, c->listen_addr, sizeof c->listen_addr},
+        {"pg", r->pg, c->pg_conninfo, sizeof c->pg_conninfo},
+        {"redis-host", r->redis_host, c->redis_host, sizeof c->redis_host},
+        {"brokers", r->brokers, c->kafka_brokers, sizeof c->kafka_brokers},
+        {"revocation-topic", r->revocation_topic, c->revocation_topic, sizeof c->revocation_topic},
+        {"jwt-secrets", r->secrets, c->secrets_file, sizeof c->secrets_file},
+        {"catalog", r->catalog, c->catalog_file, sizeof c->catalog_file},
+    };
+    const struct numeric_option numbers[] = {
+        {"port", &r->port, &c->port, 1, 65535},
+        {"redis-port", &r->redis_port, &c->redis_port, 1, 65535},
+        {"threads", &r->threads, &c->threads, 1, 256},
+        {"max-connections", &r->max_connections, &c->max_connections, 16, 1000000},
+        {"max-sse-clients", &r->max_sse_clients, &c->max_sse_clients, 0, 1000000},
+        {"token-ttl", &r->token_ttl_s, &c->token_ttl_s, 10, 86400 * 30},
+        {"results-cache-ms", &r->results_cache_ms, &c->results_cache_ms, 0, 60000},
+        {"sse-coalesce-ms", &r->sse_coalesce_ms, &c->sse_coalesce_ms, 50, 60000},
+        {"heartbeat", &r->heartbeat_s, &c->heartbeat_s, 1, 3600},
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        if (copy_text(&texts[i]) < 0)
+            return -1;
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
+        if (copy_numeric(&numbers[i]) < 0)
+            return -1;
+    if ((c->log_level = log_parse_level(r->log_level)) < 0) {
+        fprintf(stderr, "vote-api: --log-level must be debug, info, warn or error, not '%s'\n",
+                r->log_level);
+        return -1;
+    }
+    return 0;
 }
 
 enum config_outcome config_load(api_config *c, int argc, char **argv)
 {
-    set_defaults(c);
-    if (apply_env(c) < 0)
+    static char pg_default[256], secrets_default[PATH_MAX];
+    const char *pg_port = getenv("PG_PORT"), *state_dir = getenv("STATE_DIR");
+    struct raw_options r;
+
+    snprintf(pg_default, sizeof pg_default,
+             "host=127.0.0.1 port=%s dbname=vote user=vote connect_timeout=3",
+             pg_port && *pg_port ? pg_port : "5432");
+    if (state_dir && *state_dir)
+        snprintf(secrets_default, sizeof secrets_default, "%s/jwt-secrets", state_dir);
+    else
+        snprintf(secrets_default, sizeof secrets_default, "stack/jwt-secrets");
+
+    const struct wopt opts[] = {
+        {"listen", "API_LISTEN_ADDR", WOPT_STR, &r.listen, "127.0.0.1", "listen address"},
+        {"port", "API_PORT", WOPT_INT, &r.port, "8090", "listen port"},
+        {"pg", "API_PG_CONNINFO", WOPT_STR, &r.pg, pg_default,
+         "libpq conninfo (the default follows $PG_PORT)"},
+        {"redis-host", "REDIS_HOST", WOPT_STR, &r.redis_host, "127.0.0.1", "Redis host"},
+        {"redis-port", "REDIS_PORT", WOPT_INT, &r.redis_port, "6379", "Redis port"},
+        {"brokers", "KAFKA_BROKERS", WOPT_STR, &r.brokers, "127.0.0.1:9092",
+         "Kafka bootstrap servers"},
+        {"revocation-topic", NULL, WOPT_STR, &r.revocation_topic, "auth.revocations",
+         "topic of logout revocations"},
+        {"jwt-secrets", "JWT_SECRETS_FILE", WOPT_STR, &r.secrets, secrets_default,
+         "JWT secrets, 'kid secret' per line, the first one signs (default in $STATE_DIR)"},
+        {"catalog", "POLL_CATALOG", WOPT_STR, &r.catalog, "stack/polls.json", "poll catalog"},
+        {"threads", NULL, WOPT_INT, &r.threads, "8",
+         "HTTP worker threads, 1-256 (handlers block on argon2id and PostgreSQL)"},
+        {"max-connections", NULL, WOPT_INT, &r.max_connections, "4096",
+         "total connection limit, SSE included"},
+        {"max-sse-clients", NULL, WOPT_INT, &r.max_sse_clients, "2000", "concurrent SSE streams"},
+        {"token-ttl", NULL, WOPT_INT, &r.token_ttl_s, "3600", "token lifetime in seconds"},
+        {"results-cache-ms", NULL, WOPT_INT, &r.results_cache_ms, "250",
+         "re-read a poll's results at most every N ms while they change"},
+        {"sse-coalesce-ms", NULL, WOPT_INT, &r.sse_coalesce_ms, "250",
+         "least interval between two results pushes of a poll (50-60000)"},
+        {"heartbeat", NULL, WOPT_INT, &r.heartbeat_s, "15",
+         "seconds between SSE keep-alive comments (finds dead clients)"},
+        {"log-level", NULL, WOPT_STR, &r.log_level, "info", "debug, info, warn or error"},
+    };
+
+    memset(c, 0, sizeof *c);
+    switch (wconfig_parse(opts, sizeof opts / sizeof opts[0], argc, argv,
+                          "Usage: vote-api [options]\n"
+                          "The api daemon behind the edge: accounts, results, chat history, "
+                          "live streams (SSE).")) {
+    case WCONFIG_HELP:
+        return CONFIG_EXIT_OK;
+    case WCONFIG_ERROR:
         return CONFIG_ERROR;
-    int id;
-    while ((id = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        if (id == 'h') {
-            usage(stdout);
-            return CONFIG_EXIT_OK;
-        }
-        if (id == '?' || apply_flag(c, id, optarg) < 0) {
-            if (id != '?')
-                fprintf(stderr, "vote-api: bad value '%s' for --%s\n", optarg, flag_name(id));
-            usage(stderr);
-            return CONFIG_ERROR;
-        }
+    case WCONFIG_OK:
+        break;
     }
-    if (optind < argc) {
-        fprintf(stderr, "vote-api: unexpected argument '%s'\n", argv[optind]);
-        return CONFIG_ERROR;
-    }
-    return CONFIG_RUN;
+    return copy_options(&r, c) < 0 ? CONFIG_ERROR : CONFIG_RUN;
 }

@@ -3,7 +3,7 @@
  *
  * Precedence: --flag beats $ENV beats the built-in default. Flags are `--name value` or
  * `--name=value`; `--help` prints every option with its env variable and default.
- * Each daemon declares one static table of struct wopt; the api daemon reuses this as is.
+ * Each daemon declares one table of struct wopt: the sinks, and the api daemon (workers/api/config.c).
  */
 #ifndef WORKERS_WCONFIG_H
 #define WORKERS_WCONFIG_H

@@ -9,13 +9,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "config.h"
+#include "log.h"
 #include "etag.h"
 #include "metrics.h"
 #include "password.h"
@@ -62,7 +62,6 @@ static void revocations_hold_until_expiry(void **state)
 
 static enum config_outcome load(api_config *c, int argc, char **argv)
 {
-    optind = 0; /* GNU getopt: full reinitialisation between runs */
     return config_load(c, argc, argv);
 }
 
@@ -106,6 +105,34 @@ static void config_rejects_bad_values(void **state)
     char *none[] = {"vote-api", NULL};
     assert_int_equal(load(&c, 1, none), CONFIG_ERROR);
     unsetenv("API_PORT");
+    char *bad_level[] = {"vote-api", "--log-level", "loud", NULL};
+    assert_int_equal(load(&c, 3, bad_level), CONFIG_ERROR);
+    /* a value that does not fit its field is refused, not cut short */
+    char long_topic[200];
+    memset(long_topic, 't', sizeof long_topic - 1);
+    long_topic[sizeof long_topic - 1] = '\0';
+    char *too_long[] = {"vote-api", "--revocation-topic", long_topic, NULL};
+    assert_int_equal(load(&c, 3, too_long), CONFIG_ERROR);
+}
+
+static void config_defaults_follow_the_stack_env(void **state)
+{
+    (void)state;
+    api_config c;
+    setenv("STATE_DIR", "/tmp/stack-state", 1);
+    unsetenv("JWT_SECRETS_FILE");
+    char *none[] = {"vote-api", NULL};
+    assert_int_equal(load(&c, 1, none), CONFIG_RUN);
+    assert_string_equal(c.secrets_file, "/tmp/stack-state/jwt-secrets");
+    assert_int_equal(c.threads, 8);
+    assert_int_equal(c.log_level, LOG_INFO);
+    setenv("JWT_SECRETS_FILE", "/etc/vote/secrets", 1);
+    char *flag[] = {"vote-api", "--log-level=debug", NULL};
+    assert_int_equal(load(&c, 2, flag), CONFIG_RUN);
+    assert_string_equal(c.secrets_file, "/etc/vote/secrets");
+    assert_int_equal(c.log_level, LOG_DEBUG);
+    unsetenv("JWT_SECRETS_FILE");
+    unsetenv("STATE_DIR");
 }
 
 static void sse_frames_are_well_formed(void **state)
@@ -209,6 +236,7 @@ int main(void)
         cmocka_unit_test(revocations_hold_until_expiry),
         cmocka_unit_test(config_flags_override_env_and_defaults),
         cmocka_unit_test(config_rejects_bad_values),
+        cmocka_unit_test(config_defaults_follow_the_stack_env),
         cmocka_unit_test(sse_frames_are_well_formed),
         cmocka_unit_test(sse_hub_limits_and_routes),
         cmocka_unit_test(passwords_verify_only_the_right_one),
