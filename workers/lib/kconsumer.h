@@ -4,7 +4,9 @@
  * The loop owns batching, offsets and failure handling; a sink only decodes messages and
  * writes a batch. Guarantees the loop gives every sink:
  *   - Kafka offsets are committed only after write_batch() succeeded for the whole batch
- *     (enable.auto.commit=false, enable.auto.offset.store=false).
+ *     (enable.auto.commit=false, enable.auto.offset.store=false); at most every
+ *     commit_interval_ms, and always on revoke and stop (the stores hold the offsets the
+ *     sinks resume from; Kafka's are a fallback that may lag, never lead).
  *   - On partition assignment, the sink's load_offsets() supplies the offsets stored with
  *     the data; those win over Kafka's committed ones (the store is the source of truth).
  *   - A failing write_batch() pauses every assigned partition, retries the same batch with
@@ -76,6 +78,7 @@ struct sink_config {
     const char *sink_props;
     long batch_max;            /* messages per batch */
     long batch_ms;             /* max wait to fill a batch */
+    long commit_interval_ms;   /* Kafka commit at most this often (0 = after every batch) */
     long backoff_base_ms;
     long backoff_cap_ms;
     /* Ignore stored and committed offsets and re-read every partition from its start
@@ -98,6 +101,10 @@ struct sink_part_range *sink_batch_part(struct sink_batch *b, int32_t partition)
 /* Releases entries via free_decoded (may be NULL) and rd_kafka_message_destroy; keeps capacity. */
 void sink_batch_clear(struct sink_batch *b, void (*free_decoded)(void *, void *), void *ctx);
 void sink_batch_free(struct sink_batch *b);
+
+/* Raise pending[p] (next offset to commit per partition, -1 = nothing pending) to the
+ * batch's next offsets. Returns how many of its partitions did not fit (p >= max). */
+size_t sink_offsets_note(int64_t *pending, size_t max, const struct sink_batch *b);
 
 /* Apply "key=value,key=value" to a librdkafka conf; -1 (errstr filled) on a bad property. */
 int sink_conf_apply_props(rd_kafka_conf_t *conf, const char *props, char *errstr, size_t cap);

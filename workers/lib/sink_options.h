@@ -25,6 +25,8 @@
       "extra librdkafka properties key=value,key=value" },                                                 \
     { "batch-max", "SINK_BATCH_MAX", WOPT_INT, &(cfg).batch_max, "1000", "max messages per batch" },       \
     { "batch-ms", "SINK_BATCH_MS", WOPT_INT, &(cfg).batch_ms, "50", "max milliseconds to fill a batch" },  \
+    { "commit-interval-ms", "SINK_COMMIT_INTERVAL_MS", WOPT_INT, &(cfg).commit_interval_ms, "1000",      \
+      "commit Kafka offsets at most this often (0 = after every batch; always on revoke and stop)" },      \
     { "backoff-base-ms", "SINK_BACKOFF_BASE_MS", WOPT_INT, &(cfg).backoff_base_ms, "100",                  \
       "first retry delay after a store failure" },                                                         \
     { "backoff-cap-ms", "SINK_BACKOFF_CAP_MS", WOPT_INT, &(cfg).backoff_cap_ms, "5000", "longest retry delay" }

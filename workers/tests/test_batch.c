@@ -1,7 +1,8 @@
 /*
  * test_batch.c - batch bookkeeping of the consumer loop (lib/kconsumer.c) without a broker:
- * per-partition offset ranges (what gets committed and stored), poison counting, and that
- * clearing releases every message and decoded value exactly once.
+ * per-partition offset ranges (what gets committed and stored), poison counting, that
+ * clearing releases every message and decoded value exactly once, and how the offsets of
+ * written batches accumulate between interval commits.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -95,12 +96,43 @@ static void test_kafka_props(void **state)
     rd_kafka_conf_destroy(conf);
 }
 
+/* Batches written between two interval commits: each partition's pending offset only
+ * rises, untouched partitions stay unset, a partition past the table is reported. */
+static void test_offsets_noted_between_commits(void **state)
+{
+    (void)state;
+    int64_t pending[4] = { -1, -1, -1, -1 };
+    struct sink_batch b = { .topic = "chat", .destroy_msg = fake_destroy };
+    assert_int_equal(sink_batch_add(&b, fake_msg(0, 10), malloc(1), NULL), 0);
+    assert_int_equal(sink_batch_add(&b, fake_msg(2, 5), malloc(1), NULL), 0);
+    assert_int_equal(sink_offsets_note(pending, 4, &b), 0);
+    assert_int_equal(pending[0], 11);
+    assert_int_equal(pending[1], -1);
+    assert_int_equal(pending[2], 6);
+    sink_batch_clear(&b, fake_free, NULL);
+    /* the next batch moves partition 0 on; partition 2 keeps what the first batch reached */
+    assert_int_equal(sink_batch_add(&b, fake_msg(0, 11), malloc(1), NULL), 0);
+    assert_int_equal(sink_batch_add(&b, fake_msg(0, 12), NULL, "poison"), 0);
+    assert_int_equal(sink_offsets_note(pending, 4, &b), 0);
+    assert_int_equal(pending[0], 13);
+    assert_int_equal(pending[2], 6);
+    sink_batch_clear(&b, fake_free, NULL);
+    /* never backwards (a retried or replayed range behind what was noted) */
+    assert_int_equal(sink_batch_add(&b, fake_msg(0, 3), malloc(1), NULL), 0);
+    assert_int_equal(sink_batch_add(&b, fake_msg(7, 1), malloc(1), NULL), 0);
+    assert_int_equal(sink_offsets_note(pending, 4, &b), 1); /* partition 7 does not fit */
+    assert_int_equal(pending[0], 13);
+    sink_batch_clear(&b, fake_free, NULL);
+    sink_batch_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ranges_per_partition),
         cmocka_unit_test(test_grows_past_initial_capacity),
         cmocka_unit_test(test_kafka_props),
+        cmocka_unit_test(test_offsets_noted_between_commits),
     };
     return cmocka_run_group_tests_name("workers-batch", tests, NULL, NULL);
 }
