@@ -3,6 +3,7 @@
 
   cpu-snap.py snap OUT LABEL=PID...     write the CPU ticks of those processes to OUT (JSON)
   cpu-snap.py diff A B [MESSAGES]       print CPU seconds spent between two snapshots
+  cpu-snap.py brief A B MESSAGES        the same on one line, in microseconds per message
 
 Why: the drain rate alone does not say where a 2-core machine's time goes. Snapshots taken
 at the start and the end of a timed phase give, per process (and per thread for the sink,
@@ -106,24 +107,44 @@ def snap(out, specs):
         json.dump(data, f)
 
 
-def diff(a_file, b_file, messages):
+def deltas(a_file, b_file):
+    """[(label, total ticks, [(ticks, part)...])...] plus the machine's other busy ticks."""
     with open(a_file) as f:
         a = json.load(f)
     with open(b_file) as f:
         b = json.load(f)
-    known = 0
+    rows, known = [], 0
     for label, names in b.items():
         if label == "_machine":
             continue
         before = a.get(label, {})
+        parts = sorted(((max(0, v - before.get(k, 0)), k) for k, v in names.items() if k), reverse=True)
         total = sum(max(0, v - before.get(k, 0)) for k, v in names.items())
         known += total
-        parts = sorted(((max(0, v - before.get(k, 0)), k) for k, v in names.items() if k), reverse=True)
+        rows.append((label, total, parts))
+    return rows, max(0, (b["_machine"] - a["_machine"]) - known)
+
+
+def diff(a_file, b_file, messages):
+    rows, other = deltas(a_file, b_file)
+    for label, total, parts in rows:
         detail = ", ".join(f"{k} {t / HZ:.2f}" for t, k in parts if t > 0)
         per = f" ({total / HZ * 1e6 / messages:.1f} us/msg)" if messages else ""
         print(f"  {label:10s} {total / HZ:6.2f} s{per}" + (f"  [{detail}]" if detail else ""))
-    other = (b["_machine"] - a["_machine"]) - known
-    print(f"  {'other':10s} {max(0, other) / HZ:6.2f} s  (machine busy time not in the rows above)")
+    print(f"  {'other':10s} {other / HZ:6.2f} s  (machine busy time not in the rows above)")
+
+
+def brief(a_file, b_file, messages):
+    rows, other = deltas(a_file, b_file)
+    us = lambda t: f"{t / HZ * 1e6 / messages:.1f}"
+    out = []
+    for label, total, parts in rows:
+        if total == 0:
+            continue
+        main = [t for t, k in parts if k == "main"]
+        out.append(f"{label} {us(total)}" + (f" (main thread {us(main[0])})" if main and len(parts) > 1 else ""))
+    out.append(f"other {us(other)}")
+    print(", ".join(out))
 
 
 def main():
@@ -131,6 +152,8 @@ def main():
         snap(sys.argv[2], sys.argv[3:])
     elif len(sys.argv) in (4, 5) and sys.argv[1] == "diff":
         diff(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) == 5 else 0)
+    elif len(sys.argv) == 5 and sys.argv[1] == "brief":
+        brief(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
         sys.exit(__doc__)
 

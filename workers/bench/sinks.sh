@@ -125,7 +125,7 @@ make_schema() {
 }
 
 # chat_sink_round R: drain the whole chat topic with a new group into schema ${TAG}_rR.
-# Prints "RATE RSS_MB". The rate counts the rows stored after the first poll that saw any
+# Prints "RATE RSS_MB TIMED_ROWS". The rate counts the rows stored after the first poll that saw any
 # (the first batch is not timed, so it is not counted either).
 chat_sink_round() {
     local r=$1 schema=${TAG}_r$1 pid poller a c0 b
@@ -158,7 +158,7 @@ chat_sink_round() {
     wait "$poller" 2>/dev/null || true
     local rss; rss=$(peak_rss_mb "$pid")
     kill -TERM "$pid"; wait "$pid" || true
-    echo "$(rate $((BENCH_CHAT - c0)) "$t0" "$b") $rss"
+    echo "$(rate $((BENCH_CHAT - c0)) "$t0" "$b") $rss $((BENCH_CHAT - c0))"
 }
 
 # chat_copy_round R: the baseline, \copy of the same rows into schema ${TAG}base_rR. Prints RATE.
@@ -183,13 +183,15 @@ chat_part() {
         else
             chat_copy_round "$r" > "$TMPD/copy.res"; chat_sink_round "$r" > "$TMPD/sink.res"; order="copy first"
         fi
-        read -r cr rss < "$TMPD/sink.res"; read -r cp < "$TMPD/copy.res"
+        read -r cr rss timed < "$TMPD/sink.res"; read -r cp < "$TMPD/copy.res"
         [ -n "${cr:-}" ] && [ -n "${cp:-}" ] || { echo "round $r failed" >&2; exit 1; }
         chat_rates+=("$cr"); copy_rates+=("$cp")
         chat_rss=$(awk -v a="$chat_rss" -v b="$rss" 'BEGIN { print (b + 0 > a + 0) ? b : a }')
         echo "chat-sink round $r ($order): $cr msgs/s vs psql \\copy $cp rows/s = $(awk -v a="$cr" -v b="$cp" 'BEGIN { printf "%.2f", a / b }'), peak RSS $rss MB"
+        echo "chat-sink round $r CPU us/msg, sink drain: $(python3 "$HERE/cpu-snap.py" brief "$TMPD/cpu.sink.a" "$TMPD/cpu.sink.b" "$timed" || true)"
+        echo "chat-sink round $r CPU us/msg, psql \\copy: $(python3 "$HERE/cpu-snap.py" brief "$TMPD/cpu.copy.a" "$TMPD/cpu.copy.b" "$BENCH_CHAT" || true)"
         echo "  CPU during the chat-sink drain (from the first stored batch to the last):"
-        python3 "$HERE/cpu-snap.py" diff "$TMPD/cpu.sink.a" "$TMPD/cpu.sink.b" "$BENCH_CHAT" || true
+        python3 "$HERE/cpu-snap.py" diff "$TMPD/cpu.sink.a" "$TMPD/cpu.sink.b" "$timed" || true
         echo "  CPU during the psql \\copy baseline:"
         python3 "$HERE/cpu-snap.py" diff "$TMPD/cpu.copy.a" "$TMPD/cpu.copy.b" "$BENCH_CHAT" || true
         psql -X -q "$PG_CONNINFO" -c "DROP SCHEMA ${TAG}_r$r CASCADE; DROP SCHEMA ${TAG}base_r$r CASCADE" >/dev/null 2>&1 || true
