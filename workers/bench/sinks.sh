@@ -187,7 +187,7 @@ chat_part() {
         [ -n "${cr:-}" ] && [ -n "${cp:-}" ] || { echo "round $r failed" >&2; exit 1; }
         chat_rates+=("$cr"); copy_rates+=("$cp")
         chat_rss=$(awk -v a="$chat_rss" -v b="$rss" 'BEGIN { print (b + 0 > a + 0) ? b : a }')
-        echo "chat-sink round $r ($order): $cr msgs/s vs psql \\copy $cp rows/s = $(awk -v a="$cr" -v b="$cp" 'BEGIN { printf "%.2f", a / b }'), peak RSS $rss MB"
+        echo "chat-sink round $r ($order): $cr msgs/s vs psql \\copy $cp rows/s, ratio $(awk -v a="$cr" -v b="$cp" 'BEGIN { printf "%.2f", a / b }'), peak RSS $rss MB"
         echo "chat-sink round $r CPU us/msg, sink drain: $(python3 "$HERE/cpu-snap.py" brief "$TMPD/cpu.sink.a" "$TMPD/cpu.sink.b" "$timed" || true)"
         echo "chat-sink round $r CPU us/msg, psql \\copy: $(python3 "$HERE/cpu-snap.py" brief "$TMPD/cpu.copy.a" "$TMPD/cpu.copy.b" "$BENCH_CHAT" || true)"
         echo "  CPU during the chat-sink drain (from the first stored batch to the last):"
