@@ -669,7 +669,7 @@ int main(int argc, char **argv)
     /* Prefetch sized for this sink's drain rate (kconsumer.c explains why the queue must
      * hold over a second of draining with librdkafka 2.0): 60000 messages (~1.2 s at
      * 50k msgs/s; 30000 left 50-250 ms fetch gaps at 35-40k msgs/s, so PostgreSQL sat
-     * idle), and 16 MB for large messages. Measured peak RSS ~50 MB on a preloaded topic,
+     * idle), and 16 MB for large messages. Measured peak RSS 48-55 MB on a preloaded topic,
      * under the 64 MB budget. --kafka-props still overrides both. */
     opts.kafka.sink_props = "queued.min.messages=60000,queued.max.messages.kbytes=16384";
     struct chat_sink s = { .o = &opts };
