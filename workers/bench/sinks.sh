@@ -63,6 +63,17 @@ want vote && python3 "$ROOT/t/integration/sink-gen.py" vote --run "$RUN" --count
 want chat && python3 "$ROOT/t/integration/sink-gen.py" chat --run "$RUN" --count "$BENCH_CHAT" |
     kcat -P -q -b "$KAFKA_BROKERS" -t "$TAG.chat" -K $'\t' -X linger.ms=50 -X batch.num.messages=10000
 
+PG_PID=$(tr -dc 0-9 < "$STATE_DIR/run/postgres.pid" 2>/dev/null || true)
+KAFKA_PID=$(tr -dc 0-9 < "$STATE_DIR/run/kafka.pid" 2>/dev/null || true)
+REDIS_PID=$(tr -dc 0-9 < "$STATE_DIR/run/redis.pid" 2>/dev/null || true)
+MONGO_PID=$(tr -dc 0-9 < "$STATE_DIR/run/mongo.pid" 2>/dev/null || true)
+# cpu_snap OUT [LABEL=PID...]: the stack's servers plus the given processes (cpu-snap.py).
+cpu_snap() {
+    local out=$1; shift
+    python3 "$HERE/cpu-snap.py" snap "$out" ${PG_PID:+postgres=$PG_PID/pg} ${KAFKA_PID:+kafka=$KAFKA_PID} \
+        ${REDIS_PID:+redis=$REDIS_PID} ${MONGO_PID:+mongo=$MONGO_PID} "$@" 2>/dev/null || true
+}
+
 # ---- votes: BENCH_VOTE_ROUNDS rounds, each a sink drain of the whole preloaded topic (a new
 # group, a fresh Redis prefix and MongoDB database, so it replays from offset 0 into empty
 # stores) and the two independent clients into fresh keys/databases. One round was not enough:
@@ -73,12 +84,21 @@ vote_sink_round() {
         --group "$TAG-v$r" --redis-port "$REDIS_PORT" --redis-prefix "${TAG}v$r:" --mongo-uri "$MONGO_URI" --mongo-db "${TAG}v$r" \
         --catalog "$ROOT/stack/polls.json" --metrics-port 0 --batch-max "$BENCH_BATCH" --log-level warn 2>> "$TMPD/vote.log" &
     pid=$!; PIDS+=("$pid")
-    offsets_sum() { redis-cli -p "$REDIS_PORT" hvals "${TAG}v$r:sink:votes:offsets" | awk '{ s += $1 } END { print s + 0 }'; }
-    read -r a b < <(drain_time vote "$pid" "$BENCH_VOTES" offsets_sum)
+    local t0="" c0=0 cur
+    while :; do   # from the first stored offset to the last; CPU snapshots at both ends
+        cur=$(redis-cli -p "$REDIS_PORT" hvals "${TAG}v$r:sink:votes:offsets" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+        if [ -z "$t0" ] && [ "${cur:-0}" -gt 0 ]; then
+            t0=$(now); c0=$cur; cpu_snap "$TMPD/cpu.vsink.a" vote-sink="$pid/t"
+        fi
+        [ "${cur:-0}" -ge "$BENCH_VOTES" ] && break
+        kill -0 "$pid" 2>/dev/null || { echo "vote-sink died" >&2; return 1; }
+        sleep 0.05
+    done
+    b=$(now); cpu_snap "$TMPD/cpu.vsink.b" vote-sink="$pid/t"
     sleep 0.5
     local rss; rss=$(peak_rss_mb "$pid")
     kill -TERM "$pid"; wait "$pid" || true
-    echo "$(rate "$BENCH_VOTES" "$a" "$b") $rss $("$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "${TAG}v$r" votes count)"
+    echo "$(rate $((BENCH_VOTES - c0)) "$t0" "$b") $rss $((BENCH_VOTES - c0)) $("$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "${TAG}v$r" votes count)"
 }
 
 # vote_base_round R: the independent clients, same writes in batches of BENCH_BATCH.
@@ -86,9 +106,13 @@ vote_sink_round() {
 vote_base_round() {
     local r=$1 a b redis mongo
     python3 "$HERE/redis-baseline.py" "$BENCH_VOTES" "$BENCH_BATCH" "${TAG}base$r:" > "$TMPD/redis.resp"
+    cpu_snap "$TMPD/cpu.redis.a" client="$$/self"
     a=$(now); redis-cli -p "$REDIS_PORT" --pipe < "$TMPD/redis.resp" > /dev/null; b=$(now)
+    cpu_snap "$TMPD/cpu.redis.b" client="$$/self"
     redis=$(rate "$BENCH_VOTES" "$a" "$b")
+    cpu_snap "$TMPD/cpu.mongo.a" client="$$/self"
     mongo=$("$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "${TAG}base$r" votes bench "$BENCH_VOTES" "$BENCH_BATCH" | sed -n 's/.*docs_per_sec=\([0-9]*\).*/\1/p')
+    cpu_snap "$TMPD/cpu.mongo.b" client="$$/self"
     echo "$redis $mongo"
 }
 
@@ -102,13 +126,16 @@ vote_part() {
         else
             vote_base_round "$r" > "$TMPD/vbase.res"; vote_sink_round "$r" > "$TMPD/vsink.res"; order="clients first"
         fi
-        read -r vr rss count < "$TMPD/vsink.res"; read -r rr mr < "$TMPD/vbase.res"
+        read -r vr rss timed count < "$TMPD/vsink.res"; read -r rr mr < "$TMPD/vbase.res"
         [ -n "${vr:-}" ] && [ -n "${mr:-}" ] || { echo "vote round $r failed" >&2; exit 1; }
         slower_r=$(( rr < mr ? rr : mr ))
         vote_rates+=("$vr"); redis_rates+=("$rr"); mongo_rates+=("$mr"); slower_rates+=("$slower_r")
         vote_ratios+=("$(awk -v a="$vr" -v b="$slower_r" 'BEGIN { printf "%.2f", a / b }')")
         vote_rss=$(awk -v a="$vote_rss" -v b="$rss" 'BEGIN { print (b + 0 > a + 0) ? b : a }')
         echo "vote-sink round $r ($order): $vr votes/s ($count) vs redis-cli --pipe $rr, mongo bulk insert $mr docs/s: ratio to the slower ${vote_ratios[-1]}, peak RSS $rss MB"
+        echo "vote-sink round $r CPU us/vote, sink drain: $(python3 "$HERE/cpu-snap.py" brief "$TMPD/cpu.vsink.a" "$TMPD/cpu.vsink.b" "$timed" || true)"
+        echo "vote-sink round $r CPU us/vote, redis-cli --pipe: $(python3 "$HERE/cpu-snap.py" brief "$TMPD/cpu.redis.a" "$TMPD/cpu.redis.b" "$BENCH_VOTES" || true)"
+        echo "vote-sink round $r CPU us/vote, mongo bulk insert: $(python3 "$HERE/cpu-snap.py" brief "$TMPD/cpu.mongo.a" "$TMPD/cpu.mongo.b" "$BENCH_VOTES" || true)"
         "$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "${TAG}v$r" votes drop >/dev/null 2>&1 || true
         "$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "${TAG}base$r" votes drop >/dev/null 2>&1 || true
     done
@@ -126,16 +153,6 @@ want vote && vote_part
 # same rows into fresh schemas; the order inside a round alternates (odd rounds sink first)
 # so neither side always runs right after the other's writes (checkpoints, autovacuum).
 # Both sides run against the same server settings (synchronous_commit=on, fsync=on).
-PG_PID=$(tr -dc 0-9 < "$STATE_DIR/run/postgres.pid" 2>/dev/null || true)
-KAFKA_PID=$(tr -dc 0-9 < "$STATE_DIR/run/kafka.pid" 2>/dev/null || true)
-REDIS_PID=$(tr -dc 0-9 < "$STATE_DIR/run/redis.pid" 2>/dev/null || true)
-# cpu_snap OUT [LABEL=PID...]: the stack's servers plus the given processes (cpu-snap.py).
-cpu_snap() {
-    local out=$1; shift
-    python3 "$HERE/cpu-snap.py" snap "$out" ${PG_PID:+postgres=$PG_PID/pg} ${KAFKA_PID:+kafka=$KAFKA_PID} \
-        ${REDIS_PID:+redis=$REDIS_PID} "$@" 2>/dev/null || true
-}
-
 # The baseline's input, made once: CSV chunks of BENCH_BATCH rows and one \copy per chunk.
 chat_copy_input() {
     python3 - "$RUN" "$BENCH_CHAT" > "$TMPD/chat.csv" <<'PY'
