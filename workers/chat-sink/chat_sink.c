@@ -31,6 +31,7 @@
 #include "sink_options.h"
 #include "strbuf.h"
 #include "wconfig.h"
+#include "wclock.h"
 #include "wlog.h"
 #include "wthread.h"
 
@@ -167,13 +168,6 @@ static int sb_start(strbuf *b)
 static int sb_finish(strbuf *b) { return sb_append(b, "}", 1); }
 
 /* ---------------- PostgreSQL transaction ---------------- */
-
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Run one parameterised statement expecting `want`; the result is returned (caller PQclears). */
 static PGresult *exec_params(struct chat_sink *s, const char *sql, int n, const char *const *params,
@@ -384,7 +378,7 @@ static int run_transaction(struct chat_sink *s, const struct sink_batch *b, unsi
         return -1;
     }
     memset(fresh, 0, b->n);
-    double t0 = mono_ms();
+    double t0 = wclock_ms();
     int rc;
     if (path == PATH_COPY && b->n > b->npoison) {
         rc = copy_batch(s, b, fresh, err, errcap);
@@ -401,7 +395,7 @@ static int run_transaction(struct chat_sink *s, const struct sink_batch *b, unsi
         return rc;
     }
     wlog_debug("batch stored", "rows=%zu path=%s ms=%.2f", b->n - b->npoison,
-               path == PATH_COPY ? "copy" : "on_conflict", mono_ms() - t0);
+               path == PATH_COPY ? "copy" : "on_conflict", wclock_ms() - t0);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "backoff.h"
 #include "metrics.h"
+#include "wclock.h"
 #include "wlog.h"
 #include "wthread.h"
 
@@ -214,12 +215,7 @@ struct loop {
     _Atomic int dlq_delivery_failures;
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static int64_t now_ms(void) { return (int64_t)wclock_ms(); }
 
 static void set_paused(struct loop *l, int pause)
 {

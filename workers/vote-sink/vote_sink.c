@@ -31,6 +31,7 @@
 #include "redis_conn.h"
 #include "sink_options.h"
 #include "wconfig.h"
+#include "wclock.h"
 #include "wlog.h"
 
 #include <inttypes.h>
@@ -529,23 +530,33 @@ static void fault_point(struct vote_sink *s)
     }
 }
 
+/* Where a batch's time went, for the debug log: waiting on Redis replies, MongoDB inserts. */
+struct batch_timing {
+    double redis_wait_ms, mongo_ms;
+};
+
 /* Steps 1 and 2, pipelined: chunk k+1's script runs in Redis while chunk k is inserted. */
-static int write_chunks(struct vote_sink *s, const struct sink_batch *b, char *err, size_t errcap)
+static int write_chunks(struct vote_sink *s, const struct sink_batch *b, struct batch_timing *t,
+                        char *err, size_t errcap)
 {
     if (send_chunk(s, b, &s->chunks[0], err, errcap) != 0)
         return -1;
     for (size_t k = 0; k < s->nchunks; k++) {
         int more = k + 1 < s->nchunks;
+        double t0 = wclock_ms();
         if (redis_step(s, b, &s->chunks[k], err, errcap) != 0)
             return -1;
+        t->redis_wait_ms += wclock_ms() - t0;
         if (more && send_chunk(s, b, &s->chunks[k + 1], err, errcap) != 0)
             return -1;
         fault_point(s);
+        t0 = wclock_ms();
         if (s->chunks[k].nvotes > 0 && write_mongo(s, b, &s->chunks[k], err, errcap) != 0) {
             if (more)
                 redis_conn_drop(&s->redis); /* chunk k+1's reply is in flight; its retry is a replay */
             return -1;
         }
+        t->mongo_ms += wclock_ms() - t0;
     }
     return 0;
 }
@@ -570,8 +581,16 @@ static int vote_write_batch(void *ctx, const struct sink_batch *b, char *err, si
         snprintf(err, errcap, "out of memory");
         return -1;
     }
-    if (write_chunks(s, b, err, errcap) != 0 || write_mongo_offsets(s, b, err, errcap) != 0)
+    struct batch_timing t = { 0, 0 };
+    double t0 = wclock_ms();
+    if (write_chunks(s, b, &t, err, errcap) != 0)
         return -1;
+    double t1 = wclock_ms();
+    if (write_mongo_offsets(s, b, err, errcap) != 0)
+        return -1;
+    wlog_debug("batch stored", "votes=%zu chunks=%zu redis_wait_ms=%.2f mongo_insert_ms=%.2f "
+               "mongo_offsets_ms=%.2f total_ms=%.2f", b->n - b->npoison, s->nchunks, t.redis_wait_ms,
+               t.mongo_ms, wclock_ms() - t1, wclock_ms() - t0);
     uint64_t dups = 0;
     for (size_t i = 0; i < b->n; i++)
         dups += b->entries[i].decoded != NULL && s->dup_flags[i];
