@@ -559,31 +559,15 @@ static void publish_fresh(struct chat_sink *s, const struct sink_batch *b, const
 
 static int publisher_start(struct chat_sink *s)
 {
-    if (pthread_mutex_init(&s->pub.mu, NULL) != 0)
-        return -1;
-    if (pthread_cond_init(&s->pub.cv, NULL) != 0) {
-        pthread_mutex_destroy(&s->pub.mu);
-        return -1;
-    }
-    if (wthread_start(&s->pub.thread, "chat-publisher", publisher_main, s) != 0) {
-        pthread_cond_destroy(&s->pub.cv);
-        pthread_mutex_destroy(&s->pub.mu);
-        return -1;
-    }
-    return 0;
+    return wthread_start_waiting(&s->pub.thread, &s->pub.mu, &s->pub.cv, "chat-publisher",
+                                 publisher_main, s);
 }
 
 /* Publish what is still queued, then stop the thread. */
 static void publisher_stop(struct chat_sink *s)
 {
-    pthread_mutex_lock(&s->pub.mu);
-    s->pub.quit = 1;
-    pthread_cond_signal(&s->pub.cv);
-    pthread_mutex_unlock(&s->pub.mu);
-    if (pthread_join(s->pub.thread, NULL) != 0)
+    if (wthread_stop_waiting(s->pub.thread, &s->pub.mu, &s->pub.cv, &s->pub.quit) != 0)
         wlog_warn("publisher thread join failed", NULL);
-    pthread_cond_destroy(&s->pub.cv);
-    pthread_mutex_destroy(&s->pub.mu);
     sb_free(&s->pub.fill);
     sb_free(&s->pub.send);
 }

@@ -341,9 +341,20 @@ size_t sink_offsets_note(int64_t *pending, size_t max, const struct sink_batch *
     return misfits;
 }
 
-/* Commit every written-but-uncommitted offset. A failed commit is only logged: the stores
- * hold the authoritative offsets and every write is idempotent, so the worst case is a
- * replay. */
+/* Commit the list (when it holds anything) and free it. A failed commit is only logged: the
+ * stores hold the authoritative offsets and every write is idempotent, so the worst case is
+ * a replay. */
+static void commit_list(struct loop *l, rd_kafka_topic_partition_list_t *offs, int async)
+{
+    if (offs->cnt > 0) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(l->consumer, offs, async);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            wlog_warn("kafka commit failed", "err=\"%s\"", rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_destroy(offs);
+}
+
+/* Commit every written-but-uncommitted offset. */
 static void commit_pending(struct loop *l, int async)
 {
     rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(4);
@@ -353,12 +364,7 @@ static void commit_pending(struct loop *l, int async)
         rd_kafka_topic_partition_list_add(offs, l->cfg->topic, p)->offset = l->commit_next[p];
         l->commit_next[p] = -1;
     }
-    if (offs->cnt > 0) {
-        rd_kafka_resp_err_t err = rd_kafka_commit(l->consumer, offs, async);
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-            wlog_warn("kafka commit failed", "err=\"%s\"", rd_kafka_err2str(err));
-    }
-    rd_kafka_topic_partition_list_destroy(offs);
+    commit_list(l, offs, async);
     l->last_commit_ms = now_ms();
 }
 
@@ -384,10 +390,7 @@ static void commit_batch(struct loop *l, const struct sink_batch *b, int async)
         for (size_t i = 0; i < b->nparts; i++)
             rd_kafka_topic_partition_list_add(offs, b->topic, b->parts[i].partition)
                 ->offset = b->parts[i].next_offset;
-        rd_kafka_resp_err_t err = rd_kafka_commit(l->consumer, offs, async);
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-            wlog_warn("kafka commit failed", "err=\"%s\"", rd_kafka_err2str(err));
-        rd_kafka_topic_partition_list_destroy(offs);
+        commit_list(l, offs, async);
     }
     if (!async || commit_due(l))
         commit_pending(l, async);
@@ -578,29 +581,12 @@ static int writer_init(struct loop *l)
 {
     l->inflight.topic = l->cfg->topic;
     l->spare.topic = l->cfg->topic;
-    if (pthread_mutex_init(&l->w.mu, NULL) != 0)
-        return -1;
-    if (pthread_cond_init(&l->w.cv, NULL) != 0) {
-        pthread_mutex_destroy(&l->w.mu);
-        return -1;
-    }
-    if (wthread_start(&l->w.thread, "sink-writer", writer_main, l) != 0) {
-        pthread_cond_destroy(&l->w.cv);
-        pthread_mutex_destroy(&l->w.mu);
-        return -1;
-    }
-    return 0;
+    return wthread_start_waiting(&l->w.thread, &l->w.mu, &l->w.cv, "sink-writer", writer_main, l);
 }
 
 static void writer_stop(struct loop *l)
 {
-    pthread_mutex_lock(&l->w.mu);
-    l->w.quit = 1;
-    pthread_cond_broadcast(&l->w.cv);
-    pthread_mutex_unlock(&l->w.mu);
-    pthread_join(l->w.thread, NULL);
-    pthread_cond_destroy(&l->w.cv);
-    pthread_mutex_destroy(&l->w.mu);
+    (void)wthread_stop_waiting(l->w.thread, &l->w.mu, &l->w.cv, &l->w.quit);
 }
 
 /* ---- rebalance ---- */
