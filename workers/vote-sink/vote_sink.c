@@ -2,7 +2,7 @@
  * vote_sink.c - the vote sink daemon: Kafka `votes` -> Redis live tallies + MongoDB.
  *
  * Per batch (see lib/kconsumer.h for the loop's guarantees):
- *   1. Redis, one EVALSHA of tally.lua per partition slice: applies the tallies, the
+ *   1. Redis, one EVALSHA of tally.lua per chunk of one partition: applies the tallies, the
  *      one-vote-per-voter rule, the recent list and the partition offset atomically, skipping
  *      offsets already applied, and answers each vote's duplicate flag.
  *   2. MongoDB, one unordered bulk insert of every vote (`_id` = id, `duplicate: true` for
@@ -95,7 +95,7 @@ static const struct wopt option_table[] = {
     { "redis-port", "REDIS_PORT", WOPT_INT, &opts.redis_port, "6379", "Redis port" },
     { "redis-timeout-ms", "REDIS_TIMEOUT_MS", WOPT_INT, &opts.redis_timeout_ms, "3000", "Redis connect/command timeout" },
     { "redis-prefix", "VOTE_SINK_REDIS_PREFIX", WOPT_STR, &opts.redis_prefix, "", "prefix for every Redis key and channel (tests)" },
-    { "chunk-votes", "VOTE_SINK_CHUNK_VOTES", WOPT_INT, &opts.chunk_votes, "250", "votes per Redis script call; the MongoDB insert of one chunk overlaps the script of the next" },
+    { "chunk-votes", "VOTE_SINK_CHUNK_VOTES", WOPT_INT, &opts.chunk_votes, "250", "votes per Redis script call (0 = a partition's whole slice); the MongoDB insert of one chunk overlaps the script of the next" },
     { "recent-cap", "VOTE_SINK_RECENT_CAP", WOPT_INT, &opts.recent_cap, "100", "length of poll:{p}:recent" },
     { "mongo-uri", "MONGO_URI", WOPT_STR, &opts.mongo_uri, NULL, "MongoDB URI (overrides --mongo-host/--mongo-port)" },
     { "mongo-host", "MONGO_HOST", WOPT_STR, &opts.mongo_host, "127.0.0.1", "MongoDB host" },
@@ -734,6 +734,10 @@ int main(int argc, char **argv)
                                            "vote-sink: consume votes from Kafka into Redis tallies and MongoDB, effectively once.");
     if (cr != WCONFIG_OK)
         return cr == WCONFIG_HELP ? 0 : 2;
+    if (opts.recent_cap < 1 || opts.chunk_votes < 0) {
+        fprintf(stderr, "vote-sink: --recent-cap must be >= 1 and --chunk-votes >= 0 (0 = one chunk per partition)\n");
+        return 2;
+    }
     int level = wlog_level_parse(opts.log_level);
     wlog_init("vote-sink", level < 0 ? WLOG_INFO : (enum wlog_level)level);
     wmetrics_init("sink=\"vote-sink\"");
