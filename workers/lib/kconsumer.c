@@ -1,15 +1,20 @@
 /*
  * kconsumer.c - shared Kafka consumer loop for the sinks (contract in kconsumer.h).
  *
- * Two threads, one batch in flight: the main thread polls, decodes and fills the next batch
- * while a writer thread runs write_batch() (and the DLQ step) on the previous one, so the
- * stores' round trips overlap the decoding instead of adding to it. The main thread alone
- * commits Kafka offsets, and only after the writer reported the batch durable; batches are
- * written strictly one after another in consumption order. A failed write is retried on the
- * main thread (partitions paused) before anything newer is written. Rebalance callbacks run
- * inside rd_kafka_consumer_poll() on the main thread and first wait for the writer, so
- * load_offsets() never runs while a batch is being written. librdkafka's own threads handle
- * fetching and group heartbeats.
+ * The main thread polls, decodes and fills the next batch while writer threads run
+ * write_batch() (and the DLQ step) on earlier ones, so the stores' round trips overlap the
+ * decoding instead of adding to it. One writer by default (the vote sink): one batch in
+ * flight, written strictly one after another. With sink_config.writers = N (the chat sink:
+ * 2, one PostgreSQL connection each) up to N batches are in flight, handed out in
+ * consumption order; each sink commits its store in that order through the commit gate
+ * (commit_gate.h, sink_batch_await_turn()), so a batch never becomes durable before an
+ * earlier one, nor after an earlier one failed. The main thread alone commits Kafka
+ * offsets, collecting results oldest first, and only once a batch and every earlier one
+ * were written. A failed write is retried on the main thread (partitions paused), followed
+ * by the batches in flight behind it, in order, before anything newer is written.
+ * Rebalance callbacks run inside rd_kafka_consumer_poll() on the main thread and first wait
+ * for every writer, so load_offsets() never runs while a batch is being written.
+ * librdkafka's own threads handle fetching and group heartbeats.
  */
 #include "kconsumer.h"
 
@@ -148,6 +153,7 @@ void sink_batch_clear(struct sink_batch *b, void (*free_decoded)(void *, void *)
     b->nparts = 0;
     b->npoison = 0;
     b->dlq_done = 0;
+    b->seq = 0;
 }
 
 void sink_batch_free(struct sink_batch *b)
@@ -187,6 +193,23 @@ int sink_conf_apply_props(rd_kafka_conf_t *conf, const char *props, char *errstr
 
 /* ---- the loop state ---- */
 
+struct loop;
+
+/* A writer thread and the batch it writes (sink_config.writers of them). */
+struct writer {
+    struct loop *l;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int job, done, quit;           /* under mu */
+    int rc;                        /* under mu: the attempt's result */
+    char err[512];                 /* under mu */
+    struct sink_batch b;           /* the writer thread's while busy */
+    int64_t started;               /* main thread: when `b` was handed over */
+    int busy;                      /* main thread: handed over, result not collected yet */
+    int result;                    /* main thread: the collected result (when !busy) */
+};
+
 struct loop {
     const struct sink_config *cfg;
     const struct sink_ops *ops;
@@ -194,18 +217,14 @@ struct loop {
     rd_kafka_t *consumer;
     rd_kafka_t *dlq_producer;
     struct sink_batch batch;       /* being filled by the main thread */
-    struct sink_batch inflight;    /* handed to the writer; written before `batch` */
+    /* Batches in flight, oldest first: slots head, head+1, ... (mod nwriters), inflight_n of
+     * them; all written before `batch`. Main thread only. */
+    struct writer wr[SINK_MAX_WRITERS];
+    unsigned nwriters, head, inflight_n;
     struct sink_batch spare;       /* empty; briefly the finished batch in hand_over_due_batch() */
-    int64_t inflight_started;
-    int busy;                      /* main thread only: the writer owns `inflight` */
-    struct {
-        pthread_t thread;
-        pthread_mutex_t mu;
-        pthread_cond_t cv;
-        int job, done, quit;       /* under mu */
-        int rc;
-        char err[512];
-    } w;
+    struct commit_gate gate;       /* in-order commits of concurrent writers (commit_gate.h) */
+    uint64_t next_seq;             /* main thread: number of the next batch written */
+    pthread_mutex_t dlq_mu;        /* one batch's poison at a time: they share the failure count */
     struct backoff backoff;
     struct loop_metrics m;
     int failing;              /* last write attempt failed: partitions are paused */
@@ -400,7 +419,10 @@ static void commit_batch(struct loop *l, const struct sink_batch *b, int async)
 static int attempt_batch(struct loop *l, struct sink_batch *b, char *err, size_t errcap)
 {
     if (b->npoison > 0 && !b->dlq_done) {
-        if (send_poison_to_dlq(l, b, err, errcap) != 0)
+        pthread_mutex_lock(&l->dlq_mu);
+        int sent = send_poison_to_dlq(l, b, err, errcap);
+        pthread_mutex_unlock(&l->dlq_mu);
+        if (sent != 0)
             return -1;
         b->dlq_done = 1;
     }
@@ -440,7 +462,12 @@ static void batch_failed(struct loop *l, const struct sink_batch *b, const char 
 static int process_batch_once(struct loop *l, struct sink_batch *b, int64_t started_ms, int async_commit)
 {
     char err[512] = "";
-    if (attempt_batch(l, b, err, sizeof err) != 0) {
+    if (b->seq == 0)
+        b->seq = l->next_seq++;
+    commit_gate_reset(&l->gate, b->seq); /* nothing else is in flight now: its turn has come */
+    int rc = attempt_batch(l, b, err, sizeof err);
+    commit_gate_finish(&l->gate, b->seq, rc == 0);
+    if (rc != 0) {
         batch_failed(l, b, err);
         return -1;
     }
@@ -448,145 +475,248 @@ static int process_batch_once(struct loop *l, struct sink_batch *b, int64_t star
     return 0;
 }
 
-/* ---- the writer thread ---- */
+int sink_batch_await_turn(const struct sink_batch *b)
+{
+    return b->gate != NULL && b->seq != 0 ? commit_gate_await(b->gate, b->seq) : 0;
+}
 
+/* ---- the writers ---- */
+
+/* One writer thread: runs attempt_batch() on the batch it was handed. The main thread hands
+ * batches out in consumption order, round-robin over the slots, and collects the results in
+ * the same order (the oldest in flight is at l->head). */
 static void *writer_main(void *arg)
 {
-    struct loop *l = arg;
-    pthread_mutex_lock(&l->w.mu);
+    struct writer *w = arg;
+    struct loop *l = w->l;
+    pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!l->w.job && !l->w.quit)
-            pthread_cond_wait(&l->w.cv, &l->w.mu);
-        if (!l->w.job)
+        while (!w->job && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->job)
             break;
-        pthread_mutex_unlock(&l->w.mu);
+        pthread_mutex_unlock(&w->mu);
         char err[512] = "";
-        int rc = attempt_batch(l, &l->inflight, err, sizeof err);
-        pthread_mutex_lock(&l->w.mu);
-        l->w.rc = rc;
-        memcpy(l->w.err, err, sizeof err);
-        l->w.job = 0;
-        l->w.done = 1;
-        pthread_cond_broadcast(&l->w.cv);
+        int rc = attempt_batch(l, &w->b, err, sizeof err);
+        /* Right away, not when the main thread collects it: the next batch may be waiting
+         * in sink_batch_await_turn() for exactly this. */
+        commit_gate_finish(&l->gate, w->b.seq, rc == 0);
+        pthread_mutex_lock(&w->mu);
+        w->rc = rc;
+        memcpy(w->err, err, sizeof err);
+        w->job = 0;
+        w->done = 1;
+        pthread_cond_broadcast(&w->cv);
     }
-    pthread_mutex_unlock(&l->w.mu);
+    pthread_mutex_unlock(&w->mu);
     return NULL;
 }
 
-/* Hand the filled batch to the writer (the caller checked it is idle and `inflight` empty). */
+/* Hand the filled batch to the next free slot (the caller checked one is free). */
 static void writer_start(struct loop *l)
 {
-    struct sink_batch tmp = l->inflight;
-    l->inflight = l->batch;
+    unsigned slot = (l->head + l->inflight_n) % l->nwriters;
+    struct writer *w = &l->wr[slot];
+    if (l->inflight_n == 0)
+        /* every earlier batch is settled (written, or dropped on revoke): its turn has come */
+        commit_gate_reset(&l->gate, l->next_seq);
+    struct sink_batch tmp = w->b;
+    w->b = l->batch;
     l->batch = tmp;
-    l->inflight_started = now_ms();
-    l->busy = 1;
-    pthread_mutex_lock(&l->w.mu);
-    l->w.done = 0;
-    l->w.job = 1;
-    pthread_cond_broadcast(&l->w.cv);
-    pthread_mutex_unlock(&l->w.mu);
+    w->b.seq = l->next_seq++;
+    w->b.writer = slot;
+    w->started = now_ms();
+    w->busy = 1;
+    l->inflight_n++;
+    pthread_mutex_lock(&w->mu);
+    w->done = 0;
+    w->job = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
 }
 
-static int writer_finished(struct loop *l)
+static int writer_finished(struct writer *w)
 {
-    pthread_mutex_lock(&l->w.mu);
-    int done = l->w.done;
-    pthread_mutex_unlock(&l->w.mu);
+    pthread_mutex_lock(&w->mu);
+    int done = w->done;
+    pthread_mutex_unlock(&w->mu);
     return done;
 }
 
-/* Wait for the writer; returns its result (err filled on failure). */
-static int writer_wait(struct loop *l, char *err, size_t errcap)
+/* Wait for the writer and collect its result into w->result (err filled on failure). */
+static int writer_wait(struct writer *w, char *err, size_t errcap)
 {
-    pthread_mutex_lock(&l->w.mu);
-    while (!l->w.done)
-        pthread_cond_wait(&l->w.cv, &l->w.mu);
-    int rc = l->w.rc;
-    snprintf(err, errcap, "%s", l->w.err);
-    pthread_mutex_unlock(&l->w.mu);
-    l->busy = 0;
-    return rc;
+    pthread_mutex_lock(&w->mu);
+    while (!w->done)
+        pthread_cond_wait(&w->cv, &w->mu);
+    w->result = w->rc;
+    snprintf(err, errcap, "%s", w->err);
+    pthread_mutex_unlock(&w->mu);
+    w->busy = 0;
+    return w->result;
+}
+
+static struct writer *head_writer(struct loop *l) { return &l->wr[l->head]; }
+
+static void pop_head(struct loop *l)
+{
+    l->head = (l->head + 1) % l->nwriters;
+    l->inflight_n--;
+}
+
+/* Collect every batch still being written (results land in each writer's `result`). */
+static void wait_all_writers(struct loop *l)
+{
+    char err[512];
+    for (unsigned i = 0; i < l->inflight_n; i++) {
+        struct writer *w = &l->wr[(l->head + i) % l->nwriters];
+        if (w->busy)
+            (void)writer_wait(w, err, sizeof err);
+    }
 }
 
 static void drain_batch(struct loop *l, struct sink_batch *b);
 
-/* Settle the in-flight batch: commit it when the writer succeeded, else retry it here
- * (paused) until it succeeds, is revoked or stop is requested. */
-static void finish_inflight(struct loop *l)
+/* The oldest batch failed and every writer was collected: retry the batches in flight in
+ * order on the main thread (partitions paused), the failed one first. The later ones failed
+ * only because their turn was refused; one that succeeded anyway (a sink that does not wait
+ * for its turn) is committed only after the earlier ones were written. Returns early when
+ * stop is requested (final_flush() takes over) or a revoke dropped them. */
+static void retry_inflight_in_order(struct loop *l)
 {
-    if (!l->busy)
-        return;
+    while (l->inflight_n > 0 && !stop_flag) {
+        struct writer *w = head_writer(l);
+        if (w->result == 0)
+            batch_succeeded(l, &w->b, w->started, 1);
+        else
+            drain_batch(l, &w->b);
+        if (l->inflight_n == 0 || w->b.n > 0)
+            return; /* dropped by a revoke inside drain_batch(), or stopping */
+        pop_head(l);
+    }
+}
+
+/* Settle the oldest batch in flight (waiting for it): commit it when it succeeded, else
+ * retry it and everything after it in order. */
+static void settle_head(struct loop *l)
+{
+    struct writer *w = head_writer(l);
     char err[512];
-    if (writer_wait(l, err, sizeof err) == 0) {
-        batch_succeeded(l, &l->inflight, l->inflight_started, 1);
+    if (writer_wait(w, err, sizeof err) == 0) {
+        batch_succeeded(l, &w->b, w->started, 1);
+        pop_head(l);
         return;
     }
-    batch_failed(l, &l->inflight, err);
-    drain_batch(l, &l->inflight);
+    batch_failed(l, &w->b, err);
+    wait_all_writers(l);
+    retry_inflight_in_order(l);
+}
+
+/* Settle, in order, the batches whose writers are done (commit promptly, even when nothing
+ * new arrives). */
+static void settle_finished(struct loop *l)
+{
+    while (!stop_flag && l->inflight_n > 0 &&
+           (!head_writer(l)->busy || writer_finished(head_writer(l))))
+        settle_head(l);
+}
+
+/* Settle every batch in flight (waiting for them); a failed one is retried first. */
+static void settle_all(struct loop *l)
+{
+    while (!stop_flag && l->inflight_n > 0)
+        settle_head(l);
 }
 
 /*
- * The filled batch is due while the writer is busy. When the writer's batch succeeded, the
- * due batch is handed over FIRST and the finished one settled after (commit, lag, metrics,
- * release of its ~1000 messages, ~0.2 ms), so the writer, whose PostgreSQL/Redis round
- * trips are the critical path, does not wait on that bookkeeping. Returns 1 when handed
- * over; 0 when the caller goes the ordinary way: nothing in flight, stores failing, the
- * writer failed (its batch was then retried here, like finish_inflight()), or stopping.
- * Ordering is unchanged: the finished batch was written before the next one starts and is
- * committed only because it was written.
+ * The filled batch is due. With a free writer (more than one configured) it is handed over
+ * at once. Otherwise, when the oldest batch succeeded, the due batch is handed over FIRST
+ * and the finished one settled after (commit, lag, metrics, release of its ~1000 messages,
+ * ~0.2 ms), so the writer, whose store round trips are the critical path, does not wait on
+ * that bookkeeping. Returns 1 when handed over; 0 when the caller goes the ordinary way:
+ * nothing in flight, stores failing, the oldest failed (retried here with the rest in
+ * flight, like settle_head()), or stopping. Ordering is unchanged: batches are handed out in
+ * consumption order, and committed only once they and every earlier one were written.
  */
 static int hand_over_due_batch(struct loop *l)
 {
-    if (!l->busy || l->failing)
+    if (l->inflight_n == 0 || l->failing)
         return 0;
+    if (l->inflight_n < l->nwriters) {
+        writer_start(l);
+        return 1;
+    }
+    struct writer *w = head_writer(l);
     char err[512];
-    if (writer_wait(l, err, sizeof err) != 0) {
-        batch_failed(l, &l->inflight, err);
-        drain_batch(l, &l->inflight);
+    if (writer_wait(w, err, sizeof err) != 0) {
+        batch_failed(l, &w->b, err);
+        wait_all_writers(l);
+        retry_inflight_in_order(l);
         return 0;
     }
+    int64_t started = w->started;
     if (stop_flag) {
-        batch_succeeded(l, &l->inflight, l->inflight_started, 1);
+        batch_succeeded(l, &w->b, started, 1);
+        pop_head(l);
         return 0;
     }
-    int64_t started = l->inflight_started;
-    struct sink_batch finished = l->inflight;
-    l->inflight = l->spare; /* empty: writer_start() swaps the due batch in */
+    struct sink_batch finished = w->b;
+    w->b = l->spare; /* empty: writer_start() swaps the due batch in */
     l->spare = finished;
+    pop_head(l);
     writer_start(l);
     batch_succeeded(l, &l->spare, started, 1); /* leaves it empty again */
     return 1;
 }
 
-/* Inside a rebalance callback (no polling allowed): wait for the writer and commit its batch
- * if it succeeded. Otherwise drop it uncommitted (the next owner re-reads it) and return -1:
- * the newer `batch` must then not be written either, or the offsets stored with it would
- * pass over the dropped one. */
+/* Inside a rebalance callback (no polling allowed): wait for the writers and commit, in
+ * order, the batches that succeeded. From the first one that did not, drop them all
+ * uncommitted (the next owner re-reads them) and return -1: the newer `batch` must then not
+ * be written either, or the offsets stored with it would pass over the dropped ones. */
 static int settle_inflight_in_rebalance(struct loop *l)
 {
-    char err[512];
-    if (l->busy && writer_wait(l, err, sizeof err) == 0) {
-        batch_succeeded(l, &l->inflight, l->inflight_started, 0);
-        return 0;
+    wait_all_writers(l);
+    while (l->inflight_n > 0 && head_writer(l)->result == 0) {
+        struct writer *w = head_writer(l);
+        batch_succeeded(l, &w->b, w->started, 0);
+        pop_head(l);
     }
-    if (l->inflight.n == 0)
+    if (l->inflight_n == 0)
         return 0;
-    wlog_info("dropping uncommitted batch on revoke", "messages=%zu", l->inflight.n);
-    sink_batch_clear(&l->inflight, l->ops->free_decoded, l->ctx);
+    size_t dropped = 0;
+    while (l->inflight_n > 0) {
+        dropped += head_writer(l)->b.n;
+        sink_batch_clear(&head_writer(l)->b, l->ops->free_decoded, l->ctx);
+        pop_head(l);
+    }
+    wlog_info("dropping uncommitted batch on revoke", "messages=%zu", dropped);
     return -1;
 }
 
-static int writer_init(struct loop *l)
+static void writers_stop(struct loop *l, unsigned n)
 {
-    l->inflight.topic = l->cfg->topic;
-    l->spare.topic = l->cfg->topic;
-    return wthread_start_waiting(&l->w.thread, &l->w.mu, &l->w.cv, "sink-writer", writer_main, l);
+    for (unsigned i = 0; i < n; i++)
+        (void)wthread_stop_waiting(l->wr[i].thread, &l->wr[i].mu, &l->wr[i].cv, &l->wr[i].quit);
 }
 
-static void writer_stop(struct loop *l)
+static int writers_init(struct loop *l)
 {
-    (void)wthread_stop_waiting(l->w.thread, &l->w.mu, &l->w.cv, &l->w.quit);
+    l->nwriters = l->cfg->writers < 1 ? 1 : l->cfg->writers > SINK_MAX_WRITERS ? SINK_MAX_WRITERS
+                                                                              : (unsigned)l->cfg->writers;
+    for (unsigned i = 0; i < l->nwriters; i++) {
+        struct writer *w = &l->wr[i];
+        char name[16];
+        snprintf(name, sizeof name, i == 0 ? "sink-writer" : "sink-writer%u", i);
+        w->l = l;
+        w->b.topic = l->cfg->topic;
+        w->b.gate = &l->gate;
+        w->b.writer = i;
+        if (wthread_start_waiting(&w->thread, &w->mu, &w->cv, name, writer_main, w) != 0) {
+            writers_stop(l, i);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* ---- rebalance ---- */
@@ -828,14 +958,24 @@ static int flush_one(struct loop *l, struct sink_batch *b)
 
 static void final_flush(struct loop *l)
 {
-    char err[512];
-    if (l->busy && writer_wait(l, err, sizeof err) == 0)
-        batch_succeeded(l, &l->inflight, l->inflight_started, 0);
-    /* In order: the newer batch is written only when the in-flight one was. */
-    if (flush_one(l, &l->inflight) != 0 || flush_one(l, &l->batch) != 0)
+    wait_all_writers(l);
+    /* In order: a newer batch is written (or its success committed) only when every older
+     * one was. */
+    int written = 1;
+    size_t unwritten = 0;
+    while (l->inflight_n > 0) {
+        struct writer *w = head_writer(l);
+        if (written && w->result == 0)
+            batch_succeeded(l, &w->b, w->started, 0);
+        else if (!written || flush_one(l, &w->b) != 0)
+            written = 0;
+        unwritten += w->b.n;
+        sink_batch_clear(&w->b, l->ops->free_decoded, l->ctx);
+        pop_head(l);
+    }
+    if (!written || flush_one(l, &l->batch) != 0)
         wlog_warn("stopping with an unwritten batch; it will be replayed", "messages=%zu",
-                  l->inflight.n + l->batch.n);
-    sink_batch_clear(&l->inflight, l->ops->free_decoded, l->ctx);
+                  unwritten + l->batch.n);
     sink_batch_clear(&l->batch, l->ops->free_decoded, l->ctx);
 }
 
@@ -854,47 +994,63 @@ int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ct
     l->ops = ops;
     l->ctx = ctx;
     l->batch.topic = cfg->topic;
+    l->batch.gate = &l->gate;
+    l->spare.topic = cfg->topic;
+    l->spare.gate = &l->gate;
+    l->next_seq = 1;
     for (int p = 0; p < SINK_MAX_PARTITIONS; p++)
         l->commit_next[p] = -1;
     l->last_commit_ms = now_ms();
     register_metrics(&l->m);
     backoff_init(&l->backoff, (uint32_t)cfg->backoff_base_ms, (uint32_t)cfg->backoff_cap_ms,
                  (uint64_t)now_ms() ^ (uint64_t)getpid());
+    if (commit_gate_init(&l->gate) != 0) {
+        free(l);
+        return -1;
+    }
+    if (pthread_mutex_init(&l->dlq_mu, NULL) != 0) {
+        commit_gate_destroy(&l->gate);
+        free(l);
+        return -1;
+    }
     l->dlq_producer = create_dlq_producer(l);
-    if (writer_init(l) != 0) {
-        wlog_error("cannot start the writer thread", NULL);
+    if (writers_init(l) != 0) {
+        wlog_error("cannot start the writer threads", NULL);
         if (l->dlq_producer)
             rd_kafka_destroy(l->dlq_producer);
+        pthread_mutex_destroy(&l->dlq_mu);
+        commit_gate_destroy(&l->gate);
         free(l);
         return -1;
     }
     l->consumer = l->dlq_producer ? create_consumer(l) : NULL;
     if (l->consumer == NULL) {
-        writer_stop(l);
+        writers_stop(l, l->nwriters);
         if (l->dlq_producer)
             rd_kafka_destroy(l->dlq_producer);
+        pthread_mutex_destroy(&l->dlq_mu);
+        commit_gate_destroy(&l->gate);
         free(l);
         return -1;
     }
-    wlog_info("consumer started", "topic=%s group=%s dlq=%s batch_max=%ld batch_ms=%ld",
-              cfg->topic, cfg->group, cfg->dlq_topic, cfg->batch_max, cfg->batch_ms);
+    wlog_info("consumer started", "topic=%s group=%s dlq=%s batch_max=%ld batch_ms=%ld writers=%u",
+              cfg->topic, cfg->group, cfg->dlq_topic, cfg->batch_max, cfg->batch_ms, l->nwriters);
     int64_t first_ms = 0;
     while (!stop_flag) {
-        if (l->busy && writer_finished(l))
-            finish_inflight(l); /* commit promptly, even when nothing new arrives */
+        settle_finished(l); /* commit promptly, even when nothing new arrives */
         if (batch_is_due(l, first_ms)) {
             if (hand_over_due_batch(l))
                 continue;
-            finish_inflight(l); /* one batch in flight; a failed one is retried first */
+            settle_all(l); /* a failed one is retried first */
             if (stop_flag)
                 break;
-            if (l->failing || l->inflight.n > 0)
+            if (l->failing || l->inflight_n > 0)
                 drain_batch(l, &l->batch); /* stores unhealthy: write synchronously */
             else
                 writer_start(l);
             continue;
         }
-        int timeout = l->busy ? 5 : 200;
+        int timeout = l->inflight_n > 0 ? 5 : 200;
         if (l->batch.n > 0) {
             int64_t left = first_ms + cfg->batch_ms - now_ms();
             timeout = left > 0 ? (int)left : 0;
@@ -912,7 +1068,7 @@ int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ct
     wlog_info("stop requested, finishing batch", "messages=%zu", l->batch.n);
     final_flush(l);
     commit_pending(l, 0); /* batches written since the last interval commit */
-    writer_stop(l);
+    writers_stop(l, l->nwriters);
     rd_kafka_resp_err_t cerr = rd_kafka_consumer_close(l->consumer);
     if (cerr != RD_KAFKA_RESP_ERR_NO_ERROR)
         wlog_warn("consumer close", "err=\"%s\"", rd_kafka_err2str(cerr));
@@ -920,8 +1076,11 @@ int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ct
     rd_kafka_flush(l->dlq_producer, DLQ_FLUSH_MS);
     rd_kafka_destroy(l->dlq_producer);
     sink_batch_free(&l->batch);
-    sink_batch_free(&l->inflight);
+    for (unsigned i = 0; i < l->nwriters; i++)
+        sink_batch_free(&l->wr[i].b);
     sink_batch_free(&l->spare);
+    pthread_mutex_destroy(&l->dlq_mu);
+    commit_gate_destroy(&l->gate);
     free(l);
     wlog_info("stopped", NULL);
     return 0;

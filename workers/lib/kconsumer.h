@@ -17,15 +17,25 @@
  *     `dlq-reason` before the batch is written; their offsets are covered by the batch so the
  *     partition never blocks.
  *   - SIGTERM/SIGINT: finish (or give up retrying) the current batch, commit, close.
+ *   - With sink_config.writers > 1 (the chat sink), up to that many batches are written at
+ *     once, each on its own writer thread, handed out in consumption order. The loop still
+ *     settles them strictly in order (Kafka commit of batch k only after k and every earlier
+ *     batch succeeded; a failed batch and every later one in flight retried in order, on the
+ *     main thread, before anything newer). The sink must keep its store's order too: before
+ *     making a batch durable it calls sink_batch_await_turn(), which waits until every
+ *     earlier batch finished and refuses the commit when one of them failed.
  */
 #ifndef WORKERS_KCONSUMER_H
 #define WORKERS_KCONSUMER_H
+
+#include "commit_gate.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define SINK_MAX_PARTITIONS 256
+#define SINK_MAX_WRITERS 4
 #define SINK_REASON_MAX 128
 
 struct sink_entry {
@@ -49,6 +59,10 @@ struct sink_batch {
     struct sink_part_range parts[SINK_MAX_PARTITIONS];
     size_t nparts;
     size_t npoison;
+    uint64_t seq;                  /* consumption order among written batches (0 = not yet numbered) */
+    unsigned writer;               /* which writer (0..writers-1) writes it: a sink keeps one
+                                    * store connection per writer */
+    struct commit_gate *gate;      /* the loop's; see sink_batch_await_turn() */
     int dlq_done;                  /* poison already in the DLQ: don't re-send on retry */
     /* How entries' messages are released; NULL = rd_kafka_message_destroy (tests override). */
     void (*destroy_msg)(rd_kafka_message_t *rkm);
@@ -84,10 +98,18 @@ struct sink_config {
     /* Ignore stored and committed offsets and re-read every partition from its start
      * (operator replay / tests). Safe because every write is idempotent. */
     long replay_from_start;
+    /* Batches written concurrently, one writer thread each (0 or 1 = one; at most
+     * SINK_MAX_WRITERS). A sink asking for more must call sink_batch_await_turn(). */
+    long writers;
 };
 
 /* Run until sink_request_stop() / SIGTERM / SIGINT. Returns 0 on clean stop, -1 on setup error. */
 int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ctx);
+
+/* For a sink with writers > 1, inside write_batch() just before making the batch durable:
+ * waits until every earlier batch finished. 0 = commit; -1 = an earlier batch failed: roll
+ * back and return -1 (the loop retries them in order). Always 0 with one writer. */
+int sink_batch_await_turn(const struct sink_batch *b);
 
 /* Install SIGTERM/SIGINT handlers that request a graceful stop. */
 void sink_install_signals(void);

@@ -1,8 +1,9 @@
 /*
  * test_batch.c - batch bookkeeping of the consumer loop (lib/kconsumer.c) without a broker:
  * per-partition offset ranges (what gets committed and stored), poison counting, that
- * clearing releases every message and decoded value exactly once, and how the offsets of
- * written batches accumulate between interval commits.
+ * clearing releases every message and decoded value exactly once, how the offsets of
+ * written batches accumulate between interval commits, and what a batch's turn to commit
+ * (sink_batch_await_turn(), for sinks with several writers) depends on.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -126,6 +127,30 @@ static void test_offsets_noted_between_commits(void **state)
     sink_batch_free(&b);
 }
 
+static void test_await_turn(void **state)
+{
+    (void)state;
+    struct commit_gate g;
+    assert_int_equal(commit_gate_init(&g), 0);
+    commit_gate_reset(&g, 5);
+    struct sink_batch b = { .topic = "chat", .destroy_msg = fake_destroy, .gate = &g };
+    assert_int_equal(sink_batch_await_turn(&b), 0); /* not numbered yet: nothing to wait for */
+    b.seq = 5;
+    assert_int_equal(sink_batch_await_turn(&b), 0); /* the oldest: its turn */
+    commit_gate_finish(&g, 5, 0);
+    b.seq = 6;
+    assert_int_equal(sink_batch_await_turn(&b), -1); /* batch 5 failed: must not commit */
+    assert_int_equal(sink_batch_add(&b, fake_msg(0, 1), malloc(1), NULL), 0);
+    destroyed = freed = 0;
+    sink_batch_clear(&b, fake_free, NULL);
+    assert_int_equal(b.seq, 0); /* a cleared batch is numbered again when next written */
+    assert_int_equal(destroyed, 1);
+    sink_batch_free(&b);
+    struct sink_batch alone = { .topic = "votes", .seq = 3 };
+    assert_int_equal(sink_batch_await_turn(&alone), 0); /* no gate: one writer */
+    commit_gate_destroy(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -133,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_grows_past_initial_capacity),
         cmocka_unit_test(test_kafka_props),
         cmocka_unit_test(test_offsets_noted_between_commits),
+        cmocka_unit_test(test_await_turn),
     };
     return cmocka_run_group_tests_name("workers-batch", tests, NULL, NULL);
 }
