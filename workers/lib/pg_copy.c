@@ -3,6 +3,8 @@
  */
 #include "pg_copy.h"
 
+#include "wclock.h"
+
 #include <string.h>
 
 /* Seconds between 1970-01-01 and 2000-01-01, PostgreSQL's timestamp epoch. */
@@ -71,11 +73,18 @@ static enum pgcopy_result collect_results(struct pg_conn *pc)
 }
 
 enum pgcopy_result pgcopy_send(struct pg_conn *pc, const char *copy_sql, const char *data,
-                               size_t len)
+                               size_t len, struct pgcopy_timing *t)
 {
+    struct pgcopy_timing ignored;
+    if (t == NULL)
+        t = &ignored;
+    memset(t, 0, sizeof *t);
     if (pc->conn == NULL || len > INT32_MAX)
         return PGCOPY_FAILED;
+    double t0 = wclock_ms();
     PGresult *res = PQexec(pc->conn, copy_sql);
+    double t1 = wclock_ms();
+    t->query_ms = t1 - t0;
     if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
         pg_conn_note_failure(pc, res);
         PQclear(res);
@@ -90,7 +99,10 @@ enum pgcopy_result pgcopy_send(struct pg_conn *pc, const char *copy_sql, const c
         pg_conn_drop(pc);
         return PGCOPY_FAILED;
     }
+    double t2 = wclock_ms();
+    t->send_ms = t2 - t1;
     enum pgcopy_result rc = collect_results(pc);
+    t->finish_ms = wclock_ms() - t2;
     if (rc == PGCOPY_OK && !sent) {
         pg_conn_note_failure(pc, NULL);
         return PGCOPY_FAILED;

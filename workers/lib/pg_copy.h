@@ -30,11 +30,20 @@ enum pgcopy_result {
     PGCOPY_FAILED = -1,          /* anything else; pc->last_error says what */
 };
 
+/* Where one pgcopy_send() spent its time (milliseconds, wclock.h), for the chat sink's
+ * per-batch debug line. */
+struct pgcopy_timing {
+    double query_ms;   /* copy_sql sent until CopyInResponse: the statements before COPY */
+    double send_ms;    /* the rows and CopyDone handed to the socket */
+    double finish_ms;  /* CopyDone sent until the last result: COPY's work and the COMMIT */
+};
+
 /* Run `copy_sql` (a simple query whose last statement is COPY ... FROM STDIN; statements
  * before it run first, and with no BEGIN the whole string is one implicit transaction that
  * commits when the COPY ends) on the open connection and send `data` as the COPY's whole
- * input. PGCOPY_OK only when every statement succeeded. Every PGresult is cleared here. */
+ * input. PGCOPY_OK only when every statement succeeded. Every PGresult is cleared here.
+ * `t` (may be NULL) receives the time split. */
 enum pgcopy_result pgcopy_send(struct pg_conn *pc, const char *copy_sql, const char *data,
-                               size_t len);
+                               size_t len, struct pgcopy_timing *t);
 
 #endif
