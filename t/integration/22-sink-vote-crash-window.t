@@ -7,9 +7,11 @@
 # MongoDB gets the missing documents with the same duplicate flags while Redis tallies do
 # not move: the final state is exact. A sink that resumed from Redis's offset alone would
 # leave MongoDB short and fail the last check.
-# Second round, small chunks (--chunk-votes 7: many Redis/Mongo pipeline steps per batch):
-# the crash comes after a chunk's script answered and the next chunk's script was sent,
-# before the first chunk's insert; the restart must again end exact.
+# The first round runs the default two writers (batch k+1's scripts may already have run
+# while batch k's documents are not inserted). Second round, one writer and small chunks
+# (--writers 1 --chunk-votes 7: many Redis/Mongo pipeline steps per batch): the crash comes
+# after a chunk's script answered and the next chunk's script was sent, before the first
+# chunk's insert; the restart must again end exact.
 . "$(dirname "$0")/sink-common.sh"
 plan 7
 
@@ -28,13 +30,13 @@ ok "grep -q 'start_offset=' '$TMPD/after.log'" "the restarted sink seeked to sto
 stop_sink after
 
 produce vote 2000 1500
-start_sink crash2 vote --batch-max 100 --chunk-votes 7 --fault-exit-after-redis 11
+start_sink crash2 vote --batch-max 100 --writers 1 --chunk-votes 7 --fault-exit-after-redis 11
 wait "${SINK_PID[crash2]}"; rc=$?; unset "SINK_PID[crash2]"
 is "$rc" "137" "small chunks: the sink died on purpose between a chunk's script and its insert"
 redis_votes=$(( $(redis_totals_sum) + $(redis_dupes_sum) ))
 mongo_total=$(mongo_counts | sed -n 's/.*total=\([0-9]*\).*/\1/p')
 ok "[ $redis_votes -gt ${mongo_total:-0} ]" "small chunks: Redis ahead of MongoDB at the crash (redis=$redis_votes mongo=${mongo_total:-0})"
-start_sink after2 vote --batch-max 100 --chunk-votes 7
+start_sink after2 vote --batch-max 100 --writers 1 --chunk-votes 7
 wait_until 60 vote_exact
 is "$(vote_state)" "$(vote_state_expected)" "small chunks: after restart exact (same duplicate flags, no tally moved twice)"
 stop_sink after2

@@ -65,7 +65,7 @@ backend_ports() {   # the sink's local ports of its PostgreSQL connections
 fails_before=$(grep -c 'batch write failed' "$TMPD/c.log")
 produce chat 3000 20000 & producer=$!
 terminated=0
-for round in $(seq 1 10); do
+for round in $(seq 1 16); do   # a backend missing at a round (reconnecting) is skipped
     sleep 0.$(( 2 + RANDOM % 5 ))
     port=$(backend_ports | sed -n "$(( round % 2 + 1 ))p")
     [ -n "$port" ] || continue

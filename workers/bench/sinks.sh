@@ -31,6 +31,7 @@ cleanup() {
     for r in $(seq 1 "$BENCH_VOTE_ROUNDS"); do
         "$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "${TAG}v$r" votes drop >/dev/null 2>&1 || true
         "$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "${TAG}base$r" votes drop >/dev/null 2>&1 || true
+        "$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "${TAG}base${r}c2" votes drop >/dev/null 2>&1 || true
     done
     psql -X -q "$PG_CONNINFO" -Atc "SELECT nspname FROM pg_namespace WHERE nspname LIKE '$TAG%'" 2>/dev/null |
         while read -r ns; do psql -X -q "$PG_CONNINFO" -c "DROP SCHEMA $ns CASCADE" >/dev/null 2>&1; done || true
@@ -102,9 +103,10 @@ vote_sink_round() {
 }
 
 # vote_base_round R: the independent clients, same writes in batches of BENCH_BATCH.
-# Prints "REDIS_RATE MONGO_RATE".
+# Prints "REDIS_RATE MONGO_RATE MONGO_2CONN_RATE". The last is for context only (the sink
+# writes MongoDB over as many connections as it has writers; the target is against one).
 vote_base_round() {
-    local r=$1 a b redis mongo
+    local r=$1 a b redis mongo mongo2
     python3 "$HERE/redis-baseline.py" "$BENCH_VOTES" "$BENCH_BATCH" "${TAG}base$r:" > "$TMPD/redis.resp"
     cpu_snap "$TMPD/cpu.redis.a" client="$$/self"
     a=$(now); redis-cli -p "$REDIS_PORT" --pipe < "$TMPD/redis.resp" > /dev/null; b=$(now)
@@ -113,40 +115,44 @@ vote_base_round() {
     cpu_snap "$TMPD/cpu.mongo.a" client="$$/self"
     mongo=$("$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "${TAG}base$r" votes bench "$BENCH_VOTES" "$BENCH_BATCH" | sed -n 's/.*docs_per_sec=\([0-9]*\).*/\1/p')
     cpu_snap "$TMPD/cpu.mongo.b" client="$$/self"
-    echo "$redis $mongo"
+    mongo2=$("$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "${TAG}base${r}c2" votes bench "$BENCH_VOTES" "$BENCH_BATCH" 2 | sed -n 's/.*docs_per_sec=\([0-9]*\).*/\1/p')
+    echo "$redis $mongo ${mongo2:-0}"
 }
 
 vote_part() {
     echo "== vote sink vs the slower of redis-cli --pipe and a mongo-c-driver bulk insert, $BENCH_VOTE_ROUNDS interleaved rounds"
-    local r vr rss count rr mr slower_r order
-    vote_rates=() slower_rates=() redis_rates=() mongo_rates=() vote_ratios=()
+    local r vr rss count rr mr mr2 slower_r order
+    vote_rates=() slower_rates=() redis_rates=() mongo_rates=() mongo2_rates=() vote_ratios=()
     for r in $(seq 1 "$BENCH_VOTE_ROUNDS"); do
         if [ $((r % 2)) = 1 ]; then
             vote_sink_round "$r" > "$TMPD/vsink.res"; vote_base_round "$r" > "$TMPD/vbase.res"; order="sink first"
         else
             vote_base_round "$r" > "$TMPD/vbase.res"; vote_sink_round "$r" > "$TMPD/vsink.res"; order="clients first"
         fi
-        read -r vr rss timed count < "$TMPD/vsink.res"; read -r rr mr < "$TMPD/vbase.res"
+        read -r vr rss timed count < "$TMPD/vsink.res"; read -r rr mr mr2 < "$TMPD/vbase.res"
         [ -n "${vr:-}" ] && [ -n "${mr:-}" ] || { echo "vote round $r failed" >&2; exit 1; }
         slower_r=$(( rr < mr ? rr : mr ))
-        vote_rates+=("$vr"); redis_rates+=("$rr"); mongo_rates+=("$mr"); slower_rates+=("$slower_r")
+        vote_rates+=("$vr"); redis_rates+=("$rr"); mongo_rates+=("$mr"); mongo2_rates+=("$mr2"); slower_rates+=("$slower_r")
         vote_ratios+=("$(awk -v a="$vr" -v b="$slower_r" 'BEGIN { printf "%.2f", a / b }')")
         vote_rss=$(awk -v a="$vote_rss" -v b="$rss" 'BEGIN { print (b + 0 > a + 0) ? b : a }')
-        echo "vote-sink round $r ($order): $vr votes/s ($count) vs redis-cli --pipe $rr, mongo bulk insert $mr docs/s: ratio to the slower ${vote_ratios[-1]}, peak RSS $rss MB"
+        echo "vote-sink round $r ($order): $vr votes/s ($count) vs redis-cli --pipe $rr, mongo bulk insert $mr docs/s (over 2 connections $mr2): ratio to the slower ${vote_ratios[-1]}, peak RSS $rss MB"
         echo "vote-sink round $r CPU us/vote, sink drain: $(python3 "$HERE/cpu-snap.py" brief "$TMPD/cpu.vsink.a" "$TMPD/cpu.vsink.b" "$timed" || true)"
         echo "vote-sink round $r CPU us/vote, redis-cli --pipe: $(python3 "$HERE/cpu-snap.py" brief "$TMPD/cpu.redis.a" "$TMPD/cpu.redis.b" "$BENCH_VOTES" || true)"
         echo "vote-sink round $r CPU us/vote, mongo bulk insert: $(python3 "$HERE/cpu-snap.py" brief "$TMPD/cpu.mongo.a" "$TMPD/cpu.mongo.b" "$BENCH_VOTES" || true)"
         "$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "${TAG}v$r" votes drop >/dev/null 2>&1 || true
         "$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "${TAG}base$r" votes drop >/dev/null 2>&1 || true
+        "$BUILD_DIR/bin/sink-inspect" "$MONGO_URI" "${TAG}base${r}c2" votes drop >/dev/null 2>&1 || true
     done
     vote_rate=$(median "${vote_rates[@]}"); slower=$(median "${slower_rates[@]}")
     redis_rate=$(median "${redis_rates[@]}"); mongo_rate=$(median "${mongo_rates[@]}")
-    vote_ratio=$(median "${vote_ratios[@]}")
+    vote_ratio=$(median "${vote_ratios[@]}"); mongo2_rate=$(median "${mongo2_rates[@]}")
     echo "vote-sink: median $vote_rate votes/s (rounds: ${vote_rates[*]}), peak RSS $vote_rss MB"
     echo "redis-cli --pipe: median $redis_rate votes/s (rounds: ${redis_rates[*]}); mongo-c-driver bulk insert: median $mongo_rate docs/s (rounds: ${mongo_rates[*]})"
+    echo "mongo-c-driver bulk insert over 2 connections (context, not the target): median $mongo2_rate docs/s (rounds: ${mongo2_rates[*]}); the vote sink ran $vote_writers writer(s)"
 }
+vote_writers=${VOTE_SINK_WRITERS:-$("$BUILD_DIR/bin/vote-sink" --help 2>&1 | sed -n 's/.*env VOTE_SINK_WRITERS, default \([0-9]*\).*/\1/p')}
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-vote_rate=0 vote_rss=0 redis_rate=0 mongo_rate=0 slower=0 vote_ratio=0 vote_ratios=()
+vote_rate=0 vote_rss=0 redis_rate=0 mongo_rate=0 mongo2_rate=0 slower=0 vote_ratio=0 vote_ratios=()
 want vote && vote_part
 
 # ---- chat: BENCH_SINK_ROUNDS interleaved rounds, each a sink drain and a psql \copy of the

@@ -223,11 +223,14 @@ struct loop {
     unsigned nwriters, head, inflight_n;
     struct sink_batch spare;       /* empty; briefly the finished batch in hand_over_due_batch() */
     struct commit_gate gate;       /* in-order commits of concurrent writers (commit_gate.h) */
+    struct commit_gate ordered;    /* the sinks' in-order sections (sink_batch_ordered_begin) */
     uint64_t next_seq;             /* main thread: number of the next batch written */
     pthread_mutex_t dlq_mu;        /* one batch's poison at a time: they share the failure count */
     struct backoff backoff;
     struct loop_metrics m;
     int failing;              /* last write attempt failed: partitions are paused */
+    int retrying_behind;      /* retrying in order, more batches behind this one: one outage
+                               * is over (and logged as such) only after the last of them */
     int64_t lag_by_part[SINK_MAX_PARTITIONS];
     int64_t commit_next[SINK_MAX_PARTITIONS]; /* written, not yet committed; -1 = none */
     int64_t last_commit_ms;
@@ -436,7 +439,7 @@ static void batch_succeeded(struct loop *l, struct sink_batch *b, int64_t starte
     update_lag(l, b);
     atomic_fetch_add(l->m.batches, 1);
     whist_observe(l->m.batch_seconds, (double)(now_ms() - started_ms) / 1000.0);
-    if (l->failing) {
+    if (l->failing && !l->retrying_behind) {
         wlog_info("store recovered, resuming consumption", "attempts=%u", l->backoff.attempt);
         l->failing = 0;
         set_paused(l, 0);
@@ -458,15 +461,37 @@ static void batch_failed(struct loop *l, const struct sink_batch *b, const char 
     }
 }
 
+/* Both gates move together: the loop resets them when nothing is in flight and finishes
+ * a batch in both when its write returned (a sink may have ended its ordered section
+ * earlier; finishing it again with the batch's result only ever refuses later batches
+ * sooner, which they would have been at their commit turn anyway). */
+static void gates_reset(struct loop *l, uint64_t seq)
+{
+    commit_gate_reset(&l->gate, seq);
+    commit_gate_reset(&l->ordered, seq);
+}
+
+static void gates_finish(struct loop *l, uint64_t seq, int ok)
+{
+    commit_gate_finish(&l->ordered, seq, ok);
+    commit_gate_finish(&l->gate, seq, ok);
+}
+
+static void gates_destroy(struct loop *l)
+{
+    commit_gate_destroy(&l->ordered);
+    commit_gate_destroy(&l->gate);
+}
+
 /* One attempt at DLQ + write + commit on the main thread. 0 when the batch is done and released. */
 static int process_batch_once(struct loop *l, struct sink_batch *b, int64_t started_ms, int async_commit)
 {
     char err[512] = "";
     if (b->seq == 0)
         b->seq = l->next_seq++;
-    commit_gate_reset(&l->gate, b->seq); /* nothing else is in flight now: its turn has come */
+    gates_reset(l, b->seq); /* nothing else is in flight now: its turn has come */
     int rc = attempt_batch(l, b, err, sizeof err);
-    commit_gate_finish(&l->gate, b->seq, rc == 0);
+    gates_finish(l, b->seq, rc == 0);
     if (rc != 0) {
         batch_failed(l, b, err);
         return -1;
@@ -478,6 +503,17 @@ static int process_batch_once(struct loop *l, struct sink_batch *b, int64_t star
 int sink_batch_await_turn(const struct sink_batch *b)
 {
     return b->gate != NULL && b->seq != 0 ? commit_gate_await(b->gate, b->seq) : 0;
+}
+
+int sink_batch_ordered_begin(const struct sink_batch *b)
+{
+    return b->ordered != NULL && b->seq != 0 ? commit_gate_await(b->ordered, b->seq) : 0;
+}
+
+void sink_batch_ordered_end(const struct sink_batch *b, int ok)
+{
+    if (b->ordered != NULL && b->seq != 0)
+        commit_gate_finish(b->ordered, b->seq, ok);
 }
 
 /* ---- the writers ---- */
@@ -500,7 +536,7 @@ static void *writer_main(void *arg)
         int rc = attempt_batch(l, &w->b, err, sizeof err);
         /* Right away, not when the main thread collects it: the next batch may be waiting
          * in sink_batch_await_turn() for exactly this. */
-        commit_gate_finish(&l->gate, w->b.seq, rc == 0);
+        gates_finish(l, w->b.seq, rc == 0);
         pthread_mutex_lock(&w->mu);
         w->rc = rc;
         memcpy(w->err, err, sizeof err);
@@ -519,7 +555,7 @@ static void writer_start(struct loop *l)
     struct writer *w = &l->wr[slot];
     if (l->inflight_n == 0)
         /* every earlier batch is settled (written, or dropped on revoke): its turn has come */
-        commit_gate_reset(&l->gate, l->next_seq);
+        gates_reset(l, l->next_seq);
     struct sink_batch tmp = w->b;
     w->b = l->batch;
     l->batch = tmp;
@@ -586,14 +622,17 @@ static void retry_inflight_in_order(struct loop *l)
 {
     while (l->inflight_n > 0 && !stop_flag) {
         struct writer *w = head_writer(l);
+        l->retrying_behind = l->inflight_n > 1;
         if (w->result == 0)
             batch_succeeded(l, &w->b, w->started, 1);
         else
             drain_batch(l, &w->b);
+        l->retrying_behind = 0;
         if (l->inflight_n == 0 || w->b.n > 0)
             return; /* dropped by a revoke inside drain_batch(), or stopping */
         pop_head(l);
     }
+    l->retrying_behind = 0;
 }
 
 /* Settle the oldest batch in flight (waiting for it): commit it when it succeeded, else
@@ -710,6 +749,7 @@ static int writers_init(struct loop *l)
         w->l = l;
         w->b.topic = l->cfg->topic;
         w->b.gate = &l->gate;
+        w->b.ordered = &l->ordered;
         w->b.writer = i;
         if (wthread_start_waiting(&w->thread, &w->mu, &w->cv, name, writer_main, w) != 0) {
             writers_stop(l, i);
@@ -931,12 +971,13 @@ static void wait_serving_group(struct loop *l, uint32_t ms)
 static void drain_batch(struct loop *l, struct sink_batch *b)
 {
     int64_t started = now_ms();
-    while (b->n > 0 && process_batch_once(l, b, started, 1) != 0) {
+    int written = 0;
+    while (b->n > 0 && !(written = process_batch_once(l, b, started, 1) == 0)) {
         if (stop_flag)
             return;
         wait_serving_group(l, backoff_next(&l->backoff));
     }
-    if (b->n == 0 && l->failing) {
+    if (!written && b->n == 0 && l->failing) {
         /* Batch vanished in a revoke while failing: resume; the next batch re-probes. */
         l->failing = 0;
         set_paused(l, 0);
@@ -995,8 +1036,10 @@ int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ct
     l->ctx = ctx;
     l->batch.topic = cfg->topic;
     l->batch.gate = &l->gate;
+    l->batch.ordered = &l->ordered;
     l->spare.topic = cfg->topic;
     l->spare.gate = &l->gate;
+    l->spare.ordered = &l->ordered;
     l->next_seq = 1;
     for (int p = 0; p < SINK_MAX_PARTITIONS; p++)
         l->commit_next[p] = -1;
@@ -1008,8 +1051,13 @@ int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ct
         free(l);
         return -1;
     }
-    if (pthread_mutex_init(&l->dlq_mu, NULL) != 0) {
+    if (commit_gate_init(&l->ordered) != 0) {
         commit_gate_destroy(&l->gate);
+        free(l);
+        return -1;
+    }
+    if (pthread_mutex_init(&l->dlq_mu, NULL) != 0) {
+        gates_destroy(l);
         free(l);
         return -1;
     }
@@ -1019,7 +1067,7 @@ int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ct
         if (l->dlq_producer)
             rd_kafka_destroy(l->dlq_producer);
         pthread_mutex_destroy(&l->dlq_mu);
-        commit_gate_destroy(&l->gate);
+        gates_destroy(l);
         free(l);
         return -1;
     }
@@ -1029,7 +1077,7 @@ int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ct
         if (l->dlq_producer)
             rd_kafka_destroy(l->dlq_producer);
         pthread_mutex_destroy(&l->dlq_mu);
-        commit_gate_destroy(&l->gate);
+        gates_destroy(l);
         free(l);
         return -1;
     }
@@ -1080,7 +1128,7 @@ int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ct
         sink_batch_free(&l->wr[i].b);
     sink_batch_free(&l->spare);
     pthread_mutex_destroy(&l->dlq_mu);
-    commit_gate_destroy(&l->gate);
+    gates_destroy(l);
     free(l);
     wlog_info("stopped", NULL);
     return 0;

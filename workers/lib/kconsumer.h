@@ -23,7 +23,11 @@
  *     batch succeeded; a failed batch and every later one in flight retried in order, on the
  *     main thread, before anything newer). The sink must keep its store's order too: before
  *     making a batch durable it calls sink_batch_await_turn(), which waits until every
- *     earlier batch finished and refuses the commit when one of them failed.
+ *     earlier batch finished and refuses the commit when one of them failed. A part of the
+ *     write that must also run in batch order (the vote sink's Redis scripts: they advance
+ *     the stored offset and apply the voter rule) is bracketed by sink_batch_ordered_begin()
+ *     and sink_batch_ordered_end(); the loop ends it with the batch's result if the sink
+ *     returned without doing so.
  */
 #ifndef WORKERS_KCONSUMER_H
 #define WORKERS_KCONSUMER_H
@@ -63,6 +67,7 @@ struct sink_batch {
     unsigned writer;               /* which writer (0..writers-1) writes it: a sink keeps one
                                     * store connection per writer */
     struct commit_gate *gate;      /* the loop's; see sink_batch_await_turn() */
+    struct commit_gate *ordered;   /* the loop's; see sink_batch_ordered_begin() */
     int dlq_done;                  /* poison already in the DLQ: don't re-send on retry */
     /* How entries' messages are released; NULL = rd_kafka_message_destroy (tests override). */
     void (*destroy_msg)(rd_kafka_message_t *rkm);
@@ -110,6 +115,14 @@ int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ct
  * waits until every earlier batch finished. 0 = commit; -1 = an earlier batch failed: roll
  * back and return -1 (the loop retries them in order). Always 0 with one writer. */
 int sink_batch_await_turn(const struct sink_batch *b);
+
+/* For a sink with writers > 1, around a part of write_batch() that must run in batch order
+ * although the rest overlaps: begin waits until every earlier batch ended its ordered part
+ * (0), or returns -1 when one of them failed (write nothing more, return -1: the loop
+ * retries them in order); end(b, ok) lets the next batch in. Without an end the loop ends
+ * it when write_batch() returns. With one writer begin never waits. */
+int sink_batch_ordered_begin(const struct sink_batch *b);
+void sink_batch_ordered_end(const struct sink_batch *b, int ok);
 
 /* Install SIGTERM/SIGINT handlers that request a graceful stop. */
 void sink_install_signals(void);

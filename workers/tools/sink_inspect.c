@@ -4,11 +4,13 @@
  *
  *   sink-inspect URI DB COLL count        -> "total=N duplicate=M"
  *   sink-inspect URI DB COLL drop         -> drops the database DB
- *   sink-inspect URI DB COLL bench N B    -> unordered bulk inserts of N vote documents in
- *                                            batches of B; prints "docs_per_sec=X" (independent
+ *   sink-inspect URI DB COLL bench N B [C] -> unordered bulk inserts of N vote documents in
+ *                                            batches of B over C connections (default 1, one
+ *                                            thread each); prints "docs_per_sec=X" (independent
  *                                            client baseline for bench/sinks.sh)
  */
 #include <mongoc/mongoc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,10 +53,9 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Same document shape and batch size as the sink writes. */
-static int bench_insert(mongoc_collection_t *coll, long n, long batch)
+/* Same document shape and batch size as the sink writes: ids [first, first + n). */
+static int insert_range(mongoc_collection_t *coll, long first, long n, long batch)
 {
-    double t0 = now_s();
     for (long done = 0; done < n;) {
         bson_t opts = BSON_INITIALIZER;
         BSON_APPEND_BOOL(&opts, "ordered", false);
@@ -62,7 +63,7 @@ static int bench_insert(mongoc_collection_t *coll, long n, long batch)
         bson_destroy(&opts);
         for (long i = 0; i < batch && done < n; i++, done++) {
             char id[32];
-            snprintf(id, sizeof id, "01BENCH%019ld", done);
+            snprintf(id, sizeof id, "01BENCH%019ld", first + done);
             bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "v", BCON_INT32(1), "kind", BCON_UTF8("vote"),
                                    "poll", BCON_UTF8("guatemala-2027"), "choice", BCON_UTF8("UNE"),
                                    "voter", BCON_UTF8(id), "attrs", "{", "department", BCON_UTF8("Guatemala"),
@@ -81,15 +82,65 @@ static int bench_insert(mongoc_collection_t *coll, long n, long batch)
             return 1;
         }
     }
-    double dt = now_s() - t0;
-    printf("docs=%ld seconds=%.3f docs_per_sec=%.0f\n", n, dt, (double)n / dt);
     return 0;
+}
+
+/* One connection of a multi-connection run: its own client (clients are not thread-safe). */
+struct bench_conn {
+    pthread_t thread;
+    const mongoc_uri_t *uri;
+    const char *db, *coll;
+    long first, n, batch;
+    int rc;
+};
+
+static void *bench_conn_main(void *arg)
+{
+    struct bench_conn *c = arg;
+    mongoc_client_t *client = mongoc_client_new_from_uri(c->uri);
+    mongoc_collection_t *coll = client ? mongoc_client_get_collection(client, c->db, c->coll) : NULL;
+    c->rc = coll ? insert_range(coll, c->first, c->n, c->batch) : 1;
+    if (coll)
+        mongoc_collection_destroy(coll);
+    if (client)
+        mongoc_client_destroy(client);
+    return NULL;
+}
+
+/* N documents over `conns` connections, each inserting its share in batches of `batch`. */
+static int bench_insert(const mongoc_uri_t *uri, const char *db, const char *coll, long n, long batch,
+                        long conns)
+{
+    struct bench_conn c[8];
+    if (conns < 1 || conns > 8 || n < 1 || batch < 1) {
+        fprintf(stderr, "bench: N and BATCH >= 1, 1 <= connections <= 8\n");
+        return 2;
+    }
+    double t0 = now_s();
+    long started = 0;
+    for (long i = 0; i < conns; i++) {
+        long first = n / conns * i;
+        c[i] = (struct bench_conn){ .uri = uri, .db = db, .coll = coll, .first = first, .batch = batch,
+                                    .n = i + 1 == conns ? n - first : n / conns };
+        if (pthread_create(&c[i].thread, NULL, bench_conn_main, &c[i]) != 0)
+            break;
+        started++;
+    }
+    int rc = started == conns ? 0 : 1;
+    for (long i = 0; i < started; i++) {
+        pthread_join(c[i].thread, NULL);
+        rc |= c[i].rc;
+    }
+    double dt = now_s() - t0;
+    if (rc == 0)
+        printf("docs=%ld connections=%ld seconds=%.3f docs_per_sec=%.0f\n", n, conns, dt, (double)n / dt);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: %s URI DB COLL count|drop|bench N BATCH\n", argv[0]);
+        fprintf(stderr, "usage: %s URI DB COLL count|drop|bench N BATCH [CONNECTIONS]\n", argv[0]);
         return 2;
     }
     mongoc_init();
@@ -108,7 +159,7 @@ int main(int argc, char **argv)
     else if (strcmp(argv[4], "drop") == 0)
         rc = drop_db(client, argv[2]);
     else if (strcmp(argv[4], "bench") == 0 && argc >= 7)
-        rc = bench_insert(coll, atol(argv[5]), atol(argv[6]));
+        rc = bench_insert(uri, argv[2], argv[3], atol(argv[5]), atol(argv[6]), argc >= 8 ? atol(argv[7]) : 1);
     else
         fprintf(stderr, "unknown command %s\n", argv[4]);
     mongoc_collection_destroy(coll);

@@ -19,6 +19,16 @@
  * Redis may be any number of chunks ahead of MongoDB, never behind: the same crash window
  * as above, covered by the same resume rule (t/integration/22-sink-vote-crash-window.t).
  *
+ * Two batches at once (--writers 2, the default): kconsumer hands batches out in order to
+ * two writer threads, each with its own Redis and MongoDB connection. Step 1 runs in batch
+ * order (sink_batch_ordered_begin/end: the script advances the stored offset and applies the
+ * voter rule, so batch k+1's scripts wait for batch k's), chunk by chunk without the
+ * pipeline; step 2 is one bulk insert of the batch, overlapping the other writer's scripts
+ * and insert (MongoDB's server takes more documents per second over two connections than
+ * over one); step 3 waits for every earlier batch to be stored (sink_batch_await_turn), so
+ * MongoDB's offset never passes a batch with missing documents. Redis may be up to two
+ * batches ahead of MongoDB: the same crash window, the same resume rule.
+ *
  * Where to resume: each store records the offset it reached, so on assignment the sink
  * seeks to the LOWER of the two. A crash between step 1 and step 2 leaves Redis ahead;
  * resuming from Redis's offset alone would skip those votes' Mongo documents forever.
@@ -55,9 +65,12 @@ struct vote_opts {
     long fault_exit_after_redis;
     long metrics_port;
     long chunk_votes;
+    long writers;
 };
 
-/* One pipeline step: the valid votes of one partition among entries [begin, end). */
+/* One pipeline step: the valid votes of one partition among entries [begin, end); partition
+ * ALL_PARTITIONS = every valid vote there (one MongoDB insert for a whole batch). */
+#define ALL_PARTITIONS (-1)
 struct vote_chunk {
     int32_t partition;
     size_t begin, end;
@@ -65,20 +78,37 @@ struct vote_chunk {
     int64_t next_offset;           /* Redis offset after this chunk */
 };
 
-struct vote_sink {
-    struct vote_opts *o;
-    struct poll_catalog catalog;
+/* Argument vector for one EVALSHA; grows as needed and is reused across batches. */
+struct argv_buf {
+    const char **argv;
+    size_t *lens;
+    size_t n, cap;
+    char (*nums)[24];   /* storage for formatted integers */
+    size_t nnums, numcap;
+};
+
+/* What one writer thread owns: its own store connections (hiredis contexts and mongoc
+ * clients are not thread-safe) and its batch scratch space. */
+struct vote_writer {
     struct redis_conn redis;
     char script_sha[48];
-    char offsets_key[256];
     mongoc_client_t *mongo;
     mongoc_collection_t *votes;
     mongoc_collection_t *offsets;  /* how far MongoDB got, per partition */
-    long fault_exits_left;         /* test hook: _exit after this many Redis steps (0 = off) */
     unsigned char *dup_flags;      /* per batch entry, answered by Redis */
     size_t dup_cap;
     struct vote_chunk *chunks;     /* this batch's pipeline steps */
     size_t nchunks, chunk_cap;
+    struct argv_buf eval_args;
+};
+
+struct vote_sink {
+    struct vote_opts *o;
+    struct poll_catalog catalog;
+    char offsets_key[256];
+    struct vote_writer writers[SINK_MAX_WRITERS];
+    size_t nwriters;
+    _Atomic long fault_exits_left; /* test hook: _exit after this many Redis steps (0 = off) */
     _Atomic uint64_t *written;
     _Atomic uint64_t *replayed;
     _Atomic uint64_t *dup_voters;
@@ -96,6 +126,7 @@ static const struct wopt option_table[] = {
     { "redis-timeout-ms", "REDIS_TIMEOUT_MS", WOPT_INT, &opts.redis_timeout_ms, "3000", "Redis connect/command timeout" },
     { "redis-prefix", "VOTE_SINK_REDIS_PREFIX", WOPT_STR, &opts.redis_prefix, "", "prefix for every Redis key and channel (tests)" },
     { "chunk-votes", "VOTE_SINK_CHUNK_VOTES", WOPT_INT, &opts.chunk_votes, "250", "votes per Redis script call (0 = a partition's whole slice); the MongoDB insert of one chunk overlaps the script of the next" },
+    { "writers", "VOTE_SINK_WRITERS", WOPT_INT, &opts.writers, "2", "batches written at once, each on its own Redis and MongoDB connection (1-4; 1 = the chunk pipeline alone)" },
     { "recent-cap", "VOTE_SINK_RECENT_CAP", WOPT_INT, &opts.recent_cap, "100", "length of poll:{p}:recent" },
     { "mongo-uri", "MONGO_URI", WOPT_STR, &opts.mongo_uri, NULL, "MongoDB URI (overrides --mongo-host/--mongo-port)" },
     { "mongo-host", "MONGO_HOST", WOPT_STR, &opts.mongo_host, "127.0.0.1", "MongoDB host" },
@@ -115,7 +146,7 @@ static const struct wopt option_table[] = {
 /* SCRIPT LOAD on every (re)connect: a restarted Redis has an empty script cache. */
 static void load_script(struct redis_conn *rc, void *arg)
 {
-    struct vote_sink *s = arg;
+    struct vote_writer *s = arg;
     const char *argv[] = { "SCRIPT", "LOAD", tally_lua };
     redisReply *r = redisCommandArgv(rc->ctx, 3, argv, NULL);
     if (r == NULL) {
@@ -128,15 +159,6 @@ static void load_script(struct redis_conn *rc, void *arg)
         wlog_error("redis script load failed", "reply_type=%d", r->type);
     freeReplyObject(r);
 }
-
-/* Argument vector for one EVALSHA; grows as needed and is reused across batches. */
-struct argv_buf {
-    const char **argv;
-    size_t *lens;
-    size_t n, cap;
-    char (*nums)[24];   /* storage for formatted integers */
-    size_t nnums, numcap;
-};
 
 static int argv_reserve(struct argv_buf *a, size_t args, size_t nums)
 {
@@ -179,16 +201,15 @@ static void argv_push_int(struct argv_buf *a, int64_t v)
     argv_push(a, slot, (size_t)len);
 }
 
-static struct argv_buf eval_args;
-
 static int in_chunk(const struct sink_batch *b, const struct vote_chunk *c, size_t i)
 {
-    return b->entries[i].decoded != NULL && b->entries[i].rkm->partition == c->partition;
+    return b->entries[i].decoded != NULL &&
+           (c->partition == ALL_PARTITIONS || b->entries[i].rkm->partition == c->partition);
 }
 
 /* Build EVALSHA sha 1 offsets_key prefix field next nvotes cap [vote args...] for one chunk. */
-static int build_eval_args(struct vote_sink *s, const struct sink_batch *b,
-                           const struct vote_chunk *c, const char *field)
+static int build_eval_args(struct vote_sink *s, struct argv_buf *eval_args,
+                           const struct sink_batch *b, const struct vote_chunk *c, const char *field)
 {
     size_t args = 10, nums = 4;
     for (size_t i = c->begin; i < c->end; i++) {
@@ -198,55 +219,56 @@ static int build_eval_args(struct vote_sink *s, const struct sink_batch *b,
             nums += 2;
         }
     }
-    if (argv_reserve(&eval_args, args, nums) != 0)
+    if (argv_reserve(eval_args, args, nums) != 0)
         return -1;
-    argv_push_str(&eval_args, "EVALSHA");
-    argv_push_str(&eval_args, s->script_sha);
-    argv_push_str(&eval_args, "1");
-    argv_push_str(&eval_args, s->offsets_key);
-    argv_push_str(&eval_args, s->o->redis_prefix);
-    argv_push_str(&eval_args, field);
-    argv_push_int(&eval_args, c->next_offset);
-    argv_push_int(&eval_args, (int64_t)c->nvotes);
-    argv_push_int(&eval_args, s->o->recent_cap);
+    argv_push_str(eval_args, "EVALSHA");
+    argv_push_str(eval_args, ""); /* the script's sha, filled in by send_chunk() */
+    argv_push_str(eval_args, "1");
+    argv_push_str(eval_args, s->offsets_key);
+    argv_push_str(eval_args, s->o->redis_prefix);
+    argv_push_str(eval_args, field);
+    argv_push_int(eval_args, c->next_offset);
+    argv_push_int(eval_args, (int64_t)c->nvotes);
+    argv_push_int(eval_args, s->o->recent_cap);
     for (size_t i = c->begin; i < c->end; i++) {
         const struct vote_msg *v = b->entries[i].decoded;
         if (!in_chunk(b, c, i))
             continue;
-        argv_push_int(&eval_args, b->entries[i].rkm->offset);
-        argv_push_str(&eval_args, v->id);
-        argv_push_str(&eval_args, v->poll);
-        argv_push_str(&eval_args, v->choice);
-        argv_push_str(&eval_args, v->voter ? v->voter : "");
-        argv_push(&eval_args, b->entries[i].rkm->payload, b->entries[i].rkm->len);
-        argv_push_int(&eval_args, (int64_t)v->nattrs);
+        argv_push_int(eval_args, b->entries[i].rkm->offset);
+        argv_push_str(eval_args, v->id);
+        argv_push_str(eval_args, v->poll);
+        argv_push_str(eval_args, v->choice);
+        argv_push_str(eval_args, v->voter ? v->voter : "");
+        argv_push(eval_args, b->entries[i].rkm->payload, b->entries[i].rkm->len);
+        argv_push_int(eval_args, (int64_t)v->nattrs);
         for (size_t a = 0; a < v->nattrs; a++) {
-            argv_push_str(&eval_args, v->attr_names[a]);
-            argv_push_str(&eval_args, v->attr_values[a]);
+            argv_push_str(eval_args, v->attr_names[a]);
+            argv_push_str(eval_args, v->attr_values[a]);
         }
     }
     return 0;
 }
 
 /* Build and send the script call for one chunk; read_chunk() reads its reply. */
-static int send_chunk(struct vote_sink *s, const struct sink_batch *b, const struct vote_chunk *c,
-                      char *err, size_t errcap)
+static int send_chunk(struct vote_sink *s, struct vote_writer *w, const struct sink_batch *b,
+                      const struct vote_chunk *c, char *err, size_t errcap)
 {
     char field[256];
+    struct argv_buf *a = &w->eval_args;
     snprintf(field, sizeof field, "%s:%" PRId32, b->topic, c->partition);
-    if (build_eval_args(s, b, c, field) != 0) {
+    if (build_eval_args(s, a, b, c, field) != 0) {
         snprintf(err, errcap, "out of memory");
         return -1;
     }
-    if (redis_conn_get(&s->redis) == NULL || s->script_sha[0] == '\0') {
-        snprintf(err, errcap, "redis: %s", s->redis.last_error[0] ? s->redis.last_error : "script not loaded");
-        redis_conn_drop(&s->redis);
+    if (redis_conn_get(&w->redis) == NULL || w->script_sha[0] == '\0') {
+        snprintf(err, errcap, "redis: %s", w->redis.last_error[0] ? w->redis.last_error : "script not loaded");
+        redis_conn_drop(&w->redis);
         return -1;
     }
-    eval_args.argv[1] = s->script_sha;
-    eval_args.lens[1] = strlen(s->script_sha);
-    if (redis_conn_send(&s->redis, (int)eval_args.n, eval_args.argv, eval_args.lens) != 0) {
-        snprintf(err, errcap, "redis: %s", s->redis.last_error);
+    a->argv[1] = w->script_sha;
+    a->lens[1] = strlen(w->script_sha);
+    if (redis_conn_send(&w->redis, (int)a->n, a->argv, a->lens) != 0) {
+        snprintf(err, errcap, "redis: %s", w->redis.last_error);
         return -1;
     }
     return 0;
@@ -254,30 +276,30 @@ static int send_chunk(struct vote_sink *s, const struct sink_batch *b, const str
 
 /* Read the reply of the chunk sent last (nothing else is in flight). On NOSCRIPT (Redis
  * restarted or flushed) reload the script and send the chunk once more. */
-static redisReply *read_chunk(struct vote_sink *s, const struct sink_batch *b,
+static redisReply *read_chunk(struct vote_sink *s, struct vote_writer *w, const struct sink_batch *b,
                               const struct vote_chunk *c, char *err, size_t errcap)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
-        redisReply *r = redis_conn_read(&s->redis);
+        redisReply *r = redis_conn_read(&w->redis);
         if (r == NULL) {
-            snprintf(err, errcap, "redis: %s", s->redis.last_error);
+            snprintf(err, errcap, "redis: %s", w->redis.last_error);
             return NULL;
         }
         if (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) != 0)
             return r;
         freeReplyObject(r);
-        load_script(&s->redis, s);
-        if (send_chunk(s, b, c, err, errcap) != 0)
+        load_script(&w->redis, w);
+        if (send_chunk(s, w, b, c, err, errcap) != 0)
             return NULL;
     }
     snprintf(err, errcap, "redis: script keeps disappearing");
-    redis_conn_drop(&s->redis); /* the last resend's reply is still in flight */
+    redis_conn_drop(&w->redis); /* the last resend's reply is still in flight */
     return NULL;
 }
 
 /* Copy the chunk's per-vote flags out of the script's reply. */
-static int take_flags(struct vote_sink *s, const struct sink_batch *b, const struct vote_chunk *c,
-                      const redisReply *r, char *err, size_t errcap)
+static int take_flags(struct vote_sink *s, struct vote_writer *w, const struct sink_batch *b,
+                      const struct vote_chunk *c, const redisReply *r, char *err, size_t errcap)
 {
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errcap, "redis script error: %s", r->str);
@@ -291,25 +313,33 @@ static int take_flags(struct vote_sink *s, const struct sink_batch *b, const str
     size_t k = 0;
     for (size_t i = c->begin; i < c->end; i++)
         if (in_chunk(b, c, i))
-            s->dup_flags[i] = r->element[1]->element[k++]->integer != 0;
+            w->dup_flags[i] = r->element[1]->element[k++]->integer != 0;
     long long applied = r->element[0]->integer;
     atomic_fetch_add(s->replayed, (uint64_t)((long long)c->nvotes - applied));
     return 0;
 }
 
-/* Read one chunk's reply and take its flags. */
-static int redis_step(struct vote_sink *s, const struct sink_batch *b, const struct vote_chunk *c,
-                      char *err, size_t errcap)
+/* Read one chunk's reply and take its flags. A connection that broke while this writer was
+ * idle (Redis restarted; the other writer already found out) only shows on its first use:
+ * the batch's first chunk gets one resend on a new connection before the batch fails (a
+ * resend is a replay if the script had run: it skips what it applied). */
+static int redis_step(struct vote_sink *s, struct vote_writer *w, const struct sink_batch *b,
+                      const struct vote_chunk *c, int first, char *err, size_t errcap)
 {
-    redisReply *reply = read_chunk(s, b, c, err, errcap);
+    redisReply *reply = read_chunk(s, w, b, c, err, errcap);
+    if (reply == NULL && first) {
+        wlog_debug("redis connection lost on first use, resending once", "err=\"%s\"", err);
+        if (send_chunk(s, w, b, c, err, errcap) == 0)
+            reply = read_chunk(s, w, b, c, err, errcap);
+    }
     if (reply == NULL)
         return -1;
-    int rc = take_flags(s, b, c, reply, err, errcap);
+    int rc = take_flags(s, w, b, c, reply, err, errcap);
     freeReplyObject(reply);
     return rc;
 }
 
-static struct vote_chunk *new_chunk(struct vote_sink *s, int32_t partition, size_t begin)
+static struct vote_chunk *new_chunk(struct vote_writer *s, int32_t partition, size_t begin)
 {
     if (s->nchunks == s->chunk_cap) {
         size_t cap = s->chunk_cap ? s->chunk_cap * 2 : 16;
@@ -327,9 +357,9 @@ static struct vote_chunk *new_chunk(struct vote_sink *s, int32_t partition, size
 /* Split one partition's slice into chunks of at most --chunk-votes valid votes, in offset
  * order. The last chunk raises the offset to the slice's end (poison included); a slice
  * of poison only still gets one (empty) chunk so its offset moves. */
-static int plan_partition(struct vote_sink *s, const struct sink_batch *b, const struct sink_part_range *r)
+static int plan_partition(struct vote_writer *s, size_t per, const struct sink_batch *b,
+                          const struct sink_part_range *r)
 {
-    size_t per = s->o->chunk_votes > 0 ? (size_t)s->o->chunk_votes : SIZE_MAX;
     struct vote_chunk *c = NULL;
     for (size_t i = 0; i < b->n; i++) {
         if (b->entries[i].decoded == NULL || b->entries[i].rkm->partition != r->partition)
@@ -346,11 +376,12 @@ static int plan_partition(struct vote_sink *s, const struct sink_batch *b, const
     return 0;
 }
 
-static int plan_chunks(struct vote_sink *s, const struct sink_batch *b)
+static int plan_chunks(struct vote_writer *s, long chunk_votes, const struct sink_batch *b)
 {
+    size_t per = chunk_votes > 0 ? (size_t)chunk_votes : SIZE_MAX;
     s->nchunks = 0;
     for (size_t p = 0; p < b->nparts; p++)
-        if (plan_partition(s, b, &b->parts[p]) != 0)
+        if (plan_partition(s, per, b, &b->parts[p]) != 0)
             return -1;
     return 0;
 }
@@ -405,18 +436,18 @@ static int only_duplicate_key_errors(const bson_t *reply, uint64_t *dups)
     return n > 0;
 }
 
-static int write_mongo(struct vote_sink *s, const struct sink_batch *b, const struct vote_chunk *c,
-                       char *err, size_t errcap)
+static int write_mongo(struct vote_sink *s, struct vote_writer *w, const struct sink_batch *b,
+                       const struct vote_chunk *c, char *err, size_t errcap)
 {
     bson_t bulk_opts = BSON_INITIALIZER;
     BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
-    mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(s->votes, &bulk_opts);
+    mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(w->votes, &bulk_opts);
     bson_destroy(&bulk_opts);
     size_t ndocs = 0;
     for (size_t i = c->begin; i < c->end; i++) {
         if (!in_chunk(b, c, i))
             continue;
-        bson_t *doc = vote_document(b->entries[i].decoded, s->dup_flags[i]);
+        bson_t *doc = vote_document(b->entries[i].decoded, w->dup_flags[i]);
         bson_error_t berr;
         bool ok = mongoc_bulk_operation_insert_with_opts(bulk, doc, NULL, &berr);
         bson_destroy(doc);
@@ -448,7 +479,7 @@ static int write_mongo(struct vote_sink *s, const struct sink_batch *b, const st
 }
 
 /* Record how far MongoDB got: $max so a late or replayed batch never moves it back. */
-static int write_mongo_offsets(struct vote_sink *s, const struct sink_batch *b, char *err,
+static int write_mongo_offsets(struct vote_writer *w, const struct sink_batch *b, char *err,
                                size_t errcap)
 {
     for (size_t p = 0; p < b->nparts; p++) {
@@ -458,7 +489,7 @@ static int write_mongo_offsets(struct vote_sink *s, const struct sink_batch *b, 
         bson_t *update = BCON_NEW("$max", "{", "next_offset", BCON_INT64(b->parts[p].next_offset), "}");
         bson_t *uopts = BCON_NEW("upsert", BCON_BOOL(true));
         bson_error_t berr;
-        bool ok = mongoc_collection_update_one(s->offsets, selector, update, uopts, NULL, &berr);
+        bool ok = mongoc_collection_update_one(w->offsets, selector, update, uopts, NULL, &berr);
         bson_destroy(selector);
         bson_destroy(update);
         bson_destroy(uopts);
@@ -471,13 +502,13 @@ static int write_mongo_offsets(struct vote_sink *s, const struct sink_batch *b, 
 }
 
 /* Next offset MongoDB reached for one partition; -1 when none is stored, -2 on error. */
-static int64_t load_mongo_offset(struct vote_sink *s, const char *topic, int32_t partition,
+static int64_t load_mongo_offset(struct vote_writer *w, const char *topic, int32_t partition,
                                  char *err, size_t errcap)
 {
     char id[256];
     snprintf(id, sizeof id, "%s:%" PRId32, topic, partition);
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(s->offsets, filter, NULL, NULL);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(w->offsets, filter, NULL, NULL);
     bson_destroy(filter);
     const bson_t *doc;
     int64_t next = -1;
@@ -524,7 +555,7 @@ static void vote_free(void *ctx, void *decoded)
  * not inserted, and the next chunk's script possibly running). */
 static void fault_point(struct vote_sink *s)
 {
-    if (s->fault_exits_left > 0 && --s->fault_exits_left == 0) {
+    if (atomic_load(&s->fault_exits_left) > 0 && atomic_fetch_sub(&s->fault_exits_left, 1) == 1) {
         wlog_warn("fault injection: exiting between the Redis and MongoDB writes", NULL);
         _exit(137);
     }
@@ -536,24 +567,24 @@ struct batch_timing {
 };
 
 /* Steps 1 and 2, pipelined: chunk k+1's script runs in Redis while chunk k is inserted. */
-static int write_chunks(struct vote_sink *s, const struct sink_batch *b, struct batch_timing *t,
-                        char *err, size_t errcap)
+static int write_chunks(struct vote_sink *s, struct vote_writer *w, const struct sink_batch *b,
+                        struct batch_timing *t, char *err, size_t errcap)
 {
-    if (send_chunk(s, b, &s->chunks[0], err, errcap) != 0)
+    if (send_chunk(s, w, b, &w->chunks[0], err, errcap) != 0)
         return -1;
-    for (size_t k = 0; k < s->nchunks; k++) {
-        int more = k + 1 < s->nchunks;
+    for (size_t k = 0; k < w->nchunks; k++) {
+        int more = k + 1 < w->nchunks;
         double t0 = wclock_ms();
-        if (redis_step(s, b, &s->chunks[k], err, errcap) != 0)
+        if (redis_step(s, w, b, &w->chunks[k], k == 0, err, errcap) != 0)
             return -1;
         t->redis_wait_ms += wclock_ms() - t0;
-        if (more && send_chunk(s, b, &s->chunks[k + 1], err, errcap) != 0)
+        if (more && send_chunk(s, w, b, &w->chunks[k + 1], err, errcap) != 0)
             return -1;
         fault_point(s);
         t0 = wclock_ms();
-        if (s->chunks[k].nvotes > 0 && write_mongo(s, b, &s->chunks[k], err, errcap) != 0) {
+        if (w->chunks[k].nvotes > 0 && write_mongo(s, w, b, &w->chunks[k], err, errcap) != 0) {
             if (more)
-                redis_conn_drop(&s->redis); /* chunk k+1's reply is in flight; its retry is a replay */
+                redis_conn_drop(&w->redis); /* chunk k+1's reply is in flight; its retry is a replay */
             return -1;
         }
         t->mongo_ms += wclock_ms() - t0;
@@ -561,7 +592,50 @@ static int write_chunks(struct vote_sink *s, const struct sink_batch *b, struct 
     return 0;
 }
 
-static int reserve_flags(struct vote_sink *s, size_t n)
+/* More than one writer (see the top of this file): the Redis step in batch order, every
+ * chunk's script sent and answered in turn, then the turn passes to the next batch. */
+static int write_redis_in_turn(struct vote_sink *s, struct vote_writer *w, const struct sink_batch *b,
+                               struct batch_timing *t, char *err, size_t errcap)
+{
+    double t0 = wclock_ms();
+    if (sink_batch_ordered_begin(b) != 0) {
+        snprintf(err, errcap, "an earlier batch failed; retried in order");
+        return -1;
+    }
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < w->nchunks; k++) {
+        rc = send_chunk(s, w, b, &w->chunks[k], err, errcap);
+        if (rc == 0)
+            rc = redis_step(s, w, b, &w->chunks[k], k == 0, err, errcap);
+        if (rc == 0)
+            fault_point(s);
+    }
+    sink_batch_ordered_end(b, rc == 0);
+    t->redis_wait_ms += wclock_ms() - t0;
+    return rc;
+}
+
+/* Steps 1 and 2 with more than one writer, then the wait for step 3's turn (the caller
+ * writes the Mongo offsets). */
+static int write_concurrently(struct vote_sink *s, struct vote_writer *w, const struct sink_batch *b,
+                              struct batch_timing *t, char *err, size_t errcap)
+{
+    if (write_redis_in_turn(s, w, b, t, err, errcap) != 0)
+        return -1;
+    struct vote_chunk all = { .partition = ALL_PARTITIONS, .begin = 0, .end = b->n,
+                              .nvotes = b->n - b->npoison };
+    double t0 = wclock_ms();
+    if (all.nvotes > 0 && write_mongo(s, w, b, &all, err, errcap) != 0)
+        return -1;
+    t->mongo_ms += wclock_ms() - t0;
+    if (sink_batch_await_turn(b) != 0) {
+        snprintf(err, errcap, "an earlier batch failed; retried in order");
+        return -1;
+    }
+    return 0;
+}
+
+static int reserve_flags(struct vote_writer *s, size_t n)
 {
     if (n > s->dup_cap) {
         unsigned char *f = realloc(s->dup_flags, n);
@@ -577,23 +651,26 @@ static int reserve_flags(struct vote_sink *s, size_t n)
 static int vote_write_batch(void *ctx, const struct sink_batch *b, char *err, size_t errcap)
 {
     struct vote_sink *s = ctx;
-    if (reserve_flags(s, b->n) != 0 || plan_chunks(s, b) != 0) {
+    struct vote_writer *w = &s->writers[b->writer < s->nwriters ? b->writer : 0];
+    if (reserve_flags(w, b->n) != 0 || plan_chunks(w, s->o->chunk_votes, b) != 0) {
         snprintf(err, errcap, "out of memory");
         return -1;
     }
     struct batch_timing t = { 0, 0 };
     double t0 = wclock_ms();
-    if (write_chunks(s, b, &t, err, errcap) != 0)
+    int rc = s->nwriters > 1 ? write_concurrently(s, w, b, &t, err, errcap)
+                             : write_chunks(s, w, b, &t, err, errcap);
+    if (rc != 0)
         return -1;
     double t1 = wclock_ms();
-    if (write_mongo_offsets(s, b, err, errcap) != 0)
+    if (write_mongo_offsets(w, b, err, errcap) != 0)
         return -1;
     wlog_debug("batch stored", "votes=%zu chunks=%zu redis_wait_ms=%.2f mongo_insert_ms=%.2f "
-               "mongo_offsets_ms=%.2f total_ms=%.2f", b->n - b->npoison, s->nchunks, t.redis_wait_ms,
+               "mongo_offsets_ms=%.2f total_ms=%.2f", b->n - b->npoison, w->nchunks, t.redis_wait_ms,
                t.mongo_ms, wclock_ms() - t1, wclock_ms() - t0);
     uint64_t dups = 0;
     for (size_t i = 0; i < b->n; i++)
-        dups += b->entries[i].decoded != NULL && s->dup_flags[i];
+        dups += b->entries[i].decoded != NULL && w->dup_flags[i];
     atomic_fetch_add(s->written, (uint64_t)(b->n - b->npoison));
     atomic_fetch_add(s->dup_voters, dups);
     return 0;
@@ -605,13 +682,14 @@ static int vote_load_offsets(void *ctx, rd_kafka_topic_partition_list_t *parts, 
                              size_t errcap)
 {
     struct vote_sink *s = ctx;
+    struct vote_writer *w = &s->writers[0]; /* writers are idle during a rebalance */
     for (int i = 0; i < parts->cnt; i++) {
         char field[256];
         snprintf(field, sizeof field, "%s:%" PRId32, parts->elems[i].topic, parts->elems[i].partition);
         const char *argv[] = { "HGET", s->offsets_key, field };
-        redisReply *r = redis_conn_commandv(&s->redis, 3, argv, NULL);
+        redisReply *r = redis_conn_commandv(&w->redis, 3, argv, NULL);
         if (r == NULL) {
-            snprintf(err, errcap, "redis: %s", s->redis.last_error);
+            snprintf(err, errcap, "redis: %s", w->redis.last_error);
             return -1;
         }
         int64_t redis_next = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
@@ -621,7 +699,7 @@ static int vote_load_offsets(void *ctx, rd_kafka_topic_partition_list_t *parts, 
         freeReplyObject(r);
         if (bad)
             return -1;
-        int64_t mongo_next = load_mongo_offset(s, parts->elems[i].topic, parts->elems[i].partition, err, errcap);
+        int64_t mongo_next = load_mongo_offset(w, parts->elems[i].topic, parts->elems[i].partition, err, errcap);
         if (mongo_next == -2)
             return -1;
         /* Resume where the store that is behind stopped; nothing stored = from the start. */
@@ -649,15 +727,15 @@ static void mongo_log(mongoc_log_level_t level, const char *domain, const char *
          domain, message);
 }
 
-static int open_mongo(struct vote_sink *s)
+static int open_mongo(struct vote_writer *w, const struct vote_opts *o)
 {
     char uri_buf[512];
-    const char *uri = s->o->mongo_uri;
+    const char *uri = o->mongo_uri;
     if (uri == NULL) {
         snprintf(uri_buf, sizeof uri_buf,
                  "mongodb://%s:%ld/?serverSelectionTimeoutMS=3000&connectTimeoutMS=3000"
                  "&socketTimeoutMS=15000&appname=vote-sink",
-                 s->o->mongo_host, s->o->mongo_port);
+                 o->mongo_host, o->mongo_port);
         uri = uri_buf;
     }
     bson_error_t berr;
@@ -674,15 +752,15 @@ static int open_mongo(struct vote_sink *s)
         mongoc_uri_set_option_as_int32(u, MONGOC_URI_CONNECTTIMEOUTMS, 3000);
     if (!mongoc_uri_has_option(u, MONGOC_URI_SOCKETTIMEOUTMS))
         mongoc_uri_set_option_as_int32(u, MONGOC_URI_SOCKETTIMEOUTMS, 15000);
-    s->mongo = mongoc_client_new_from_uri_with_error(u, &berr);
+    w->mongo = mongoc_client_new_from_uri_with_error(u, &berr);
     mongoc_uri_destroy(u);
-    if (s->mongo == NULL) {
+    if (w->mongo == NULL) {
         wlog_error("mongo client", "err=\"%s\"", berr.message);
         return -1;
     }
-    mongoc_client_set_error_api(s->mongo, MONGOC_ERROR_API_VERSION_2);
-    s->votes = mongoc_client_get_collection(s->mongo, s->o->mongo_db, s->o->mongo_collection);
-    s->offsets = mongoc_client_get_collection(s->mongo, s->o->mongo_db, "sink_offsets");
+    mongoc_client_set_error_api(w->mongo, MONGOC_ERROR_API_VERSION_2);
+    w->votes = mongoc_client_get_collection(w->mongo, o->mongo_db, o->mongo_collection);
+    w->offsets = mongoc_client_get_collection(w->mongo, o->mongo_db, "sink_offsets");
     return 0;
 }
 
@@ -702,30 +780,38 @@ static int setup(struct vote_sink *s)
         return -1;
     }
     snprintf(s->offsets_key, sizeof s->offsets_key, "%s%s", s->o->redis_prefix, OFFSETS_KEY);
-    redis_conn_init(&s->redis, s->o->redis_host, (int)s->o->redis_port, (int)s->o->redis_timeout_ms);
-    s->redis.on_connect = load_script;
-    s->redis.on_connect_arg = s;
     mongoc_init();
     mongoc_log_set_handler(mongo_log, NULL);
-    return open_mongo(s);
+    for (size_t i = 0; i < s->nwriters; i++) {
+        struct vote_writer *w = &s->writers[i];
+        redis_conn_init(&w->redis, s->o->redis_host, (int)s->o->redis_port, (int)s->o->redis_timeout_ms);
+        w->redis.on_connect = load_script;
+        w->redis.on_connect_arg = w;
+        if (open_mongo(w, s->o) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 static void teardown(struct vote_sink *s)
 {
-    if (s->votes)
-        mongoc_collection_destroy(s->votes);
-    if (s->offsets)
-        mongoc_collection_destroy(s->offsets);
-    if (s->mongo)
-        mongoc_client_destroy(s->mongo);
+    for (size_t i = 0; i < s->nwriters; i++) {
+        struct vote_writer *w = &s->writers[i];
+        if (w->votes)
+            mongoc_collection_destroy(w->votes);
+        if (w->offsets)
+            mongoc_collection_destroy(w->offsets);
+        if (w->mongo)
+            mongoc_client_destroy(w->mongo);
+        redis_conn_close(&w->redis);
+        free(w->dup_flags);
+        free(w->chunks);
+        free(w->eval_args.argv);
+        free(w->eval_args.lens);
+        free(w->eval_args.nums);
+    }
     mongoc_cleanup();
-    redis_conn_close(&s->redis);
     poll_catalog_free(&s->catalog);
-    free(s->dup_flags);
-    free(s->chunks);
-    free(eval_args.argv);
-    free(eval_args.lens);
-    free(eval_args.nums);
 }
 
 int main(int argc, char **argv)
@@ -734,14 +820,17 @@ int main(int argc, char **argv)
                                            "vote-sink: consume votes from Kafka into Redis tallies and MongoDB, effectively once.");
     if (cr != WCONFIG_OK)
         return cr == WCONFIG_HELP ? 0 : 2;
-    if (opts.recent_cap < 1 || opts.chunk_votes < 0) {
-        fprintf(stderr, "vote-sink: --recent-cap must be >= 1 and --chunk-votes >= 0 (0 = one chunk per partition)\n");
+    if (opts.recent_cap < 1 || opts.chunk_votes < 0 || opts.writers < 1 || opts.writers > SINK_MAX_WRITERS) {
+        fprintf(stderr, "vote-sink: --recent-cap must be >= 1, --chunk-votes >= 0 (0 = one chunk per partition), "
+                "--writers 1-%d\n", SINK_MAX_WRITERS);
         return 2;
     }
+    opts.kafka.writers = opts.writers;
     int level = wlog_level_parse(opts.log_level);
     wlog_init("vote-sink", level < 0 ? WLOG_INFO : (enum wlog_level)level);
     wmetrics_init("sink=\"vote-sink\"");
-    struct vote_sink s = { .o = &opts, .fault_exits_left = opts.fault_exit_after_redis };
+    struct vote_sink s = { .o = &opts, .fault_exits_left = opts.fault_exit_after_redis,
+                          .nwriters = (size_t)opts.writers };
     register_vote_metrics(&s);
     if (setup(&s) != 0) {
         teardown(&s);
