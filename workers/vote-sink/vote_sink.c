@@ -146,15 +146,15 @@ static const struct wopt option_table[] = {
 /* SCRIPT LOAD on every (re)connect: a restarted Redis has an empty script cache. */
 static void load_script(struct redis_conn *rc, void *arg)
 {
-    struct vote_writer *s = arg;
+    struct vote_writer *w = arg;
     const char *argv[] = { "SCRIPT", "LOAD", tally_lua };
     redisReply *r = redisCommandArgv(rc->ctx, 3, argv, NULL);
     if (r == NULL) {
         redis_conn_drop(rc);
         return;
     }
-    if (r->type == REDIS_REPLY_STRING && r->len < (int)sizeof s->script_sha)
-        memcpy(s->script_sha, r->str, (size_t)r->len + 1);
+    if (r->type == REDIS_REPLY_STRING && r->len < (int)sizeof w->script_sha)
+        memcpy(w->script_sha, r->str, (size_t)r->len + 1);
     else
         wlog_error("redis script load failed", "reply_type=%d", r->type);
     freeReplyObject(r);
@@ -339,17 +339,17 @@ static int redis_step(struct vote_sink *s, struct vote_writer *w, const struct s
     return rc;
 }
 
-static struct vote_chunk *new_chunk(struct vote_writer *s, int32_t partition, size_t begin)
+static struct vote_chunk *new_chunk(struct vote_writer *w, int32_t partition, size_t begin)
 {
-    if (s->nchunks == s->chunk_cap) {
-        size_t cap = s->chunk_cap ? s->chunk_cap * 2 : 16;
-        struct vote_chunk *c = realloc(s->chunks, cap * sizeof *c);
+    if (w->nchunks == w->chunk_cap) {
+        size_t cap = w->chunk_cap ? w->chunk_cap * 2 : 16;
+        struct vote_chunk *c = realloc(w->chunks, cap * sizeof *c);
         if (c == NULL)
             return NULL;
-        s->chunks = c;
-        s->chunk_cap = cap;
+        w->chunks = c;
+        w->chunk_cap = cap;
     }
-    struct vote_chunk *c = &s->chunks[s->nchunks++];
+    struct vote_chunk *c = &w->chunks[w->nchunks++];
     *c = (struct vote_chunk){ .partition = partition, .begin = begin, .end = begin };
     return c;
 }
@@ -357,31 +357,31 @@ static struct vote_chunk *new_chunk(struct vote_writer *s, int32_t partition, si
 /* Split one partition's slice into chunks of at most --chunk-votes valid votes, in offset
  * order. The last chunk raises the offset to the slice's end (poison included); a slice
  * of poison only still gets one (empty) chunk so its offset moves. */
-static int plan_partition(struct vote_writer *s, size_t per, const struct sink_batch *b,
+static int plan_partition(struct vote_writer *w, size_t per, const struct sink_batch *b,
                           const struct sink_part_range *r)
 {
     struct vote_chunk *c = NULL;
     for (size_t i = 0; i < b->n; i++) {
         if (b->entries[i].decoded == NULL || b->entries[i].rkm->partition != r->partition)
             continue;
-        if ((c == NULL || c->nvotes >= per) && (c = new_chunk(s, r->partition, i)) == NULL)
+        if ((c == NULL || c->nvotes >= per) && (c = new_chunk(w, r->partition, i)) == NULL)
             return -1;
         c->nvotes++;
         c->end = i + 1;
         c->next_offset = b->entries[i].rkm->offset + 1;
     }
-    if (c == NULL && (c = new_chunk(s, r->partition, 0)) == NULL)
+    if (c == NULL && (c = new_chunk(w, r->partition, 0)) == NULL)
         return -1;
     c->next_offset = r->next_offset;
     return 0;
 }
 
-static int plan_chunks(struct vote_writer *s, long chunk_votes, const struct sink_batch *b)
+static int plan_chunks(struct vote_writer *w, long chunk_votes, const struct sink_batch *b)
 {
     size_t per = chunk_votes > 0 ? (size_t)chunk_votes : SIZE_MAX;
-    s->nchunks = 0;
+    w->nchunks = 0;
     for (size_t p = 0; p < b->nparts; p++)
-        if (plan_partition(s, per, b, &b->parts[p]) != 0)
+        if (plan_partition(w, per, b, &b->parts[p]) != 0)
             return -1;
     return 0;
 }
@@ -635,16 +635,16 @@ static int write_concurrently(struct vote_sink *s, struct vote_writer *w, const 
     return 0;
 }
 
-static int reserve_flags(struct vote_writer *s, size_t n)
+static int reserve_flags(struct vote_writer *w, size_t n)
 {
-    if (n > s->dup_cap) {
-        unsigned char *f = realloc(s->dup_flags, n);
+    if (n > w->dup_cap) {
+        unsigned char *f = realloc(w->dup_flags, n);
         if (f == NULL)
             return -1;
-        s->dup_flags = f;
-        s->dup_cap = n;
+        w->dup_flags = f;
+        w->dup_cap = n;
     }
-    memset(s->dup_flags, 0, n);
+    memset(w->dup_flags, 0, n);
     return 0;
 }
 
