@@ -15,7 +15,6 @@ start_private_redis || bail_out "private redis did not start"
 start_private_mongo || bail_out "private FerretDB did not start"
 make_topics
 mport=$(free_port)
-metric() { curl -fsS "http://127.0.0.1:$mport/metrics" 2>/dev/null | awk -v m="$1" '$1 ~ "^"m"[{]" { print $2 }'; }
 start_sink v vote --metrics-port "$mport" --redis-timeout-ms 1000
 produce vote 0 1000
 wait_until 60 vote_exact

@@ -15,7 +15,6 @@ start_private_redis || bail_out "private redis did not start"
 REDIS_PORT=$SINK_REDIS_PORT    # the chat sink publishes to the private Redis
 make_topics
 mport=$(free_port)
-metric() { curl -fsS "http://127.0.0.1:$mport/metrics" 2>/dev/null | awk -v m="$1" '$1 ~ "^"m"[{]" { print $2 }'; }
 start_sink c chat --metrics-port "$mport"
 produce chat 0 1000
 wait_until 60 chat_exact

@@ -18,7 +18,6 @@ plan 10
 make_pg_schema || bail_out "cannot create schema $PG_SCHEMA"
 make_topics
 mport=$(free_port)
-metric() { curl -fsS "http://127.0.0.1:$mport/metrics" 2>/dev/null | awk -v m="$1" '$1 ~ "^"m"[{]" { print $2 }'; }
 gen() { python3 "$SINK_T_DIR/sink-gen.py" chat --run "$RUN_ID" "$@"; }
 
 # Another writer got there first: every 7th of the first 1000 messages is already stored,

@@ -15,7 +15,6 @@ plan 4
 start_private_redis || bail_out "private redis did not start"
 make_topics
 mport=$(free_port)
-metric() { curl -fsS "http://127.0.0.1:$mport/metrics" 2>/dev/null | awk -v m="$1" '$1 ~ "^"m"[{]" { print $2 }'; }
 # 10 s batches (50 messages never fill --batch-max 200): a batch is still pending when b joins.
 start_sink a vote --batch-ms 10000 --metrics-port "$mport" --redis-timeout-ms 1000
 produce vote 0 50

@@ -20,7 +20,6 @@ plan 8
 make_pg_schema || bail_out "cannot create schema $PG_SCHEMA"
 make_topics
 mport=$(free_port)
-metric() { curl -fsS "http://127.0.0.1:$mport/metrics" 2>/dev/null | awk -v m="$1" '$1 ~ "^"m"[{]" { print $2 }'; }
 gen() { python3 "$SINK_T_DIR/sink-gen.py" chat --run "$RUN_ID" "$@"; }
 id_of() { printf '01%06d%018d' "$RUN_ID" "$1"; }
 
@@ -63,14 +62,18 @@ backend_ports() {   # the sink's local ports of its PostgreSQL connections
         awk -v p="pid=$sinkpid," 'index($0, p) { n = split($3, a, ":"); print a[n] }'
 }
 fails_before=$(grep -c 'batch write failed' "$TMPD/c.log")
-produce chat 3000 20000 & producer=$!
+# A stream that lasts through the terminations (the sink drains 20000 records in well under a
+# second; a backend it never uses again is not reconnected and cannot be terminated again).
+( for k in $(seq 0 9); do produce chat $((3000 + k * 2000)) 2000; sleep 0.3; done ) & producer=$!
 terminated=0
 for round in $(seq 1 16); do   # a backend missing at a round (reconnecting) is skipped
     sleep 0.$(( 2 + RANDOM % 5 ))
-    port=$(backend_ports | sed -n "$(( round % 2 + 1 ))p")
-    [ -n "$port" ] || continue
+    ports=$(backend_ports)
+    [ -n "$ports" ] || continue
+    port=$(sed -n "$(( round % $(wc -l <<< "$ports") + 1 ))p" <<< "$ports")
     t=$(pq "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE client_port = $port AND client_addr = '127.0.0.1') x")
     terminated=$(( terminated + ${t:-0} ))
+    kill -0 "$producer" 2>/dev/null || break
 done
 wait "$producer"
 ok "[ $terminated -ge 5 ]" "terminated $terminated of the sink's PostgreSQL backends mid-stream"

@@ -43,6 +43,10 @@ sink_cleanup() {
 }
 trap sink_cleanup EXIT
 
+# metric NAME : the value of metric NAME (a labelled sink metric) of the sink whose metrics
+# port is $mport (a test sets mport before it starts the sink).
+metric() { curl -fsS "http://127.0.0.1:$mport/metrics" 2>/dev/null | awk -v m="$1" '$1 ~ "^"m"[{]" { print $2 }'; }
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # make_topics NAME... : the input topic with 2 partitions, its DLQ with 1.
