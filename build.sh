@@ -14,6 +14,7 @@ export ROOT
 . "$ROOT/stack/lib/bench.sh"
 . "$ROOT/stack/lib/bench_edge.sh"
 . "$ROOT/stack/lib/chaos.sh"
+. "$ROOT/stack/lib/fuzz.sh"
 
 usage() {
     cat <<USAGE
@@ -43,6 +44,10 @@ The local stack (all on 127.0.0.1, state in \$STATE_DIR, default ./.state):
                       worker-kill (kill -9 a sink every 10 s), broker-restart (Kafka down 15 s),
                       store-restart (Redis, MongoDB-wire, PostgreSQL down 10 s each),
                       nginx-reload (every 5 s). CHAOS_PERIOD / CHAOS_DOWN shorten them
+  fuzz [TARGET] [SECONDS]
+                      libFuzzer runs (ASan + UBSan) of every fuzz target or one (validate, jwt,
+                      revocation, msg, api), SECONDS each (60), corpora grown in ./.cache/fuzz;
+                      a line per target: executions, coverage, findings. Exit 1 on a finding
   env                 print the settings as shell exports: eval "\$(./build.sh env)" lets you
                       run one test file by hand against the running stack
 
@@ -75,6 +80,7 @@ case "$cmd" in
     bench)         cmd_bench "$@" ;;
     load)          cmd_load "$@" ;;
     chaos)         cmd_chaos "$@" ;;
+    fuzz)          cmd_fuzz "$@" ;;
     -h|--help|help) usage ;;
     "")            usage >&2; exit 2 ;;
     *)             echo "build.sh: unknown command '$cmd' (see ./build.sh --help)" >&2; exit 2 ;;

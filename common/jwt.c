@@ -396,7 +396,7 @@ static vc_jwt_status check_claims(json_t *pl, int64_t now, int64_t leeway, vc_jw
     }
     c->exp = json_integer_value(exp);
     c->iat = iat ? json_integer_value(iat) : 0;
-    if (now >= c->exp + leeway) {
+    if (c->exp <= now - leeway) {  /* now >= exp + leeway, without overflowing */
         return VC_JWT_EXPIRED;
     }
     if (nbf != NULL && now + leeway < json_integer_value(nbf)) {

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# fuzz-tap.sh - template (filled in by common/Makefile) of a TAP test that runs the
-# validator's libFuzzer target briefly: FUZZ_SECONDS (default 10) on a scratch copy
-# of the seed corpus.  Any crash, leak, UB or invariant failure is a "not ok".
-secs=${FUZZ_SECONDS:-10}
-work=$(mktemp -d /tmp/fuzz-validate.XXXXXX)
+# fuzz-tap.sh - a TAP test that runs one libFuzzer target briefly (FUZZ_SECONDS, default 5) on
+# a scratch corpus seeded from its committed one, replaying its past findings.  Any crash, leak,
+# UB or invariant failure is a "not ok".  Called by the wrappers fuzz.mk writes.
+env_file=$1
+secs=${FUZZ_SECONDS:-5}
+. "$env_file"
+work=$(mktemp -d "/tmp/fuzz-$FUZZ_NAME.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 echo "1..1"
-if @FUZZBIN@ -max_total_time="$secs" -max_len=8192 -timeout=5 -dict=@DICT@ \
-        -artifact_prefix="$work/" "$work" @CORPUS@ > "$work/log" 2>&1; then
-    echo "ok 1 - validator fuzzed for ${secs}s without a finding ($(grep -o 'Done [0-9]* runs' "$work/log"))"
+if line=$("$(dirname "$0")/fuzz-run.sh" "$env_file" "$secs" "$work/corpus" "$work/out"); then
+    echo "ok 1 - $line"
 else
-    echo "not ok 1 - validator fuzz run found a problem"
-    sed 's/^/# /' "$work/log" | tail -40
-    for a in "$work"/crash-* "$work"/leak-* "$work"/timeout-*; do
+    echo "not ok 1 - $line"
+    sed 's/^/# /' "$work/out/$FUZZ_NAME.log" | grep -v '^# #[0-9]' | tail -40
+    for a in "$work"/out/crash-* "$work"/out/leak-* "$work"/out/timeout-* "$work"/out/oom-*; do
         [ -f "$a" ] && echo "# artifact: $(basename "$a"): $(od -An -c "$a" | head -3 | tr -s ' ')"
     done
     exit 1

@@ -21,6 +21,7 @@
 
 #include "catalog.h"
 #include "jwt.h"
+#include "revocation.h"
 #include "ulid.h"
 #include "validate.h"
 

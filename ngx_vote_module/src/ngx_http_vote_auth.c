@@ -4,11 +4,11 @@
  *
  * Tokens are verified by common/jwt.c (HS256 only, kid rotation, exp/nbf,
  * constant-time compare).  Logout revocations come from the Kafka topic named
- * by vote_revocations (value {"jti":"...","exp":N}): every worker runs its own
- * consumer without a group, reading all partitions from the beginning, and
- * keeps jti -> exp in memory until the token would have expired anyway.  The
- * consumer's queue is read through the nginx event loop (io-event pipe); only
- * the blocking metadata lookup that finds the partitions runs in a helper
+ * by vote_revocations (records parsed by common/revocation.c, the api daemon's
+ * rule too): every worker runs its own consumer without a group, reading all
+ * partitions from the beginning, and keeps jti -> exp in memory until the
+ * token would have expired anyway.  The consumer's queue is read through the
+ * nginx event loop (io-event pipe); only the blocking metadata lookup that finds the partitions runs in a helper
  * thread, which touches nothing but librdkafka.  Until every partition has
  * been read to its end once, chat answers 503: a worker that has not seen the
  * revocations yet cannot tell a logged-out token from a valid one.
@@ -138,22 +138,21 @@ static void ngx_http_vote_purge_handler(ngx_event_t *ev)
 
 static void ngx_http_vote_revocation_msg(ngx_log_t *log, rd_kafka_message_t *m)
 {
-    json_t     *j, *jti, *exp;
-    json_error_t je;
+    vc_revocation  rec;
 
-    j = json_loadb(m->payload, m->len, 0, &je);
-    jti = json_object_get(j, "jti");
-    exp = json_object_get(j, "exp");
-    if (!json_is_string(jti) || !json_is_integer(exp) || json_string_length(jti) == 0
-        || json_string_length(jti) > VC_JWT_JTI_MAX)
-    {
+    switch (vc_revocation_parse(m->payload, m->len, ngx_time(), &rec)) {
+
+    case VC_REVOCATION_OK:
+        ngx_http_vote_revoke(log, rec.jti, rec.jti_len, (time_t) rec.exp);
+        break;
+
+    case VC_REVOCATION_EXPIRED:
+        break;                 /* the token has expired anyway */
+
+    default:
         ngx_log_error(NGX_LOG_WARN, log, 0, "vote: ignoring malformed revocation at %s [%d] @%O",
                       rd_kafka_topic_name(m->rkt), (int) m->partition, (off_t) m->offset);
-    } else {
-        ngx_http_vote_revoke(log, json_string_value(jti), json_string_length(jti),
-                             (time_t) json_integer_value(exp));
     }
-    json_decref(j);
 }
 
 static void ngx_http_vote_revocation_eof(ngx_log_t *log, int32_t partition)

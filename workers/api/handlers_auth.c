@@ -16,57 +16,6 @@
 #include "token.h"
 #include "validate.h"
 
-typedef struct {
-    const char *username;
-    const char *password;
-    size_t password_len;
-} credentials;
-
-/* Parses {"username","password"} (exactly these two strings).  On failure
- * answers 400/422 itself and returns -1; *root must be json_decref'd. */
-static int parse_credentials(api_request *r, json_t **root, credentials *c,
-                             enum MHD_Result *answered)
-{
-    json_error_t jerr;
-    *root = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!*root || !json_is_object(*root)) {
-        *answered = respond_error(r, 400, "bad_json", "body must be a JSON object", NULL);
-        return -1;
-    }
-    const char *key;
-    json_t *val;
-    json_object_foreach(*root, key, val) {
-        if (strcmp(key, "username") != 0 && strcmp(key, "password") != 0) {
-            *answered = respond_error(r, 422, "unknown_field", "unexpected field", key);
-            return -1;
-        }
-        if (!json_is_string(val)) {
-            *answered = respond_error(r, 422, "wrong_type", "must be a string", key);
-            return -1;
-        }
-    }
-    json_t *u = json_object_get(*root, "username"), *p = json_object_get(*root, "password");
-    if (!u || !p) {
-        *answered = respond_error(r, 422, "missing_field", "username and password are required",
-                                  u ? "password" : "username");
-        return -1;
-    }
-    c->username = json_string_value(u);
-    c->password = json_string_value(p);
-    c->password_len = json_string_length(p);
-    return 0;
-}
-
-/* 422 unless the password meets the policy; NULL when it does. */
-static const char *password_problem(const credentials *c)
-{
-    if (c->password_len > PASSWORD_MAX_BYTES)
-        return "password is too long";
-    if (vc_utf8_chars((const unsigned char *)c->password, c->password_len) < PASSWORD_MIN_CHARS)
-        return "password must have at least 10 characters";
-    return NULL;
-}
-
 /* Inserts the account; 201, 409 when taken, 503 when PostgreSQL fails. */
 static enum MHD_Result create_account(api_request *r, const credentials *c)
 {
@@ -94,18 +43,11 @@ enum MHD_Result handle_register(api_request *r)
 {
     json_t *root;
     credentials c;
-    enum MHD_Result answered;
-    if (parse_credentials(r, &root, &c, &answered) < 0) {
-        json_decref(root);
-        return answered;
-    }
+    api_problem p;
     enum MHD_Result ret;
-    const char *weak = password_problem(&c);
-    if (!vc_username_valid(c.username, strlen(c.username)))
-        ret = respond_error(r, 422, "invalid_username", "3-32 characters of [a-z0-9_.-]",
-                            "username");
-    else if (weak)
-        ret = respond_error(r, 422, "weak_password", weak, "password");
+    if (parse_credentials(r->body, r->body_len, &root, &c, &p) < 0 ||
+        check_new_account(&c, &p) < 0)
+        ret = respond_problem(r, &p);
     else
         ret = create_account(r, &c);
     json_decref(root);
@@ -134,10 +76,10 @@ enum MHD_Result handle_login(api_request *r)
 {
     json_t *root;
     credentials c;
-    enum MHD_Result answered;
-    if (parse_credentials(r, &root, &c, &answered) < 0) {
+    api_problem p;
+    if (parse_credentials(r->body, r->body_len, &root, &c, &p) < 0) {
         json_decref(root);
-        return answered;
+        return respond_problem(r, &p);
     }
     char *hash;
     enum MHD_Result ret;

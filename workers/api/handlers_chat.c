@@ -19,8 +19,6 @@
 #include "ulid.h"
 #include "validate.h"
 
-#define PAGE_DEFAULT 50
-#define PAGE_MAX 200
 #define RESUME_MAX 1000 /* backlog sent on resume; older gaps need a page fetch */
 
 /* Columns every message query selects, in this order. */
@@ -70,31 +68,6 @@ enum MHD_Result handle_conversations(api_request *r)
                             (json_int_t)strtoll(PQgetvalue(res, i, 7), NULL, 10)));
     PQclear(res);
     return respond_json(r, 200, json_pack("{s:o}", "conversations", list));
-}
-
-typedef struct {
-    const char *before, *after; /* NULL when absent */
-    unsigned limit;
-} page_query;
-
-/* Reads before/after/limit; answers 422 itself on a bad value. */
-static int parse_page(api_request *r, page_query *q, enum MHD_Result *answered)
-{
-    q->before = query_get(r, "before");
-    q->after = query_get(r, "after");
-    if (q->before && !vc_ulid_valid(q->before, strlen(q->before))) {
-        *answered = respond_error(r, 422, "bad_cursor", "before must be a message id", "before");
-        return -1;
-    }
-    if (q->after && !vc_ulid_valid(q->after, strlen(q->after))) {
-        *answered = respond_error(r, 422, "bad_cursor", "after must be a message id", "after");
-        return -1;
-    }
-    if (query_uint(r, "limit", PAGE_DEFAULT, 1, PAGE_MAX, &q->limit) < 0) {
-        *answered = respond_error(r, 422, "bad_limit", "limit must be 1-200", "limit");
-        return -1;
-    }
-    return 0;
 }
 
 /* Newest first, except "after only" which walks forward from the cursor
@@ -152,15 +125,12 @@ enum MHD_Result handle_messages(api_request *r)
     if (token_check(r, &why) < 0)
         return respond_unauthorized(r, why);
     char peer[VC_USERNAME_MAX + 1];
-    if (r->param_lens[0] > VC_USERNAME_MAX || !vc_username_valid(r->params[0], r->param_lens[0]))
-        return respond_error(r, 422, "bad_peer", "peer must be a username", "peer");
-    memcpy(peer, r->params[0], r->param_lens[0]);
-    peer[r->param_lens[0]] = '\0';
-
     page_query q;
-    enum MHD_Result answered;
-    if (parse_page(r, &q, &answered) < 0)
-        return answered;
+    api_problem p;
+    if (parse_peer(r->params[0], r->param_lens[0], peer, &p) < 0 ||
+        parse_page(query_get(r, "before"), query_get(r, "after"), query_get(r, "limit"), &q,
+                   &p) < 0)
+        return respond_problem(r, &p);
     char conv[VC_CONV_MAX + 1], limit[16];
     vc_conversation_id(r->claims.sub, peer, conv);
     snprintf(limit, sizeof limit, "%u", q.limit + 1);
@@ -216,23 +186,20 @@ static void free_ids(char **ids, size_t n)
     free(ids);
 }
 
-/* Last-Event-ID header (EventSource reconnect) or ?last_event_id= (first
- * connect of a page that remembers where it was). */
-static const char *resume_cursor(api_request *r)
-{
-    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
-    return h ? h : query_get(r, "last_event_id");
-}
 
 enum MHD_Result handle_chat_stream(api_request *r)
 {
     const char *why;
     if (token_check(r, &why) < 0)
         return respond_unauthorized(r, why);
-    const char *last = resume_cursor(r);
-    if (last && !vc_ulid_valid(last, strlen(last)))
-        return respond_error(r, 422, "bad_cursor", "Last-Event-ID must be a message id",
-                             "Last-Event-ID");
+    /* Last-Event-ID header (EventSource reconnect) or ?last_event_id= (first
+     * connect of a page that remembers where it was). */
+    const char *last;
+    api_problem p;
+    if (parse_resume_cursor(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                        "Last-Event-ID"),
+                            query_get(r, "last_event_id"), &last, &p) < 0)
+        return respond_problem(r, &p);
     /* Register before reading the backlog so nothing published in between
      * is lost; go_live drops what the backlog already holds. */
     sse_client *c = sse_client_open(r->app->hub, SSE_CHAT, r->claims.sub, 1);

@@ -14,8 +14,6 @@
 #include "sse.h"
 #include "strbuf.h"
 
-#define RECENT_DEFAULT 20
-#define RECENT_MAX 100 /* the sink caps the list at 100 */
 
 enum MHD_Result handle_polls(api_request *r)
 {
@@ -73,8 +71,9 @@ enum MHD_Result handle_recent(api_request *r)
     if (idx < 0)
         return unknown_poll(r);
     unsigned limit;
-    if (query_uint(r, "limit", RECENT_DEFAULT, 1, RECENT_MAX, &limit) < 0)
-        return respond_error(r, 422, "bad_limit", "limit must be 1-100", "limit");
+    api_problem p;
+    if (parse_recent_limit(query_get(r, "limit"), &limit, &p) < 0)
+        return respond_problem(r, &p);
     const char *id = r->app->catalog->polls[idx].id;
     redisReply *rep = rds_command("LRANGE poll:%s:recent 0 %u", id, limit - 1);
     if (!rep || rep->type != REDIS_REPLY_ARRAY) {

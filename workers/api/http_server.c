@@ -13,12 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "query.h"
+#include "request_parse.h"
 #include "respond.h"
 #include "router.h"
 #include "sse.h"
@@ -38,39 +38,24 @@ double api_now_monotonic(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int is_json_content(struct MHD_Connection *conn)
-{
-    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (!ct || strncasecmp(ct, "application/json", 16) != 0)
-        return 0;
-    return ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ';
-}
-
 /* Declared length above the limit: refuse before reading the body. */
 static int declared_too_large(struct MHD_Connection *conn)
 {
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
-    return cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY;
+    return parse_declared_too_large(
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH));
 }
 
 /* Checks that do not depend on the route; answers and returns 1 if one fails. */
 static int precheck(api_request *r, request_state *st, enum MHD_Result *ret)
 {
-    if (st->too_large) {
-        *ret = respond_error(r, 413, "too_large", "body exceeds 4096 bytes", NULL);
-        return 1;
-    }
-    if (query_too_large(r->conn)) {
-        *ret = respond_error(r, 400, "bad_query", "too many or too long query parameters",
-                             NULL);
-        return 1;
-    }
-    /* A body must be JSON; a bodyless POST (logout) needs no Content-Type. */
-    if (strcmp(r->method, "POST") == 0 && r->body_len > 0 && !is_json_content(r->conn)) {
-        *ret = respond_error(r, 415, "unsupported_media_type",
-                             "Content-Type must be application/json", NULL);
+    size_t nparams, longest;
+    api_problem p;
+    query_measure(r->conn, &nparams, &longest);
+    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (parse_request_limits(st->too_large, nparams, longest, r->method, r->body_len, ct,
+                             &p) < 0) {
+        *ret = respond_problem(r, &p);
         return 1;
     }
     return 0;

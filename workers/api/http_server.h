@@ -7,8 +7,6 @@
 
 #include "api.h"
 
-#define HTTP_MAX_BODY 4096 /* every api body is a small JSON object */
-
 struct MHD_Daemon *http_start(api_app *app);
 
 /* Stops accepting, ends SSE streams, gives in-flight requests up to

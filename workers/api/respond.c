@@ -71,13 +71,23 @@ enum MHD_Result respond_empty(api_request *r, unsigned status)
     return respond_queue(r, status, resp);
 }
 
-enum MHD_Result respond_error(api_request *r, unsigned status, const char *code,
-                              const char *detail, const char *field)
+json_t *respond_error_body(const char *code, const char *detail, const char *field)
 {
     json_t *body = json_pack("{s:s, s:s}", "error", code, "detail", detail);
     if (body && field)
         json_object_set_new(body, "field", json_string(field));
-    return respond_json(r, status, body);
+    return body;
+}
+
+enum MHD_Result respond_error(api_request *r, unsigned status, const char *code,
+                              const char *detail, const char *field)
+{
+    return respond_json(r, status, respond_error_body(code, detail, field));
+}
+
+enum MHD_Result respond_problem(api_request *r, const api_problem *p)
+{
+    return respond_error(r, p->status, p->error, p->detail, p->field);
 }
 
 enum MHD_Result respond_unavailable(api_request *r, const char *what)

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "request_parse.h"
 
 /* body is stolen (decref'd here); NULL body answers 500. */
 enum MHD_Result respond_json(api_request *r, unsigned status, json_t *body);
@@ -18,9 +19,14 @@ enum MHD_Result respond_json(api_request *r, unsigned status, json_t *body);
 enum MHD_Result respond_raw(api_request *r, unsigned status, const char *content_type,
                             const char *data, size_t len);
 enum MHD_Result respond_empty(api_request *r, unsigned status);
+/* The {"error","detail","field"} body (field may be NULL); NULL when code or
+ * detail is not UTF-8 or memory ran out (respond_json then answers 500). */
+json_t *respond_error_body(const char *code, const char *detail, const char *field);
 /* field may be NULL. */
 enum MHD_Result respond_error(api_request *r, unsigned status, const char *code,
                               const char *detail, const char *field);
+/* A client error found by request_parse.c. */
+enum MHD_Result respond_problem(api_request *r, const api_problem *p);
 /* 503 with Retry-After for a store that is down. */
 enum MHD_Result respond_unavailable(api_request *r, const char *what);
 

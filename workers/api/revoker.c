@@ -5,7 +5,6 @@
 #include "revoker.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,6 +15,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "revocation.h"
 
 struct revoker {
     rd_kafka_t *producer;
@@ -184,18 +184,15 @@ static int assign_all(revoker *rv, int nparts)
 
 static void apply_record(revoker *rv, const rd_kafka_message_t *m)
 {
-    json_error_t jerr;
-    json_t *v = json_loadb(m->payload, m->len, 0, &jerr);
-    const char *jti = NULL;
-    json_int_t exp = 0;
-    if (v && json_unpack(v, "{s:s, s:I}", "jti", &jti, "exp", &exp) == 0) {
-        if (exp >= (json_int_t)time(NULL) && revocations_add(rv->set, jti, exp) < 0)
-            log_error("revocation_oom", "cannot record jti");
-        metrics_inc(M_REVOCATIONS_CONSUMED);
-    } else {
+    vc_revocation rec;
+    vc_revocation_status st = vc_revocation_parse(m->payload, m->len, time(NULL), &rec);
+    if (st == VC_REVOCATION_MALFORMED) {
         log_warn("revocation_bad", "unparsable record at offset %lld", (long long)m->offset);
+        return;
     }
-    json_decref(v);
+    if (st == VC_REVOCATION_OK && revocations_add(rv->set, rec.jti, rec.exp) < 0)
+        log_error("revocation_oom", "cannot record jti");
+    metrics_inc(M_REVOCATIONS_CONSUMED);
 }
 
 static void wait_for_topic(revoker *rv, int *nparts)
@@ -286,9 +283,7 @@ static int wait_delivery(delivery_wait *w)
 
 int revoker_publish(revoker *rv, const char *jti, int64_t exp)
 {
-    json_t *record = json_pack("{s:s, s:I}", "jti", jti, "exp", (json_int_t)exp);
-    char *value = record ? json_dumps(record, JSON_COMPACT) : NULL;
-    json_decref(record);
+    char *value = vc_revocation_dump(jti, exp);
     delivery_wait *w = value ? delivery_wait_new() : NULL;
     if (!w) {
         free(value);

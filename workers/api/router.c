@@ -44,8 +44,8 @@ void router_init(void)
     unmatched_metric = metrics_register_route("unmatched");
 }
 
-/* 1 if path matches pattern; wildcard segments are stored in r->params. */
-static int match(const char *pattern, const char *path, api_request *r)
+/* 1 if path matches pattern; wildcard segments are stored in params/lens. */
+static int match(const char *pattern, const char *path, const char **params, size_t *lens)
 {
     size_t np = 0;
     while (*pattern && *path) {
@@ -53,8 +53,8 @@ static int match(const char *pattern, const char *path, api_request *r)
             size_t seg = strcspn(path, "/");
             if (seg == 0 || np >= API_MAX_PATH_PARAMS)
                 return 0;
-            r->params[np] = path;
-            r->param_lens[np++] = seg;
+            params[np] = path;
+            lens[np++] = seg;
             path += seg;
             pattern++;
         } else if (*pattern++ != *path++) {
@@ -70,18 +70,34 @@ static int method_is(const char *want, const char *got)
     return strcmp(want, got) == 0 || (strcmp(want, "GET") == 0 && strcmp(got, "HEAD") == 0);
 }
 
+int router_find(const char *method, const char *path, const char **params, size_t *lens,
+                int *path_route)
+{
+    *path_route = -1;
+    for (size_t i = 0; i < NROUTES; i++) {
+        if (!match(routes[i].pattern, path, params, lens))
+            continue;
+        *path_route = (int)i;
+        if (method_is(routes[i].method, method))
+            return (int)i;
+    }
+    return -1;
+}
+
+const char *router_route_name(int i)
+{
+    return i >= 0 && (size_t)i < NROUTES ? routes[i].name : NULL;
+}
+
 enum MHD_Result router_dispatch(api_request *r)
 {
-    const route *path_match = NULL;
-    for (size_t i = 0; i < NROUTES; i++) {
-        if (!match(routes[i].pattern, r->path, r))
-            continue;
-        path_match = &routes[i];
-        if (method_is(routes[i].method, r->method)) {
-            r->route = routes[i].metric;
-            return routes[i].handler(r);
-        }
+    int path_route;
+    int i = router_find(r->method, r->path, r->params, r->param_lens, &path_route);
+    if (i >= 0) {
+        r->route = routes[i].metric;
+        return routes[i].handler(r);
     }
+    const route *path_match = path_route >= 0 ? &routes[path_route] : NULL;
     r->route = path_match ? path_match->metric : unmatched_metric;
     if (!path_match)
         return respond_error(r, 404, "not_found", "no such endpoint", NULL);

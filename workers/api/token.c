@@ -5,11 +5,11 @@
 
 #include <pthread.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "log.h"
 #include "metrics.h"
+#include "request_parse.h"
 #include "respond.h"
 #include "revoked.h"
 #include "ulid.h"
@@ -45,14 +45,8 @@ int token_issue(api_app *app, const char *username, char **token, int64_t *exp)
 /* Bearer credentials from the Authorization header, or NULL. */
 static const char *bearer_token(struct MHD_Connection *conn)
 {
-    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-        return NULL;
-    h += 7;
-    while (*h == ' ')
-        h++;
-    return *h ? h : NULL;
+    return parse_bearer(
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
 }
 
 int token_check(api_request *r, const char **why)

@@ -19,7 +19,9 @@
 #include "etag.h"
 #include "metrics.h"
 #include "password.h"
+#include "request_parse.h"
 #include "revoked.h"
+#include "router.h"
 #include "sse.h"
 #include "strbuf.h"
 
@@ -229,6 +231,101 @@ static void etag_if_none_match_lists(void **state)
     assert_int_equal(etag_matches(",,", tag), 0);
 }
 
+/* The request reading the fuzz target drives: exact codes for the cases a client meets. */
+static void request_parse_answers_4xx(void **state)
+{
+    (void)state;
+    api_problem p = {0};
+    unsigned n;
+    assert_int_equal(parse_uint_value(NULL, 7, 1, 9, &n), 0);
+    assert_int_equal(n, 7);
+    assert_int_equal(parse_uint_value("9", 7, 1, 9, &n), 0);
+    assert_int_equal(n, 9);
+    const char *bad[] = {"", "0", "10", "+1", "-1", " 1", "1 ", "0x1", "18446744073709551617"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(parse_uint_value(bad[i], 7, 1, 9, &n), -1);
+
+    page_query q;
+    assert_int_equal(parse_page(NULL, "01KAMXS8BV0000000000000001", NULL, &q, &p), 0);
+    assert_int_equal(q.limit, PAGE_DEFAULT);
+    assert_int_equal(parse_page("01kamxs8bv", NULL, NULL, &q, &p), -1);
+    assert_int_equal(p.status, 422);
+    assert_string_equal(p.field, "before");
+    assert_int_equal(parse_page(NULL, NULL, "201", &q, &p), -1);
+    assert_string_equal(p.error, "bad_limit");
+
+    const char *last;
+    assert_int_equal(parse_resume_cursor(NULL, "01KAMXS8BV0000000000000001", &last, &p), 0);
+    assert_non_null(last);
+    assert_int_equal(parse_resume_cursor("x", "01KAMXS8BV0000000000000001", &last, &p), -1);
+    assert_string_equal(p.field, "Last-Event-ID");
+
+    char peer[VC_USERNAME_MAX + 1];
+    assert_int_equal(parse_peer("bob/messages", 3, peer, &p), 0);
+    assert_string_equal(peer, "bob");
+    assert_int_equal(parse_peer("Bob", 3, peer, &p), -1);
+
+    assert_string_equal(parse_bearer("bearer   a.b.c"), "a.b.c");
+    assert_null(parse_bearer("Bearer    "));
+    assert_null(parse_bearer("Basic a"));
+
+    assert_int_equal(parse_request_limits(0, 9, 1, "GET", 0, NULL, &p), -1);
+    assert_int_equal(p.status, 400);
+    assert_int_equal(parse_request_limits(0, 1, 1, "POST", 2, "text/plain", &p), -1);
+    assert_int_equal(p.status, 415);
+    assert_int_equal(parse_request_limits(0, 1, 1, "POST", 2, "application/json;x", &p), 0);
+    assert_int_equal(parse_request_limits(0, 1, 1, "POST", 0, NULL, &p), 0); /* logout */
+    assert_int_equal(parse_declared_too_large("4097"), 1);
+    assert_int_equal(parse_declared_too_large("4096"), 0);
+}
+
+static void request_parse_credentials(void **state)
+{
+    (void)state;
+    api_problem p = {0};
+    credentials c;
+    json_t *root;
+    static const struct {
+        const char *body;
+        unsigned status;
+        const char *error;
+    } cases[] = {
+        {"[]", 400, "bad_json"},
+        {"{\"username\":\"alice\",\"username\":\"bob\",\"password\":\"x\"}", 400, "bad_json"},
+        {"{\"username\":\"alice\"}", 422, "missing_field"},
+        {"{\"username\":\"alice\",\"password\":1}", 422, "wrong_type"},
+        {"{\"username\":\"alice\",\"password\":\"x\",\"admin\":true}", 422, "unknown_field"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(parse_credentials(cases[i].body, strlen(cases[i].body), &root, &c, &p), -1);
+        assert_int_equal(p.status, cases[i].status);
+        assert_string_equal(p.error, cases[i].error);
+        json_decref(root);
+    }
+    const char *ok = "{\"username\":\"alice\",\"password\":\"\u00e9\u00e9\u00e9\u00e9\u00e9"
+                     "\u00e9\u00e9\u00e9\u00e9\"}";
+    assert_int_equal(parse_credentials(ok, strlen(ok), &root, &c, &p), 0);
+    assert_int_equal(check_new_account(&c, &p), -1); /* 9 characters in 18 bytes */
+    assert_string_equal(p.error, "weak_password");
+    json_decref(root);
+}
+
+static void router_finds_routes_and_segments(void **state)
+{
+    (void)state;
+    const char *params[API_MAX_PATH_PARAMS] = {0};
+    size_t lens[API_MAX_PATH_PARAMS] = {0};
+    int path_route;
+    int i = router_find("HEAD", "/api/chat/conversations/bob/messages", params, lens, &path_route);
+    assert_string_equal(router_route_name(i), "chat_messages");
+    assert_int_equal(lens[0], 3);
+    assert_memory_equal(params[0], "bob", 3);
+    assert_int_equal(router_find("POST", "/api/auth/me", params, lens, &path_route), -1);
+    assert_string_equal(router_route_name(path_route), "auth_me"); /* 405 */
+    assert_int_equal(router_find("GET", "/api/polls//results", params, lens, &path_route), -1);
+    assert_int_equal(path_route, -1); /* 404 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +340,9 @@ int main(void)
         cmocka_unit_test(metrics_render_prometheus_text),
         cmocka_unit_test(etag_ignores_generated_at_only),
         cmocka_unit_test(etag_if_none_match_lists),
+        cmocka_unit_test(request_parse_answers_4xx),
+        cmocka_unit_test(request_parse_credentials),
+        cmocka_unit_test(router_finds_routes_and_segments),
     };
     return cmocka_run_group_tests_name("vote-api units", tests, NULL, NULL);
 }
