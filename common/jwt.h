@@ -19,6 +19,8 @@
 #define VC_JWT_SUB_MAX  64
 #define VC_JWT_JTI_MAX  64
 #define VC_JWT_MAX_LEN  4096   /* longer tokens are rejected unparsed */
+#define VC_JWT_LEEWAY_MAX 300  /* largest exp/nbf leeway a verifier may allow:
+                                  revocations outlive exp by this much */
 
 typedef struct {
     char           kid[VC_JWT_KID_MAX + 1];

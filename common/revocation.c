@@ -28,10 +28,15 @@ vc_revocation_status vc_revocation_parse(const char *buf, size_t len, int64_t no
         rec->jti_len = json_string_length(jti);
         memcpy(rec->jti, json_string_value(jti), rec->jti_len);
         rec->exp = json_integer_value(exp);
-        st = rec->exp > now ? VC_REVOCATION_OK : VC_REVOCATION_EXPIRED;
+        st = vc_revocation_live(rec->exp, now) ? VC_REVOCATION_OK : VC_REVOCATION_EXPIRED;
     }
     json_decref(root);
     return st;
+}
+
+int vc_revocation_live(int64_t exp, int64_t now)
+{
+    return exp > now - VC_JWT_LEEWAY_MAX;
 }
 
 char *vc_revocation_dump(const char *jti, int64_t exp)

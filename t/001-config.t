@@ -156,3 +156,15 @@ location = /api/votes { vote_enqueue vote; }
 --- must_die
 --- error_log
 invalid kafka property "linger.mss"
+
+=== TEST 15: a JWT leeway longer than revocations are kept fails the start
+A revocation is kept until exp + 300 s; a longer leeway would let a logged-out
+token pass again after its exp, so nginx refuses it.
+--- http_config
+vote_kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
+vote_jwt_secrets $TEST_NGINX_JWT_SECRETS;
+--- config
+location = /api/chat/messages { vote_enqueue chat; vote_jwt_leeway 301s; }
+--- must_die
+--- error_log
+"vote_jwt_leeway" must be at most 300 seconds

@@ -74,7 +74,8 @@ static void ngx_http_vote_revoke(ngx_log_t *log, const char *jti, size_t len, ti
 
     s.data = (u_char *) jti;
     s.len = len;
-    if (exp <= ngx_time() || ngx_str_rbtree_lookup(&ngx_http_vote_rv->tree, &s, hash) != NULL) {
+    if (!vc_revocation_live(exp, ngx_time())
+        || ngx_str_rbtree_lookup(&ngx_http_vote_rv->tree, &s, hash) != NULL) {
         return;                /* already expired, or already known */
     }
     node = ngx_alloc(sizeof(ngx_http_vote_revoked_t) + len, log);
@@ -100,7 +101,9 @@ static void ngx_http_vote_purge_all(ngx_uint_t only_expired)
     }
     for (n = ngx_rbtree_min(tree->root, tree->sentinel); n; n = next) {
         next = ngx_rbtree_next(tree, n);
-        if (!only_expired || ((ngx_http_vote_revoked_t *) n)->exp <= now) {
+        if (!only_expired
+            || !vc_revocation_live(((ngx_http_vote_revoked_t *) n)->exp, now))
+        {
             ngx_rbtree_delete(tree, n);
             ngx_free(n);
         }

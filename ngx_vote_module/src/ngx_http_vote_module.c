@@ -416,6 +416,13 @@ static char *ngx_http_vote_merge_loc_conf(ngx_conf_t *cf, void *parent, void *ch
     ngx_conf_merge_uint_value(conf->max_depth, prev->max_depth, 4);
     ngx_conf_merge_sec_value(conf->retry_after, prev->retry_after, 1);
     ngx_conf_merge_sec_value(conf->jwt_leeway, prev->jwt_leeway, 5);
+    if (conf->jwt_leeway > VC_JWT_LEEWAY_MAX) {
+        /* revocations are kept only VC_JWT_LEEWAY_MAX past exp */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"vote_jwt_leeway\" must be at most %d seconds",
+                           VC_JWT_LEEWAY_MAX);
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_value(conf->metrics, prev->metrics, 0);
     return ngx_http_vote_check_loc(cf, conf);
 }

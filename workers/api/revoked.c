@@ -6,6 +6,8 @@
  */
 #include "revoked.h"
 
+#include "revocation.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +66,8 @@ void revocations_free(revocations *set)
     free(set);
 }
 
-/* Drops expired entries; caller holds the write lock. */
+/* Drops entries whose revocation no longer matters (common/revocation.h's
+ * rule); caller holds the write lock. */
 static void sweep_expired(revocations *set)
 {
     int64_t now = (int64_t)time(NULL);
@@ -72,7 +75,7 @@ static void sweep_expired(revocations *set)
         entry **pp = &set->buckets[i];
         while (*pp) {
             entry *e = *pp;
-            if (e->exp < now) {
+            if (!vc_revocation_live(e->exp, now)) {
                 *pp = e->next;
                 free(e);
                 set->count--;

@@ -16,6 +16,8 @@
 #include "validate.h"
 
 #define CLOCK_LEEWAY_S 5
+_Static_assert(CLOCK_LEEWAY_S <= VC_JWT_LEEWAY_MAX,
+               "revocations outlive exp only by VC_JWT_LEEWAY_MAX");
 
 /* common/ulid generators are not thread-safe: one per handler thread. */
 static __thread vc_ulid_gen ulid_gen;
