@@ -249,6 +249,7 @@ def kafka_run_votes(brokers, topic, start, end, timeout):
     This is the run's own slice of the log: what the sinks had to store, whatever else the
     stores hold."""
     out, bad = {}, 0
+    start = {int(k): v for k, v in start.items()}      # a snapshot read back from JSON has "0"
     t_end = time.time() + timeout
     for part, e in sorted(end.items()):
         b = start.get(part)

@@ -134,6 +134,15 @@ is "$(audit check --results "$work/rk.json" --before "$work/before.json" --timeo
 results "$work/rk.json" 4 1 1 run-$$ 1
 is "$(audit check --results "$work/rk.json" --before "$work/before.json" --timeout 60 --allow-unknown)" 0 "... PASS when one request had no answer (4 <= 5 <= 5)"
 
+is "$(audit snapshot --out "$work/before2.json")" 0 "a second snapshot, the topic holding records"
+stored 1 vote 5
+$R hincrby "poll:$poll:totals" A 1 >/dev/null; $R incrby "poll:$poll:count" 1 >/dev/null
+results "$work/r5.json" 1 0 1; withids "$work/r5.json" "[\"$poll-v-5\"]"
+"$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); d["ids"]["chat"]=[sys.argv[2]]; json.dump(d, open(sys.argv[1], "w"))' \
+    "$work/r5.json" "audit-selftest-$$-1"
+is "$(audit check --results "$work/r5.json" --before "$work/before2.json" --timeout 60)" 0 "only the records after that snapshot are the run's: PASS" \
+    || diag "$(grep -E 'MISMATCH|FAIL|NOT|took' "$work/out")"
+
 # --timeout: the MongoDB-wire server frozen, the look-ups cannot end; the audit must.
 mpid=$(cat "${STATE_DIR:-$root/.state}/run/mongo.pid" 2>/dev/null)
 if [ -n "$mpid" ] && kill -0 "$mpid" 2>/dev/null; then
