@@ -27,7 +27,7 @@ STACK_DIR=$ROOT/stack
 
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 KAFKA_LIBS=$CACHE_DIR/kafka-$KAFKA_VERSION/libs
-FERRETDB_BIN=$CACHE_DIR/bin/ferretdb-local-$FERRETDB_VERSION
+FERRETDB_BIN=$CACHE_DIR/bin/ferretdb-local-$FERRETDB_VERSION-idfix   # see stack/ferretdb/vendor-patched.sh
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 PG_CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=vote user=vote"
 MONGO_URI=mongodb://127.0.0.1:$MONGO_PORT/

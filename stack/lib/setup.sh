@@ -44,7 +44,9 @@ setup_ferretdb() {
     command -v go >/dev/null || die "go not found: the MongoDB-wire server is built with the Go toolchain"
     mkdir -p "$(dirname "$FERRETDB_BIN")"
     info "go build (first time: downloads modules through the Go module proxy, ~1-3 min)"
-    (cd "$STACK_DIR/ferretdb" && go build -trimpath -o "$FERRETDB_BIN.tmp" .) > "$CACHE_DIR/ferretdb-build.log" 2>&1 \
+    ("$STACK_DIR/ferretdb/vendor-patched.sh" "$CACHE_DIR/ferretdb-src" \
+        && cd "$CACHE_DIR/ferretdb-src" && go build -mod=vendor -trimpath -o "$FERRETDB_BIN.tmp" .) \
+        > "$CACHE_DIR/ferretdb-build.log" 2>&1 \
         || { tail -20 "$CACHE_DIR/ferretdb-build.log" >&2; die "FerretDB build failed (log: $CACHE_DIR/ferretdb-build.log)"; }
     mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
     ok "built $FERRETDB_BIN"
