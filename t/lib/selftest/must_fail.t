@@ -33,12 +33,16 @@ my @expect_not_ok = (
     qr/TEST 7: .* - nginx started/,
     qr/ERROR: client socket timed out - .*TEST 8/,
     qr/TEST 9: .* - response_body_like - response is expected/,
+    qr/TEST 10: .* - response_body - response is expected/,
+    qr/TEST 11: .* - command "curl .*" generates stderr output/,
+    qr/TEST 11: .* - status code ok/,      # no response, as in the real module
 );
 my @expect_ok = (
     qr/TEST 1: wrong status - response_body - response is expected/,
     qr/TEST 2: wrong body - status code ok/,
     qr/TEST 3: .* - status code ok/,
     qr/TEST 5: .* - status code ok/,
+    qr/TEST 10: .* - status code ok/,
 );
 my @not_ok = grep { /^not ok / } split /\n/, $out;
 my @ok     = grep { /^ok / } split /\n/, $out;

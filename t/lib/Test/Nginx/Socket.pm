@@ -906,7 +906,7 @@ sub _use_http2 {
             Test::More::diag("WARNING: $name - using pipelined_requests, will not use HTTP/2");
         } elsif (!defined $req) {
         } elsif (!ref $req && $req =~ m{HTTP/1\.0}s) {
-            Test::More::diag("WARNING: $name - explicitly rquires HTTP 1.0, so will not use HTTP/2");
+            Test::More::diag("WARNING: $name - explicitly requires HTTP 1.0, so will not use HTTP/2");
         } else {
             $on = 1;
         }
