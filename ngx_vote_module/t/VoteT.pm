@@ -1,6 +1,7 @@
 # VoteT.pm - helpers for the module's Test::Nginx suites (t/0*.t):
 #   - environment for the nginx.conf blocks: $TEST_NGINX_KAFKA_BROKERS,
-#     $TEST_NGINX_POLLS, $TEST_NGINX_JWT_SECRETS, $TEST_NGINX_TOPIC (a unique
+#     $TEST_NGINX_POLLS, $TEST_NGINX_JWT_SECRETS, $TEST_NGINX_CERT_DIR (the
+#     test certificate of t/cert/), $TEST_NGINX_TOPIC (a unique
 #     per-run prefix, so suites never see each other's messages);
 #   - real Kafka topics created for the run (KAFKA_TOPICS_CMD from build.sh, or
 #     Kafka's TopicCommand), read back with kcat, deleted when the suite ends;
@@ -41,6 +42,8 @@ our $OLD_SECRET = 'test-secret-0123456789abcdef-0';
 
 $ENV{TEST_NGINX_KAFKA_BROKERS} = $brokers;
 $ENV{TEST_NGINX_POLLS} = "$root/stack/polls.json";
+# the committed test-only certificate (t/cert/README.md) for "listen ... ssl" servers
+$ENV{TEST_NGINX_CERT_DIR} ||= "$root/t/cert";
 $ENV{TEST_NGINX_TOPIC} = $prefix;
 $ENV{TEST_NGINX_JWT_SECRETS} = "$dir/jwt-secrets";
 $ENV{TEST_NGINX_TMP} = $dir;
