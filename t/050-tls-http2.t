@@ -61,7 +61,7 @@ value_like: "choice":"quetzal-punk"
 
 === TEST 2: broker durability over HTTP/2: the 202 waits for the broker's ack
 --- config
-location = /api/votes { vote_enqueue vote; vote_durability broker; vote_topic $TEST_NGINX_TOPIC-votes; }
+location = /api/votes { vote_enqueue vote; vote_durability broker; vote_ack_timeout 10s; vote_topic $TEST_NGINX_TOPIC-votes; }
 --- http2
 --- curl_protocol: https
 --- request
@@ -132,7 +132,7 @@ Content-Type: application/json
 
 === TEST 7: metrics over HTTP/2 count the HTTP/2 votes
 --- config
-location = /api/votes { vote_enqueue vote; vote_durability broker; vote_topic $TEST_NGINX_TOPIC-votes; }
+location = /api/votes { vote_enqueue vote; vote_durability broker; vote_ack_timeout 10s; vote_topic $TEST_NGINX_TOPIC-votes; }
 location = /metrics { vote_metrics; }
 --- http2
 --- curl_protocol: https
