@@ -109,7 +109,7 @@ Content-Type: application/json
 --- timeout: 1
 --- abort
 --- ignore_response
---- wait: 0.5
+--- wait: 1.5
 --- error_log
 client prematurely closed connection
 --- shutdown_error_log
@@ -130,7 +130,7 @@ Content-Type: application/json
 --- timeout: 1
 --- abort
 --- ignore_response
---- wait: 3
+--- wait: 6
 --- error_log
 client prematurely closed connection
 vote: delivered, the request was already answered or gone
