@@ -1,11 +1,14 @@
 # VoteT.pm - helpers for the module's Test::Nginx suites (t/0*.t):
 #   - environment for the nginx.conf blocks: $TEST_NGINX_KAFKA_BROKERS,
-#     $TEST_NGINX_POLLS, $TEST_NGINX_JWT_SECRETS, $TEST_NGINX_TOPIC (a unique
+#     $TEST_NGINX_POLLS, $TEST_NGINX_JWT_SECRETS, $TEST_NGINX_CERT_DIR (the
+#     test certificate of t/cert/), $TEST_NGINX_TOPIC (a unique
 #     per-run prefix, so suites never see each other's messages);
 #   - real Kafka topics created for the run (KAFKA_TOPICS_CMD from build.sh, or
 #     Kafka's TopicCommand), read back with kcat, deleted when the suite ends;
 #   - HS256 tokens built independently of the module (Digest::SHA), including
 #     deliberately broken ones;
+#   - http_request(): one plain HTTP/1.1 request to the block's nginx, for
+#     --- init code that must put nginx in a state before the checked request;
 #   - two extra block sections, checked after the response:
 #       --- kafka_readback      topic/key/value_like/header lines: the message the
 #                               response's id names must be in the topic
@@ -20,12 +23,13 @@ use Cwd qw(abs_path);
 use Digest::SHA qw(hmac_sha256);
 use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
+use IO::Socket::INET;
 use JSON::PP;
 use MIME::Base64 qw(encode_base64);
 use Time::HiRes qw(sleep);
 use Exporter 'import';
 
-our @EXPORT = qw(jwt topic kafka_messages kafka_produce create_topics);
+our @EXPORT = qw(jwt topic kafka_messages kafka_produce create_topics http_request);
 
 my $root = abs_path(dirname(__FILE__) . '/../..');
 my $brokers = $ENV{TEST_NGINX_KAFKA_BROKERS} || $ENV{KAFKA_BROKERS} || '127.0.0.1:9092';
@@ -38,6 +42,8 @@ our $OLD_SECRET = 'test-secret-0123456789abcdef-0';
 
 $ENV{TEST_NGINX_KAFKA_BROKERS} = $brokers;
 $ENV{TEST_NGINX_POLLS} = "$root/stack/polls.json";
+# the committed test-only certificate (t/cert/README.md) for "listen ... ssl" servers
+$ENV{TEST_NGINX_CERT_DIR} ||= "$root/t/cert";
 $ENV{TEST_NGINX_TOPIC} = $prefix;
 $ENV{TEST_NGINX_JWT_SECRETS} = "$dir/jwt-secrets";
 $ENV{TEST_NGINX_TMP} = $dir;
@@ -78,6 +84,27 @@ END {
     $? = $rc;
 }
 our $PID = $$;
+
+# http_request(METHOD, URI, BODY, HEADER => VALUE...): sends one request to the block's
+# nginx ($TEST_NGINX_SERVER_PORT, which both Test::Nginx runners set) and returns its
+# status code; dies when there is no answer. For --- init sections: what init sends is
+# not checked by the runner, so the caller states the status it needs.
+sub http_request {
+    my ($method, $uri, $body, %hdr) = @_;
+    $body //= '';
+    my $port = $ENV{TEST_NGINX_SERVER_PORT} || 1984;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 5)
+        or die "VoteT::http_request: cannot connect to 127.0.0.1:$port: $!\n";
+    my $h = join '', map { "$_: $hdr{$_}\r\n" } sort keys %hdr;
+    print $s "$method $uri HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n$h"
+           . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    local $/;
+    my $resp = <$s> // '';
+    close $s;
+    $resp =~ m{^HTTP/1\.\d (\d{3})} or die "VoteT::http_request: no HTTP answer to $method $uri\n";
+    return $1;
+}
 
 sub b64url {
     my $s = encode_base64($_[0], '');

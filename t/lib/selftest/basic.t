@@ -4,8 +4,11 @@
 use strict;
 use warnings;
 use File::Temp ();
+use FindBin;
+use lib $FindBin::Bin;
+use SelfTestPort;
 BEGIN {
-    $ENV{TEST_NGINX_SERVER_PORT} = 1985;
+    $ENV{TEST_NGINX_SERVER_PORT} = selftest_port(1);
     $ENV{TEST_NGINX_SERVROOT} = File::Temp::tempdir('tn-selftest-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     $ENV{TEST_NGINX_SELFTEST_WORD} = 'quetzal';
 }
@@ -228,4 +231,4 @@ GET /t
 --- request
 GET /outer
 --- response_body chomp
-inner on 1985
+inner on $ServerPort

@@ -3,8 +3,11 @@
 use strict;
 use warnings;
 use File::Temp ();
+use FindBin;
+use lib $FindBin::Bin;
+use SelfTestPort;
 BEGIN {
-    $ENV{TEST_NGINX_SERVER_PORT} = 1986;
+    $ENV{TEST_NGINX_SERVER_PORT} = selftest_port(5);
     $ENV{TEST_NGINX_SERVROOT} = File::Temp::tempdir('tn-load-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     $ENV{TEST_NGINX_LOAD_MODULES} = '/nonexistent/ngx_selftest_missing_module.so';
 }

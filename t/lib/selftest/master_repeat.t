@@ -4,8 +4,11 @@
 use strict;
 use warnings;
 use File::Temp ();
+use FindBin;
+use lib $FindBin::Bin;
+use SelfTestPort;
 BEGIN {
-    $ENV{TEST_NGINX_SERVER_PORT} = 1986;
+    $ENV{TEST_NGINX_SERVER_PORT} = selftest_port(2);
     $ENV{TEST_NGINX_SERVROOT} = File::Temp::tempdir('tn-master-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     $ENV{SELFTEST_PASSED_ENV} = 'from-test-process';
 }

@@ -6,6 +6,8 @@ use warnings;
 use Test::More;
 use File::Temp ();
 use FindBin;
+use lib $FindBin::Bin;
+use SelfTestPort;
 
 my $vg = `command -v valgrind 2>/dev/null`;
 plan skip_all => 'valgrind not installed' unless $vg;
@@ -26,11 +28,11 @@ GET /t
 _T_
 close $f;
 local $ENV{TEST_NGINX_USE_VALGRIND} = 1;
-local $ENV{TEST_NGINX_SERVER_PORT} = 1988;
+local $ENV{TEST_NGINX_SERVER_PORT} = selftest_port(4);
 local $ENV{TEST_NGINX_SERVROOT} = "$dir/servroot";
 my $out = `$^X -I$FindBin::Bin/.. $dir/vg.t 2>&1`;
 is($? >> 8, 0, 'valgrind run exits 0') or diag $out;
-like($out, qr/^ok \d+ - TEST 1: under valgrind - status code ok/m, 'request answered under valgrind');
-like($out, qr/^ok \d+ - TEST 1: under valgrind - valgrind reports no memory errors/m, 'valgrind check emitted');
+like($out, qr/^ok \d+ - \S+ TEST 1: under valgrind - status code ok/m, 'request answered under valgrind');
+like($out, qr/^ok \d+ - \S+ TEST 1: under valgrind - valgrind reports no memory errors/m, 'valgrind check emitted');
 ok(-s "$dir/servroot/logs/valgrind.log" || -e "$dir/servroot/logs/valgrind.log", 'valgrind log written');
 done_testing();

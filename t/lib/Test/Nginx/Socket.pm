@@ -34,12 +34,14 @@ our $VERSION = '0.10-local';
 
 # ---------------------------------------------------------------- settings
 
+our $Randomize     = $ENV{TEST_NGINX_RANDOMIZE};
 our $ServerPort    = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
 our $ServerPortForClient = $ENV{TEST_NGINX_CLIENT_PORT} || $ServerPort;
 our $ServerAddr    = '127.0.0.1';
 our $ServerName    = 'localhost';
 our $NginxBinary   = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 our $Timeout       = $ENV{TEST_NGINX_TIMEOUT} || 3;
+our $TestNginxSleep = $ENV{TEST_NGINX_SLEEP} || 0.015;
 our $RepeatEach    = 1;
 our $NoShuffle     = $ENV{TEST_NGINX_NO_SHUFFLE} // 0;
 our $NoLongString  = 0;
@@ -49,11 +51,27 @@ our $Workers       = 1;
 our $WorkerConnections = 64;
 our $NoRootLocation = 0;
 our $UseValgrind   = $ENV{TEST_NGINX_USE_VALGRIND};
+our $UseHttp2      = $ENV{TEST_NGINX_USE_HTTP2};
+our $CheckAccumErrLog = $ENV{TEST_NGINX_CHECK_ACCUM_ERR_LOG};
+our $PostponeOutput = $ENV{TEST_NGINX_POSTPONE_OUTPUT};
+our $EventType     = $ENV{TEST_NGINX_EVENT_TYPE};
 our $Verbose       = $ENV{TEST_NGINX_VERBOSE};
 our $ConfigPreamble = '';
 our @EnvToNginx;
 our @BlockPreprocessors;
 our @ResponseBodyChecks;
+
+# TEST_NGINX_RANDOMIZE: a free port and t/servroot_PORT, so suites can run in parallel
+if ($Randomize) {
+    for (1 .. 1000) {
+        my $p = int(rand 63550) + 1985;
+        my $s = IO::Socket::INET->new(LocalAddr => $ServerAddr, LocalPort => $p,
+                                      Proto => 'tcp') or next;
+        close $s;
+        $ServerPort = $ServerPortForClient = $p;
+        last;
+    }
+}
 
 # servroot: $TEST_NGINX_SERVROOT, else $BUILD_DIR/t/servroot, else ./.build/t/servroot when
 # ./.build exists (git-ignored), else ./t/servroot like the real module
@@ -61,6 +79,8 @@ our $ServRoot = $ENV{TEST_NGINX_SERVROOT}
     || ($ENV{BUILD_DIR} ? File::Spec->catdir(abs_path($ENV{BUILD_DIR}) // $ENV{BUILD_DIR}, 't', 'servroot')
         : -d File::Spec->catdir(cwd(), '.build') ? File::Spec->catdir(cwd(), '.build', 't', 'servroot')
         : File::Spec->catdir(cwd(), 't', 'servroot'));
+$ServRoot .= "_$ServerPort" if $Randomize && !$ENV{TEST_NGINX_SERVROOT};
+$ENV{TEST_NGINX_SERVER_ROOT} = $ServRoot;
 our ($ConfDir, $LogDir, $HtmlDir, $ConfFile, $ErrLogFile, $AccLogFile, $PidFile, $StderrFile);
 
 sub _set_paths {
@@ -89,7 +109,8 @@ my @OUR_EXPORTS = qw(
     add_response_body_check no_root_location config_preamble
     server_port server_port_for_client server_addr server_root html_dir
     server_name timeout bail_out check_accum_error_log use_hup
-    no_nginx_manager no_check_leak default_timeout
+    no_nginx_manager no_check_leak default_timeout is_str
+    add_cleanup_handler
 );
 my @MORE_EXPORTS = qw(
     ok is isnt like unlike is_deeply cmp_ok pass fail diag note explain
@@ -145,7 +166,7 @@ sub master_process_enabled (@) {
 sub workers (@)             { if (@_) { $Workers = shift } $Workers }
 sub worker_connections (@)  { if (@_) { $WorkerConnections = shift } $WorkerConnections }
 sub env_to_nginx (@)        { push @EnvToNginx, @_ }
-sub add_block_preprocessor (&) { push @BlockPreprocessors, shift }
+sub add_block_preprocessor (&) { unshift @BlockPreprocessors, shift }
 sub add_response_body_check (&) { push @ResponseBodyChecks, shift }
 sub no_root_location ()     { $NoRootLocation = 1 }
 sub config_preamble ($)     { $ConfigPreamble = shift }
@@ -158,12 +179,18 @@ sub html_dir ()             { $HtmlDir }
 sub timeout (@)             { if (@_) { $Timeout = shift } $Timeout }
 sub default_timeout (@)     { timeout(@_) }
 sub bail_out (@)            { _stop_nginx(); Test::More::BAIL_OUT(join '', @_) }
-# Accepted for compatibility; this runner always restarts nginx per block and
-# always reads the error log from the start of each request.
-sub check_accum_error_log () { }
+# Accepted for compatibility; this runner always restarts nginx per block.
+sub check_accum_error_log () { $CheckAccumErrLog = 1 }
 sub use_hup ()              { }
 sub no_nginx_manager ()     { }
 sub no_check_leak ()        { }
+our @CleanupHandlers;
+sub add_cleanup_handler ($) { unshift @CleanupHandlers, shift }
+sub is_str (@) {
+    my ($got, $exp, $desc) = @_;
+    return Test::More::like($got, $exp, $desc) if ref $exp eq 'Regexp';
+    return Test::More::is($got, $exp, $desc);
+}
 
 # ---------------------------------------------------------------- block parsing
 
@@ -176,6 +203,7 @@ package Test::Nginx::Socket::Block {
     sub has_section { exists $_[0]{_sections}{ $_[1] } }
     sub set_value {
         my ($self, $key, @vals) = @_;
+        if ($key eq 'name') { $self->{name} = $vals[0]; return }
         push @{ $self->{_order} }, $key unless exists $self->{_sections}{$key};
         $self->{_sections}{$key} = @vals > 1 ? [@vals] : $vals[0];
         return;
@@ -300,9 +328,12 @@ sub run_tests () {
     }
     for my $block (@blocks) {
         $_->($block) for @BlockPreprocessors;
+        # test names start with the file, as in the real module
+        $block->set_value(name => "$0 " . $block->name);
         run_test($block);
     }
     _stop_nginx();
+    $_->() for @CleanupHandlers;
 }
 
 sub _expand_env {
@@ -331,6 +362,7 @@ sub _write_config {
     make_path($ConfDir, $LogDir, $HtmlDir, "$ServRoot/tmp");
 
     my $main_config = _expand_env($name, $block->main_config // '');
+    my $post_main_config = _expand_env($name, $block->post_main_config // '');
     my $http_config = _expand_env($name, $block->http_config // '');
     my $config      = _expand_env($name, $block->config // '');
 
@@ -341,6 +373,15 @@ sub _write_config {
     }
     my $env = join '', map { "env $_;\n" } @EnvToNginx;
     my ($daemon, $master) = ('on', $MasterProcessEnabled);
+    my $log_level = $block->log_level || $LogLevel;
+    my $server_name = $block->server_name // $ServerName;
+    my $listen_opts = _use_http2($block) ? ' http2' : '';
+    my $extra_http = '';
+    if (defined $PostponeOutput && $http_config !~ /\bpostpone_output\b/) {
+        $extra_http = "    postpone_output $PostponeOutput;\n";
+    }
+    my $events_use = $EventType ? "    use $EventType;\n" : '';
+    my $user = $> == 0 ? "user root;\n" : '';
     if ($UseValgrind) {
         ($daemon, $master) = ('off', 'off');   # valgrind follows one foreground process
     }
@@ -353,11 +394,11 @@ _EOC_
 
     my $conf = <<"_EOC_";
 # Generated by t/lib/Test/Nginx/Socket.pm for block: $name
-$load$ConfigPreamble
+$load
 worker_processes  $Workers;
 daemon $daemon;
 master_process $master;
-error_log $ErrLogFile $LogLevel;
+error_log $ErrLogFile $log_level;
 pid       $PidFile;
 $env
 $main_config
@@ -373,12 +414,16 @@ http {
     scgi_temp_path        $ServRoot/tmp/scgi;
 
 $http_config
-
+$extra_http
     server {
-        listen          $ServerAddr:$ServerPort;
-        server_name     '$ServerName';
+        listen          $ServerPort$listen_opts;
+        server_name     '$server_name';
 
         client_max_body_size 30M;
+
+        # Begin preamble config...
+$ConfigPreamble
+        # End preamble config...
 
         # Begin test case config...
 $config
@@ -387,10 +432,13 @@ $config
 $root_loc    }
 }
 
+$post_main_config
+
 events {
     accept_mutex off;
     worker_connections  $WorkerConnections;
-}
+$events_use}
+$user
 _EOC_
     open my $out, '>:raw', $ConfFile or bail_out("cannot write $ConfFile: $!");
     print $out $conf;
@@ -534,13 +582,27 @@ sub _slurp {
     return $d // '';
 }
 
-sub _errlog_size { return -s $ErrLogFile || 0 }
+# The error log window, as in the real module: each check reads the lines written
+# since the previous check (the first check of a block reads from the start, nginx's
+# startup and --- init included), unless check_accum_error_log() is in force.
+our $ErrLogFilePos = 0;
 
-sub _errlog_lines {
+sub _errlog_lines_all {
     my ($pos) = @_;
     open my $in, '<:raw', $ErrLogFile or return [];
     seek $in, $pos // 0, 0;
     my @lines = <$in>;
+    close $in;
+    return \@lines;
+}
+
+sub _error_log_data {
+    # lines written in the log phase come after the client saw the response
+    sleep $TestNginxSleep * 3;
+    open my $in, '<:raw', $ErrLogFile or return [];
+    seek $in, $ErrLogFilePos, 0 if !$CheckAccumErrLog && $ErrLogFilePos > 0;
+    my @lines = <$in>;
+    $ErrLogFilePos = tell($in) unless $CheckAccumErrLog;
     close $in;
     return \@lines;
 }
@@ -554,65 +616,107 @@ sub _fmt_str {
     return $s;
 }
 
-# error_log / no_error_log checks with the real module's test names and counts
-sub _check_error_log {
-    my ($block, $lines, $req_idx, $quiet_emerg) = @_;
-    my $name = $block->name;
-    for my $section (qw(error_log no_error_log)) {
-        my $pats = $block->$section;
-        next unless defined $pats;
-        if (!ref $pats) {
-            chomp $pats;
-            $pats = [ split /\n+/, $pats ];
-        } elsif (ref $pats eq 'Regexp') {
-            $pats = [$pats];
-        } else {
-            $pats = [@$pats];
-        }
-        if ($section eq 'error_log') {
-            my @left = @$pats;
-            for my $line (@$lines) {
-                for my $pat (@left) {
-                    next unless defined $pat;
-                    if ((ref $pat && $line =~ /$pat/) || (!ref $pat && $line =~ /\Q$pat\E/)) {
-                        Test::More::pass("$name - pattern \"$pat\" matches a line in error.log (req $req_idx)");
-                        undef $pat;
-                    }
-                }
-            }
-            for my $pat (grep { defined } @left) {
-                Test::More::fail("$name - pattern \"$pat\" matches a line in error.log (req $req_idx)");
-            }
-        } else {
-            my %found;
-            for my $line (@$lines) {
-                for my $pat (@$pats) {
-                    next if !defined $pat || $found{$pat};
-                    if ((ref $pat && $line =~ /$pat/) || (!ref $pat && $line =~ /\Q$pat\E/)) {
-                        $found{$pat} = 1;
-                        Test::More::fail("$name - pattern \"" . _fmt_str($pat)
-                            . "\" should not match any line in error.log but matches line \""
-                            . _fmt_str($line) . "\" (req $req_idx)");
-                    }
-                }
-            }
-            for my $pat (@$pats) {
-                next if !defined $pat || $found{$pat};
-                Test::More::pass("$name - pattern \"" . _fmt_str($pat)
-                    . "\" does not match a line in error.log (req $req_idx)");
+sub _patterns {
+    my ($pats) = @_;
+    return undef unless defined $pats;
+    if (!ref $pats) {
+        chomp $pats;
+        return [ split /\n+/, $pats ];
+    }
+    return [$pats] if ref $pats eq 'Regexp';
+    return [@$pats];
+}
+
+sub _line_matches {
+    my ($line, $pat) = @_;
+    return (ref $pat && $line =~ /$pat/) || $line =~ /\Q$pat\E/;
+}
+
+# "pattern matches a line" for each of $pats; $suffix names the request (" (req N)")
+sub _expect_lines {
+    my ($name, $what, $lines, $pats, $suffix) = @_;
+    for my $line (@$lines) {
+        for my $pat (@$pats) {
+            next unless defined $pat;
+            if (_line_matches($line, $pat)) {
+                Test::More::pass("$name - pattern \"$pat\" matches a line in $what$suffix");
+                undef $pat;
             }
         }
     }
+    for my $pat (grep { defined } @$pats) {
+        Test::More::fail("$name - pattern \"$pat\" should match a line in $what$suffix");
+    }
+}
+
+sub _refuse_lines {
+    my ($name, $what, $lines, $pats, $suffix) = @_;
+    my %found;
+    for my $line (@$lines) {
+        for my $pat (@$pats) {
+            next unless defined $pat;
+            next unless _line_matches($line, $pat);
+            $found{$pat} = 1;
+            Test::More::fail("$name - pattern \"" . _fmt_str($pat)
+                . "\" should not match any line in $what but matches line \""
+                . _fmt_str($line) . "\"$suffix");
+        }
+    }
+    for my $pat (@$pats) {
+        next if !defined $pat || $found{$pat};
+        Test::More::pass("$name - pattern \"" . _fmt_str($pat)
+            . "\" does not match a line in $what$suffix");
+    }
+}
+
+# --- error_log / --- no_error_log against the current window; "(req N)" is the
+# repetition (repeat_each) index, as in the real module
+sub _check_error_log {
+    my ($block, $rep_idx, $quiet_emerg, $extra) = @_;
+    my $name = $block->name;
+    my $lines = [ @{ $extra // [] }, @{ _error_log_data() } ];
+    my $suffix = " (req $rep_idx)";
+    if (my $pats = _patterns($block->error_log)) {
+        _expect_lines($name, 'error.log', $lines, $pats, $suffix);
+    }
+    if (my $pats = _patterns($block->no_error_log)) {
+        _refuse_lines($name, 'error.log', $lines, $pats, $suffix);
+    }
     # like the real module: warn (do not fail) on alert/crit/emerg lines nobody asked for
-    my $asked = join "\n", map { my $v = $block->$_; defined $v ? (ref $v eq 'ARRAY' ? "@$v" : "$v") : '' }
-                qw(error_log no_error_log);
+    my @asked = map { @{ _patterns($block->$_) // [] } } qw(error_log no_error_log);
     for my $lvl (qw(alert crit emerg)) {
-        next if index($asked, "[$lvl") >= 0;
+        next if grep { !ref $_ && index($_, "[$lvl") >= 0 } @asked;
         next if $quiet_emerg && $lvl eq 'emerg';   # must_die: emerg is the expected outcome
         for my $line (@$lines) {
             Test::More::diag("WARNING: $name - " . _fmt_str($line)) if $line =~ /\[$lvl\]/;
         }
     }
+    _check_assertions($name, $lines);
+}
+
+# a failed C assert() in nginx or a module is a failure wherever it shows up
+sub _check_assertions {
+    my ($name, $lines) = @_;
+    for my $line (@$lines) {
+        next unless $line =~ /\bAssertion .*?failed\b/;
+        chomp(my $l = $line);
+        Test::More::fail("$name - $l");
+    }
+}
+
+# --- shutdown_error_log (and --- no_shutdown_error_log with it, as in the real
+# module, which ignores the latter alone): the lines written after the block's
+# last check, through nginx's exit
+sub _check_shutdown_error_log {
+    my ($block) = @_;
+    return unless defined $block->shutdown_error_log;
+    my $name = $block->name;
+    my $lines = _error_log_data();
+    if (my $pats = _patterns($block->no_shutdown_error_log)) {
+        _refuse_lines($name, 'error.log', $lines, $pats, '');
+    }
+    _expect_lines($name, 'error.log', $lines, _patterns($block->shutdown_error_log), '');
+    _check_assertions($name, $lines);
 }
 
 sub _indexed {
@@ -640,7 +744,7 @@ sub _parse_more_headers {
 
 # "METHOD [URI [HTTP/x.y]]\nbody..." -> the bytes to send
 sub _build_request {
-    my ($name, $req, $more_headers) = @_;
+    my ($name, $req, $more_headers, $conn) = @_;
     1 while $req =~ s/^\s*#[^\n]*\n//s || $req =~ s/^\s+//s;
     my ($first, $body) = split /\n/, $req, 2;
     $first //= '';
@@ -660,7 +764,7 @@ sub _build_request {
     }
     my $h = '';
     $h .= "Host: $ServerName\r\n" if $hdrs !~ /(?:^|\n)Host:/i;
-    $h .= "Connection: close\r\n" if $hdrs !~ /(?:^|\n)Connection/i;
+    $h .= "Connection: " . ($conn // 'close') . "\r\n" if $hdrs !~ /(?:^|\n)Connection/i;
     return "$meth $uri $ver\r\n$h$hdrs$len\r\n$body";
 }
 
@@ -670,9 +774,19 @@ sub _requests_for_block {
     if (defined(my $raw = $block->raw_request)) {
         return [ ref $raw eq 'ARRAY' ? $raw : [$raw] ];   # one request, maybe several packets
     }
+    my $mh = $block->more_headers;
+    if (defined(my $pl = $block->pipelined_requests)) {
+        # one keep-alive connection; the last request closes it
+        bail_out("$name - invalid entries in --- pipelined_requests") unless ref $pl eq 'ARRAY';
+        my $all = '';
+        for my $i (0 .. $#$pl) {
+            my $h = ref $mh eq 'ARRAY' ? $mh->[$i] : $mh;
+            $all .= _build_request($name, $pl->[$i], $h, $i == $#$pl ? 'close' : 'keep-alive');
+        }
+        return [ [$all] ];
+    }
     my $req = $block->request;
     bail_out("$name - no --- request or --- raw_request section") unless defined $req;
-    my $mh = $block->more_headers;
     if (ref $req eq 'ARRAY') {
         my @list;
         my $i = 0;
@@ -737,6 +851,7 @@ sub _send_request {
                     last PACKET;
                 }
                 $off += $n;
+                $end = time + $timeout;   # the timeout is per I/O event, as in the real one
             }
         }
     }
@@ -756,6 +871,7 @@ sub _send_request {
         }
         last if $n == 0;
         $resp .= $chunk;
+        $end = time + $timeout;
     }
     close $sock;
     if ($timed_out) {
@@ -768,16 +884,124 @@ sub _send_request {
     return ($resp, $timed_out);
 }
 
-# -> { code, headers => { lc name => [values] }, raw_headers, body }
+# HTTP/2 as in the real module: a block with --- http2, or every block that can under
+# TEST_NGINX_USE_HTTP2 (not raw_request or pipelined_requests, not an explicit HTTP/1.0
+# request); the server then listens with "http2" and curl sends the requests
+sub _use_http2 {
+    my ($block) = @_;
+    my $cached = $block->test_nginx_enabled_http2;
+    return $cached if defined $cached;
+    my $name = $block->name;
+    my $on = 0;
+    if (defined $block->http2) {
+        bail_out("cannot use --- http2 with --- raw_request") if defined $block->raw_request;
+        bail_out("cannot use --- http2 with --- pipelined_requests")
+            if defined $block->pipelined_requests;
+        $on = 1;
+    } elsif ($UseHttp2) {
+        my $req = $block->request;
+        if (defined $block->raw_request) {
+            Test::More::diag("WARNING: $name - using raw_request HTTP/2, will not use HTTP/2");
+        } elsif (defined $block->pipelined_requests) {
+            Test::More::diag("WARNING: $name - using pipelined_requests, will not use HTTP/2");
+        } elsif (!defined $req) {
+        } elsif (!ref $req && $req =~ m{HTTP/1\.0}s) {
+            Test::More::diag("WARNING: $name - explicitly requires HTTP 1.0, so will not use HTTP/2");
+        } else {
+            $on = 1;
+        }
+    }
+    $block->set_value(test_nginx_enabled_http2 => $on);
+    return $on;
+}
+
+# the curl command line the real module builds for a request (gen_curl_cmd_from_req)
+sub _curl_cmd {
+    my ($block, $req, $timeout) = @_;
+    my $name = $block->name;
+    my ($meth, $uri, $ver);
+    if ($req =~ m{^\s*(\w+)\s+(\S+)\s+HTTP/(\S+)\r?\n}smig) {
+        ($meth, $uri, $ver) = ($1, $2, $3);
+    } else {
+        bail_out("$name - cannot parse the status line in the request: $req");
+    }
+    my @args = ('curl', '-i', '-H', 'User-Agent:', '-H', 'Accept:', '-H', 'Host:',
+                $Verbose ? '-vv' : '-sS', '--http2', '--http2-prior-knowledge');
+    push @args, $meth eq 'HEAD' ? ('-I') : ('-X', $meth);
+    push @args, '-0' if $ver ne '1.1';
+    my $found_ct;
+    if ($req =~ m{\G(.*?)\r?\n\r?\n}gcs) {
+        for my $h (grep { !/^Connection\s*:/i } split /\r\n/, $1) {
+            $found_ct = 1 if $h =~ /^\s*Content-Type\s*:/i;
+            push @args, '-H', $h;
+        }
+    }
+    if ($req =~ m{\G(.+)}gcsm) {
+        push @args, '-H', 'Content-Type: ' unless $found_ct;
+        my $file = "$HtmlDir/curl.data.bin";
+        open my $fh, '>:raw', $file or bail_out("$name - cannot write $file: $!");
+        print $fh $1;
+        close $fh;
+        push @args, '--data-binary', "\@$file";
+    }
+    push @args, '--connect-timeout', $timeout, '--max-time', $timeout;
+    push @args, split ' ', $block->curl_options if defined $block->curl_options;
+    my $proto = $block->curl_protocol // 'http';
+    my $addr = $block->server_addr_for_client // $ServerAddr;
+    push @args, "$proto://$addr:$ServerPortForClient$uri";
+    return \@args;
+}
+
+# -> the raw response curl printed (status line, headers, body), undef on failure
+sub _send_request_by_curl {
+    my ($block, $packets, $timeout) = @_;
+    my $name = $block->name;
+    my $cmd = _curl_cmd($block, join('', @$packets), $timeout);
+    Test::More::diag("running @$cmd") if $Verbose;
+    my ($out_f, $err_f) = ("$LogDir/curl.out", "$LogDir/curl.err");
+    my $pid = fork();
+    bail_out("fork failed: $!") unless defined $pid;
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', $out_f;
+        open STDERR, '>', $err_f;
+        exec @$cmd or POSIX::_exit(127);
+    }
+    my $deadline = time + $timeout + 2;
+    while (waitpid($pid, WNOHANG) == 0) {
+        if (time > $deadline) { kill 'KILL', $pid; waitpid($pid, 0); last }
+        sleep 0.01;
+    }
+    my ($out, $err) = (_slurp($out_f), _slurp($err_f));
+    if (!length $out) {
+        my $want = $block->curl_error;
+        if (defined $want && length $err
+            && (ref $want ? $err =~ /$want/ : index($err, $want) >= 0)) {
+            return undef;
+        }
+        if (length $err) {
+            Test::More::fail("$name - command \"@$cmd\" generates stderr output: $err");
+        } else {
+            Test::More::fail("$name - curl command \"@$cmd\" generates no stdout output");
+        }
+        return undef;
+    }
+    Test::More::diag("WARNING: $name - command \"@$cmd\" generates stderr output: $err")
+        if length $err;
+    return $out;
+}
+
+# -> ({ code, headers => { lc name => [values] }, raw_headers, body }, bytes left over
+# after this response: the next pipelined response)
 sub _parse_response {
     my ($name, $raw, $head_req) = @_;
     my $res = { code => '', headers => {}, raw_headers => '', body => '' };
-    return $res unless defined $raw && length $raw;
+    return ($res, undef) unless defined $raw && length $raw;
     my ($head, $body) = split /\r\n\r\n/, $raw, 2;
     $res->{raw_headers} = "$head\r\n";
     my @lines = split /\r\n/, $head;
     my $status = shift @lines // '';
-    if ($status =~ m{^HTTP/\d\.\d\s+(\d{3})}) {
+    if ($status =~ m{^HTTP/[\d.]+\s+(\d{3})}) {       # HTTP/1.x, or HTTP/2 from curl
         $res->{code} = $1;
     }
     for my $l (@lines) {
@@ -786,9 +1010,11 @@ sub _parse_response {
         push @{ $res->{headers}{ lc $k } }, $v // '';
     }
     $body //= '';
-    return $res if $head_req || $res->{code} eq '304' || $res->{code} eq '204';
+    return ($res, length $body ? $body : undef)
+        if $head_req || $res->{code} eq '304' || $res->{code} eq '204';
     my $te = _header($res, 'Transfer-Encoding');
     my $cl = _header($res, 'Content-Length');
+    my $left;
     if (defined $te && lc $te eq 'chunked') {
         my $decoded = '';
         my $pos = 0;
@@ -799,7 +1025,11 @@ sub _parse_response {
             }
             my $size = hex $1;
             $pos += length $&;
-            if ($size == 0) { last }
+            if ($size == 0) {
+                $pos += 2 if substr($body, $pos, 2) eq "\r\n";
+                $left = substr($body, $pos) if $pos < length $body;
+                last;
+            }
             if (length($body) < $pos + $size + 2) {
                 Test::More::fail("$name - invalid chunked data received (not enough octets for the data section)");
                 $decoded .= substr($body, $pos);
@@ -820,11 +1050,12 @@ sub _parse_response {
             $res->{body} = $body;
         } else {
             $res->{body} = substr($body, 0, $cl);
+            $left = substr($body, $cl) if length $body > $cl;
         }
     } else {
         $res->{body} = $body;
     }
-    return $res;
+    return ($res, $left);
 }
 
 sub _header {
@@ -900,10 +1131,13 @@ sub _check_response {
     if (defined $block->response_body) {
         my $exp = _indexed($name, $block->response_body, $req_idx, $need_array);
         if (ref $exp) {
-            Test::More::like($content, $exp, "$name - response_body - like (req $rep_idx)");
+            Test::More::like($content, $exp,
+                "$name - response_body - like (repeated req $rep_idx, req $req_idx)");
         } else {
             $exp =~ s/\$ServerPort\b/$ServerPort/g;
-            Test::More::is($content, $exp, "$name - response_body - response is expected (req $rep_idx)");
+            $exp =~ s/\$ServerPortForClient\b/$ServerPortForClient/g;
+            Test::More::is($content, $exp,
+                "$name - response_body - response is expected (repeated req $rep_idx, req $req_idx)");
         }
     } elsif (defined $block->response_body_like || defined $block->response_body_unlike) {
         my ($type, $pat) = defined $block->response_body_like
@@ -944,6 +1178,7 @@ sub run_test ($) {
 
     _stop_nginx();       # leftovers of a previous block or an aborted run
     _write_config($block);
+    $ErrLogFilePos = 0;
 
     my $must_die = $block->must_die;
     if (defined $must_die) {
@@ -954,8 +1189,8 @@ sub run_test ($) {
             } else {
                 Test::More::isnt($status, 0, "$name - die as expected");
             }
-            my @lines = ((split /^/m, $stderr), @{ _errlog_lines(0) });
-            _check_error_log($block, \@lines, $i, 1);
+            $ErrLogFilePos = 0;
+            _check_error_log($block, $i, 1, [ split /^/m, $stderr ]);
             if ($status == 0) {
                 Test::More::diag("WARNING: $name - nginx must die but it does not; killing it (req $i)");
                 _stop_nginx();
@@ -974,28 +1209,44 @@ sub run_test ($) {
         _filter_eval($init);
     }
 
+    # the real module's order: for each repetition, every request is sent and its
+    # response checked; after each request but the last, --- wait is slept and the
+    # error log checked; after the last, --- wait, then the final error log check
+    $ErrLogFilePos = 0;
     my $reqs = _requests_for_block($block);
-    my $need_array = @$reqs > 1;
+    my $pipelined = $block->pipelined_requests;
+    my $need_array = $pipelined ? 1 : @$reqs > 1;
     my $timeout = _parse_time($block->timeout) // $Timeout;
     my $wait = _parse_time($block->wait);
 
     for my $rep (0 .. $RepeatEach - 1) {
-        my $pos = _errlog_size();
+        write_user_files_again($block) if $rep > 0;
         for my $ri (0 .. $#$reqs) {
             my $packets = $reqs->[$ri];
-            my $head_req = $packets->[0] =~ /^\s*HEAD\s/ ? 1 : 0;
-            my ($raw) = _send_request($block, $packets, $timeout);
+            my $head_req = join('', @$packets) =~ /^\s*HEAD\s/ ? 1 : 0;
+            my ($raw) = _use_http2($block)
+                ? _send_request_by_curl($block, $packets, $timeout)
+                : _send_request($block, $packets, $timeout);
             if ($Verbose) { Test::More::diag("response: " . ($raw // '(none)')) }
-            if (!defined $block->ignore_response) {
-                my $res = _parse_response($name, $raw, $head_req);
-                _check_response($block, $res, $ri, $rep, $need_array);
+            my $n = $pipelined ? scalar @$pipelined : 1;
+            for my $k (0 .. $n - 1) {
+                my $req_idx = $pipelined ? $k : $ri;
+                my ($res, $left);
+                if (!defined $block->ignore_response) {
+                    ($res, $left) = _parse_response($name, $raw, $head_req);
+                    _check_response($block, $res, $req_idx, $rep, $need_array);
+                }
+                $raw = $left;
+                my $last = $k == $n - 1 && $ri == $#$reqs;
+                next if $last;
+                sleep $wait if $wait;
+                _check_error_log($block, $rep);
             }
         }
         sleep $wait if $wait;
-        _check_error_log($block, _errlog_lines($pos), $rep);
+        _check_error_log($block, $rep);
     }
 
-    my $pos = _errlog_size();
     my $pid = $ValgrindPid // _read_pid();
     if ($pid && !_is_running($pid)) {
         # with master_process off a crash leaves no "exited on signal" line: say it here
@@ -1003,18 +1254,18 @@ sub run_test ($) {
                          . " (crash or exit; see $ErrLogFile)");
     }
     _stop_nginx();
-    if (defined $block->shutdown_error_log || defined $block->no_shutdown_error_log) {
-        my $b2 = Test::Nginx::Socket::Block->new(name => "$name - shutdown");
-        $b2->set_value(error_log => $block->shutdown_error_log) if defined $block->shutdown_error_log;
-        $b2->set_value(no_error_log => $block->no_shutdown_error_log) if defined $block->no_shutdown_error_log;
-        _check_error_log($b2, _errlog_lines($pos), 0);
-    }
+    _check_shutdown_error_log($block);
     if ($UseValgrind) {
         my $log = _slurp("$LogDir/valgrind.log");
         my $bad = $log =~ /ERROR SUMMARY: [1-9]|definitely lost: [1-9]|Invalid (?:read|write|free)|uninitialised/;
         Test::More::ok(!$bad, "$name - valgrind reports no memory errors")
             or Test::More::diag($log);
     }
+}
+
+sub write_user_files_again {
+    my ($block) = @_;
+    _write_user_files($block->name, $block->user_files) if defined $block->user_files;
 }
 
 END {
