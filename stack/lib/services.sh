@@ -22,7 +22,7 @@ service_port_var() {
 }
 
 # ---- Kafka (KRaft, one JVM) ----------------------------------------------------------------
-kafka_java() { java -Xmx128m -Dlog4j.configuration="file:$STACK_DIR/kafka/tools-log4j.properties" -cp "$KAFKA_LIBS/*" "$@"; }
+kafka_java() { java -Xmx128m -Dlog4j2.configurationFile="$STACK_DIR/kafka/tools-log4j2.properties" -cp "$KAFKA_LIBS/*" "$@"; }
 
 start_kafka() {
     [ -f "$KAFKA_LIBS/.complete" ] || die "Kafka jars missing: run ./build.sh setup"
@@ -35,7 +35,7 @@ start_kafka() {
     fi
     # shellcheck disable=SC2086 # KAFKA_GC_OPTS is a list of JVM flags
     spawn kafka java "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" $KAFKA_GC_OPTS \
-        -Djava.awt.headless=true -Dlog4j.configuration="file:$STACK_DIR/kafka/log4j.properties" \
+        -Djava.awt.headless=true -Dlog4j2.configurationFile="$STACK_DIR/kafka/log4j2.properties" \
         -cp "$KAFKA_LIBS/*" kafka.Kafka "$STATE_DIR/kafka/server.properties"
 }
 ready_kafka() { kcat -b "$KAFKA_BROKERS" -L -m 2 -q 2>/dev/null | grep -q 'broker 1 at'; }
