@@ -61,25 +61,57 @@ ready_redis() { [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
 stop_redis() { stop_pid redis 20; }
 
 # ---- PostgreSQL ----------------------------------------------------------------------------
+# As root the server runs as "postgres", which must reach its data and socket directories.
+# When it cannot enter $STATE_DIR (a checkout under a 0700 directory, such as root's home),
+# they live under postgres' home, one directory per state directory, and $STATE_DIR/postgres
+# is a symlink to the data directory, which also records the choice for later runs.
+# Sets PG_DATA and PG_SOCKET.
+pg_dirs() {
+    local link=$STATE_DIR/postgres home base
+    if [ -L "$link" ]; then
+        PG_DATA=$(readlink "$link"); PG_SOCKET=$(dirname "$PG_DATA")/socket; return
+    fi
+    PG_DATA=$link; PG_SOCKET=$STATE_DIR/postgres-socket
+    [ "$(id -u)" = 0 ] || return 0
+    mkdir -p "$STATE_DIR"
+    runuser -u postgres -- test -x "$STATE_DIR" && return 0
+    [ -f "$link/PG_VERSION" ] && die "PostgreSQL's data in $link is out of reach of the postgres user: make every parent directory of $STATE_DIR enterable by it (chmod o+x) or run ./build.sh clean"
+    home=$(getent passwd postgres | cut -d: -f6)
+    base=$home/vote-stack/$(printf '%s' "$STATE_DIR" | sha256sum | cut -c1-16)
+    (cd / && runuser -u postgres -- mkdir -p "$base/data" "$base/socket") 2>/dev/null \
+        || die "the postgres user cannot enter $STATE_DIR nor create $base: set STATE_DIR to a directory it can enter (e.g. STATE_DIR=/var/tmp/vote-state)"
+    rm -rf "$link"; ln -s "$base/data" "$link"
+    PG_DATA=$base/data; PG_SOCKET=$base/socket
+}
+
+# The directory pg_dirs made under postgres' home, if any (removed by ./build.sh clean).
+pg_outside_dir() {
+    local target
+    target=$(readlink "$STATE_DIR/postgres" 2>/dev/null) || return 1
+    case "$target" in */vote-stack/*/data) dirname "$target" ;; *) return 1 ;; esac
+}
+
+# The server's output goes to a log file opened here, not by the server: postgres may not be
+# able to open a file under $STATE_DIR.
 start_postgres() {
     [ -n "$PG_BIN" ] || die "PostgreSQL server binaries not found: run ./build.sh setup"
-    local data=$STATE_DIR/postgres
-    if [ ! -f "$data/PG_VERSION" ]; then
-        mkdir -p "$data"; [ "$(id -u)" = 0 ] && chown postgres: "$data"
-        as_pg "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+    pg_dirs
+    if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+        mkdir -p "$PG_DATA"; [ "$(id -u)" = 0 ] && chown postgres: "$PG_DATA"
+        as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
             >> "$LOG_DIR/postgres.log" 2>&1 || die "initdb failed (see $LOG_DIR/postgres.log)"
     fi
-    mkdir -p "$STATE_DIR/postgres-socket"; touch "$LOG_DIR/postgres.log"
-    [ "$(id -u)" = 0 ] && chown postgres: "$STATE_DIR/postgres-socket" "$LOG_DIR/postgres.log"
-    as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$LOG_DIR/postgres.log" -w -t "$READY_TIMEOUT" \
-        -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $STATE_DIR/postgres-socket -c max_connections=200 -c synchronous_commit=on -c fsync=on" \
-        start > /dev/null || die "PostgreSQL failed to start (see $LOG_DIR/postgres.log)"
-    head -n 1 "$data/postmaster.pid" > "$(pidfile postgres)"
+    mkdir -p "$PG_SOCKET"; [ "$(id -u)" = 0 ] && chown postgres: "$PG_SOCKET"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -w -t "$READY_TIMEOUT" \
+        -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PG_SOCKET -c max_connections=200 -c synchronous_commit=on -c fsync=on" \
+        start >> "$LOG_DIR/postgres.log" 2>&1 || die "PostgreSQL failed to start (see $LOG_DIR/postgres.log)"
+    head -n 1 "$PG_DATA/postmaster.pid" > "$(pidfile postgres)"
 }
 ready_postgres() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT"; }
 stop_postgres() {
     live_pid postgres >/dev/null || return 0
-    as_pg "$PG_BIN/pg_ctl" -D "$STATE_DIR/postgres" -m fast -w -t 30 stop >/dev/null 2>&1 || stop_pid postgres 30
+    pg_dirs
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 || stop_pid postgres 30
     rm -f "$(pidfile postgres)"
 }
 psql_admin() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"; }
@@ -279,6 +311,7 @@ cmd_down() {
 cmd_clean() {
     cmd_down
     step "Removing $STATE_DIR"
+    local outside; outside=$(pg_outside_dir) && rm -rf "$outside"
     rm -rf "$STATE_DIR"; ok "removed"
 }
 
@@ -304,4 +337,4 @@ cmd_logs() {
 
 # Stops or starts one service (used by fault tests: ./build.sh stop-service redis).
 cmd_stop_service() { [ -n "${1:-}" ] || die "usage: build.sh stop-service SERVICE"; type "stop_$1" >/dev/null 2>&1 || die "unknown service '$1' (services: $SERVICES)"; stop_"$1"; ok "$1 stopped"; }
-cmd_start_service() { [ -n "${1:-}" ] || die "usage: build.sh start-service SERVICE"; type "start_$1" >/dev/null 2>&1 || die "unknown service '$1' (services: $SERVICES)"; start_service "$1"; }
+cmd_start_service() { [ -n "${1:-}" ] || die "usage: build.sh start-service SERVICE"; type "start_$1" >/dev/null 2>&1 || die "unknown service '$1' (services: $SERVICES)"; mkdir -p "$RUN_DIR" "$LOG_DIR"; start_service "$1"; }
