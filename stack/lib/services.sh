@@ -180,7 +180,19 @@ render_edge_conf() {
         envsubst "$vars" < "$f" > "$dir/conf/$(basename "$f")"
     done
 }
-nginx_cmd() { nginx -p "$STATE_DIR/nginx" -c "$STATE_DIR/nginx/conf/nginx.conf" -e "$LOG_DIR/edge.log" "$@"; }
+# Started as root, nginx runs its workers as "nobody", and they read web/ and write the results
+# cache under $STATE_DIR. When nobody cannot reach those (a checkout under a 0700 directory,
+# such as root's home), the workers run as root instead.
+edge_user_args() {
+    [ "$(id -u)" = 0 ] || return 0
+    mkdir -p "$STATE_DIR/nginx"
+    runuser -u nobody -- test -r "$ROOT/web/index.html" -a -x "$STATE_DIR/nginx" 2>/dev/null && return 0
+    printf '%s\n' -g 'user root;'
+}
+nginx_cmd() {
+    local user_args; mapfile -t user_args < <(edge_user_args)
+    nginx -p "$STATE_DIR/nginx" -c "$STATE_DIR/nginx/conf/nginx.conf" -e "$LOG_DIR/edge.log" "${user_args[@]}" "$@"
+}
 start_edge() {
     [ -f "$BUILD_DIR/modules/ngx_http_vote_module.so" ] || die "ngx_vote_module is not built: run ./build.sh build"
     render_edge_conf
