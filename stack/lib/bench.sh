@@ -39,8 +39,8 @@ PY
 
 # Header lines every section starts with.
 bench_stamp() {
-    printf -- '- date: %s\n- machine: %s\n- command: `%s`\n\n' \
-        "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(machine_line)" "$1"
+    printf -- '- date: %s\n- machine: %s\n- Kafka: %s\n- command: `%s`\n\n' \
+        "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(machine_line)" "$KAFKA_VERSION" "$1"
 }
 
 # wrk with keep-alive: prints "RPS P50_MS P99_MS REQUESTS WRK_CPU_SECONDS" for a POST of file $2

@@ -117,9 +117,10 @@ stop_pid() {
 # Renders ${VAR} references of template $1 into file $2 with the current settings.
 render() { mkdir -p "$(dirname "$2")"; envsubst < "$1" > "$2"; }
 
-# Runs a command as the PostgreSQL owner: "postgres" when we are root (the server refuses root).
+# Runs a command as the PostgreSQL owner: "postgres" when we are root (the server refuses root),
+# from / since the working directory may be out of its reach.
 as_pg() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # ./build.sh env: the exported settings, for running one test by hand.

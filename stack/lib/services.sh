@@ -22,7 +22,7 @@ service_port_var() {
 }
 
 # ---- Kafka (KRaft, one JVM) ----------------------------------------------------------------
-kafka_java() { java -Xmx128m -Dlog4j.configuration="file:$STACK_DIR/kafka/tools-log4j.properties" -cp "$KAFKA_LIBS/*" "$@"; }
+kafka_java() { java -Xmx128m -Dlog4j2.configurationFile="$STACK_DIR/kafka/tools-log4j2.properties" -cp "$KAFKA_LIBS/*" "$@"; }
 
 start_kafka() {
     [ -f "$KAFKA_LIBS/.complete" ] || die "Kafka jars missing: run ./build.sh setup"
@@ -35,7 +35,7 @@ start_kafka() {
     fi
     # shellcheck disable=SC2086 # KAFKA_GC_OPTS is a list of JVM flags
     spawn kafka java "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" $KAFKA_GC_OPTS \
-        -Djava.awt.headless=true -Dlog4j.configuration="file:$STACK_DIR/kafka/log4j.properties" \
+        -Djava.awt.headless=true -Dlog4j2.configurationFile="$STACK_DIR/kafka/log4j2.properties" \
         -cp "$KAFKA_LIBS/*" kafka.Kafka "$STATE_DIR/kafka/server.properties"
 }
 ready_kafka() { kcat -b "$KAFKA_BROKERS" -L -m 2 -q 2>/dev/null | grep -q 'broker 1 at'; }
@@ -61,25 +61,57 @@ ready_redis() { [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
 stop_redis() { stop_pid redis 20; }
 
 # ---- PostgreSQL ----------------------------------------------------------------------------
+# As root the server runs as "postgres", which must reach its data and socket directories.
+# When it cannot enter $STATE_DIR (a checkout under a 0700 directory, such as root's home),
+# they live under postgres' home, one directory per state directory, and $STATE_DIR/postgres
+# is a symlink to the data directory, which also records the choice for later runs.
+# Sets PG_DATA and PG_SOCKET.
+pg_dirs() {
+    local link=$STATE_DIR/postgres home base
+    if [ -L "$link" ]; then
+        PG_DATA=$(readlink "$link"); PG_SOCKET=$(dirname "$PG_DATA")/socket; return
+    fi
+    PG_DATA=$link; PG_SOCKET=$STATE_DIR/postgres-socket
+    [ "$(id -u)" = 0 ] || return 0
+    mkdir -p "$STATE_DIR"
+    runuser -u postgres -- test -x "$STATE_DIR" && return 0
+    [ -f "$link/PG_VERSION" ] && die "PostgreSQL's data in $link is out of reach of the postgres user: make every parent directory of $STATE_DIR enterable by it (chmod o+x) or run ./build.sh clean"
+    home=$(getent passwd postgres | cut -d: -f6)
+    base=$home/vote-stack/$(printf '%s' "$STATE_DIR" | sha256sum | cut -c1-16)
+    (cd / && runuser -u postgres -- mkdir -p "$base/data" "$base/socket") 2>/dev/null \
+        || die "the postgres user cannot enter $STATE_DIR nor create $base: set STATE_DIR to a directory it can enter (e.g. STATE_DIR=/var/tmp/vote-state)"
+    rm -rf "$link"; ln -s "$base/data" "$link"
+    PG_DATA=$base/data; PG_SOCKET=$base/socket
+}
+
+# The directory pg_dirs made under postgres' home, if any (removed by ./build.sh clean).
+pg_outside_dir() {
+    local target
+    target=$(readlink "$STATE_DIR/postgres" 2>/dev/null) || return 1
+    case "$target" in */vote-stack/*/data) dirname "$target" ;; *) return 1 ;; esac
+}
+
+# The server's output goes to a log file opened here, not by the server: postgres may not be
+# able to open a file under $STATE_DIR.
 start_postgres() {
     [ -n "$PG_BIN" ] || die "PostgreSQL server binaries not found: run ./build.sh setup"
-    local data=$STATE_DIR/postgres
-    if [ ! -f "$data/PG_VERSION" ]; then
-        mkdir -p "$data"; [ "$(id -u)" = 0 ] && chown postgres: "$data"
-        as_pg "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+    pg_dirs
+    if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+        mkdir -p "$PG_DATA"; [ "$(id -u)" = 0 ] && chown postgres: "$PG_DATA"
+        as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
             >> "$LOG_DIR/postgres.log" 2>&1 || die "initdb failed (see $LOG_DIR/postgres.log)"
     fi
-    mkdir -p "$STATE_DIR/postgres-socket"; touch "$LOG_DIR/postgres.log"
-    [ "$(id -u)" = 0 ] && chown postgres: "$STATE_DIR/postgres-socket" "$LOG_DIR/postgres.log"
-    as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$LOG_DIR/postgres.log" -w -t "$READY_TIMEOUT" \
-        -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $STATE_DIR/postgres-socket -c max_connections=200 -c synchronous_commit=on -c fsync=on" \
-        start > /dev/null || die "PostgreSQL failed to start (see $LOG_DIR/postgres.log)"
-    head -n 1 "$data/postmaster.pid" > "$(pidfile postgres)"
+    mkdir -p "$PG_SOCKET"; [ "$(id -u)" = 0 ] && chown postgres: "$PG_SOCKET"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -w -t "$READY_TIMEOUT" \
+        -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PG_SOCKET -c max_connections=200 -c synchronous_commit=on -c fsync=on" \
+        start >> "$LOG_DIR/postgres.log" 2>&1 || die "PostgreSQL failed to start (see $LOG_DIR/postgres.log)"
+    head -n 1 "$PG_DATA/postmaster.pid" > "$(pidfile postgres)"
 }
 ready_postgres() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT"; }
 stop_postgres() {
     live_pid postgres >/dev/null || return 0
-    as_pg "$PG_BIN/pg_ctl" -D "$STATE_DIR/postgres" -m fast -w -t 30 stop >/dev/null 2>&1 || stop_pid postgres 30
+    pg_dirs
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 || stop_pid postgres 30
     rm -f "$(pidfile postgres)"
 }
 psql_admin() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"; }
@@ -151,8 +183,19 @@ render_edge_conf_files() {
         envsubst "$vars" < "$f" > "$dir/conf/$(basename "$f")"
     done
 }
-nginx_cmd() { nginx -p "$STATE_DIR/nginx" -c "$STATE_DIR/nginx/conf/nginx.conf" -e "$LOG_DIR/edge.log" "$@"; }
-
+# Started as root, nginx runs its workers as "nobody", and they read web/ and write the results
+# cache under $STATE_DIR. When nobody cannot reach those (a checkout under a 0700 directory,
+# such as root's home), the workers run as root instead.
+edge_user_args() {
+    [ "$(id -u)" = 0 ] || return 0
+    mkdir -p "$STATE_DIR/nginx"
+    runuser -u nobody -- test -r "$ROOT/web/index.html" -a -x "$STATE_DIR/nginx" 2>/dev/null && return 0
+    printf '%s\n' -g 'user root;'
+}
+nginx_cmd() {
+    local user_args; mapfile -t user_args < <(edge_user_args)
+    nginx -p "$STATE_DIR/nginx" -c "$STATE_DIR/nginx/conf/nginx.conf" -e "$LOG_DIR/edge.log" "${user_args[@]}" "$@"
+}
 # The shipped config rendered for a second edge next to the stack's (benchmarks): into $1/nginx/conf
 # with plain port $2 and TLS port $3, its pid, logs and cache under $1, the stack's certificate and
 # JWT secrets. Run it with: nginx -p $1/nginx -c $1/nginx/conf/nginx.conf -e $1/logs/edge.log
@@ -303,6 +346,7 @@ cmd_down() {
 cmd_clean() {
     cmd_down
     step "Removing $STATE_DIR"
+    local outside; outside=$(pg_outside_dir) && rm -rf "$outside"
     rm -rf "$STATE_DIR"; ok "removed"
 }
 
@@ -328,4 +372,4 @@ cmd_logs() {
 
 # Stops or starts one service (used by fault tests: ./build.sh stop-service redis).
 cmd_stop_service() { [ -n "${1:-}" ] || die "usage: build.sh stop-service SERVICE"; type "stop_$1" >/dev/null 2>&1 || die "unknown service '$1' (services: $SERVICES)"; stop_"$1"; ok "$1 stopped"; }
-cmd_start_service() { [ -n "${1:-}" ] || die "usage: build.sh start-service SERVICE"; type "start_$1" >/dev/null 2>&1 || die "unknown service '$1' (services: $SERVICES)"; start_service "$1"; }
+cmd_start_service() { [ -n "${1:-}" ] || die "usage: build.sh start-service SERVICE"; type "start_$1" >/dev/null 2>&1 || die "unknown service '$1' (services: $SERVICES)"; mkdir -p "$RUN_DIR" "$LOG_DIR"; start_service "$1"; }

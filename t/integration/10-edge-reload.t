@@ -18,17 +18,9 @@ so="$BUILD_DIR/modules/ngx_http_vote_module.so"
 [ -f "$so" ] || bail_out "module not built: $so"
 command -v wrk >/dev/null || bail_out "wrk missing"
 
-create_topic() {
-    if [ -n "${KAFKA_TOPICS_CMD:-}" ]; then "$KAFKA_TOPICS_CMD" create "$1" 2 >/dev/null
-    else java -cp '/tmp/kprobe/libs/*' org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BROKERS" \
-             --create --topic "$1" --partitions 2 --if-not-exists >/dev/null 2>&1; fi
-}
-delete_topic() {
-    if [ -n "${KAFKA_TOPICS_CMD:-}" ]; then "$KAFKA_TOPICS_CMD" delete "$1" >/dev/null 2>&1
-    else java -cp '/tmp/kprobe/libs/*' org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BROKERS" \
-             --delete --topic "$1" >/dev/null 2>&1; fi
-    true
-}
+topics=${KAFKA_TOPICS_CMD:-$root/stack/bin/kafka-topics}
+create_topic() { "$topics" create "$1" 2 >/dev/null; }
+delete_topic() { "$topics" delete "$1" >/dev/null 2>&1; true; }
 
 dir=$(mktemp -d /tmp/edge-reload.XXXXXX)
 pidfile="$dir/logs/nginx.pid"

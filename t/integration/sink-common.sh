@@ -171,7 +171,7 @@ stop_private_redis() { kill -TERM "$REDIS_PRIVATE_PID"; wait "$REDIS_PRIVATE_PID
 
 ferretdb_bin() {
     local c
-    for c in "${FERRETDB_BIN:-}" "$SINK_T_DIR"/../../.cache/bin/ferretdb-local-* "$(command -v ferretdb 2>/dev/null)"; do
+    for c in "${FERRETDB_BIN:-}" "${CACHE_DIR:-$SINK_T_DIR/../../.cache}"/bin/ferretdb-local-* "$(command -v ferretdb 2>/dev/null)"; do
         [ -n "$c" ] && [ -x "$c" ] && { echo "$c"; return 0; }
     done
     return 1
