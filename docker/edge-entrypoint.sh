@@ -17,7 +17,8 @@
 # loopback-only allow list, for Prometheus scraping from another pod.
 set -eu
 
-: "${EDGE_PORT:=8080}" "${EDGE_LISTEN_ADDR:=0.0.0.0}"
+: "${EDGE_PORT:=8080}" "${EDGE_LISTEN_ADDR:=0.0.0.0}" "${EDGE_TLS_PORT:=8443}"
+: "${EDGE_TLS_CERT:=/etc/vote/tls/tls.crt}" "${EDGE_TLS_KEY:=/etc/vote/tls/tls.key}"
 : "${API_HOST:=127.0.0.1}" "${API_PORT:=8090}"
 : "${KAFKA_BROKERS:=kafka:9092}"
 : "${POLL_CATALOG:=/etc/vote/polls.json}"
@@ -25,7 +26,7 @@ set -eu
 : "${VOTE_MODULE_SO:=/opt/vote/modules/ngx_http_vote_module.so}"
 : "${STATE_DIR:=/var/lib/vote}" "${WEB_ROOT:=/opt/vote/web}"
 : "${NGINX_CONF_TEMPLATES:=/opt/vote/nginx-conf}"
-export EDGE_PORT EDGE_LISTEN_ADDR API_HOST API_PORT KAFKA_BROKERS POLL_CATALOG JWT_SECRETS_FILE \
+export EDGE_PORT EDGE_LISTEN_ADDR EDGE_TLS_PORT EDGE_TLS_CERT EDGE_TLS_KEY API_HOST API_PORT KAFKA_BROKERS POLL_CATALOG JWT_SECRETS_FILE \
        VOTE_MODULE_SO STATE_DIR WEB_ROOT
 
 die() { echo "edge-entrypoint: $*" >&2; exit 1; }
@@ -47,6 +48,7 @@ render() {
         envsubst "$vars" < "$f" > "$conf/${f##*/}"
     done
     sed -i -e "s/listen 127\.0\.0\.1:$EDGE_PORT/listen $EDGE_LISTEN_ADDR:$EDGE_PORT/" \
+           -e "s/listen 127\.0\.0\.1:$EDGE_TLS_PORT/listen $EDGE_LISTEN_ADDR:$EDGE_TLS_PORT/" \
            -e "s/server 127\.0\.0\.1:$API_PORT/server $API_HOST:$API_PORT/" "$conf"/*.conf
     # The metrics location admits loopback only; a scraper in another pod needs its network.
     for cidr in ${EDGE_METRICS_ALLOW:-}; do
@@ -56,6 +58,10 @@ render() {
         sed -i "s/^worker_processes auto;/worker_processes $NGINX_WORKER_PROCESSES;/" "$conf/nginx.conf"
     fi
 
+    # The HTTPS listener's certificate and key (PEM), e.g. a kubernetes.io/tls Secret mounted at
+    # /etc/vote/tls; plain HTTP on EDGE_PORT redirects to it except /healthz and /metrics.
+    [ -r "$EDGE_TLS_CERT" ] && [ -r "$EDGE_TLS_KEY" ] \
+        || die "TLS certificate $EDGE_TLS_CERT or key $EDGE_TLS_KEY is not readable (mount them; see docker/README.md)"
     [ -r "$POLL_CATALOG" ] || die "poll catalog $POLL_CATALOG is not readable"
     [ -r "$JWT_SECRETS_FILE" ] || die "JWT secrets file $JWT_SECRETS_FILE is not readable (mount it; see docker/README.md)"
     nginx -p "$STATE_DIR/nginx" -c "$conf/nginx.conf" -e stderr -t -q || die "nginx -t failed for the rendered config in $conf"

@@ -6,7 +6,8 @@
 # build.sh does locally. Runtime stage: bookworm-slim with the *same* nginx version (pinned from
 # the build stage, so the module's binary signature matches), the module's runtime libraries,
 # nginx-conf/ as templates rendered at start by edge-entrypoint.sh, web/ and the poll catalog.
-# Runs as the unprivileged user "vote" (uid 10001) on port 8080.
+# Runs as the unprivileged user "vote" (uid 10001): HTTPS on 8443, plain HTTP on 8080 (health,
+# metrics, redirects).
 
 ARG DEBIAN_SUITE=bookworm
 
@@ -48,6 +49,7 @@ COPY docker/edge-entrypoint.sh /usr/local/bin/edge-entrypoint
 COPY docker/http-ok /usr/local/bin/http-ok
 
 ENV EDGE_PORT=8080 \
+    EDGE_TLS_PORT=8443 \
     API_HOST=vote-api \
     API_PORT=8090 \
     KAFKA_BROKERS=kafka:9092 \
@@ -57,7 +59,7 @@ ENV EDGE_PORT=8080 \
     WEB_ROOT=/opt/vote/web
 
 USER vote:vote
-EXPOSE 8080
+EXPOSE 8080 8443
 # nginx's graceful stop: the module flushes its Kafka queue before the workers exit.
 STOPSIGNAL SIGQUIT
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

@@ -36,7 +36,9 @@ Environment:
   LOAD_DUP_RATE      share of election votes that reuse an accepted voter (default 0.02)
   JWT_SECRETS_FILE   when readable (default $STATE_DIR/jwt-secrets), HostileUser also sends
                      an expired and a tampered token signed with the real key
-  --host / LOAD_HOST edge base URL (default http://127.0.0.1:$EDGE_PORT, EDGE_PORT 8080)
+  --host / LOAD_HOST edge base URL (default $EDGE_URL, https://127.0.0.1:8443)
+  EDGE_CA_FILE       the CA the edge's certificate is verified against (default
+                     $STATE_DIR/tls/ca.crt, the local CA build.sh creates)
 
 Example:
   LOAD_PROFILE=burst LOAD_RESULT_FILE=/tmp/r.json \
@@ -54,6 +56,7 @@ import threading
 import time
 from collections import defaultdict
 
+import gevent.ssl
 from locust import FastHttpUser, LoadTestShape, between, events, task
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -61,7 +64,8 @@ sys.path.insert(0, HERE)
 import gen_dataset  # noqa: E402  (same folder)
 
 STATE_DIR = os.environ.get("STATE_DIR", os.path.join(os.path.dirname(HERE), ".state"))
-EDGE_PORT = os.environ.get("EDGE_PORT", "8080")
+EDGE_URL = os.environ.get("EDGE_URL", "https://127.0.0.1:8443")
+EDGE_CA_FILE = os.environ.get("EDGE_CA_FILE", os.path.join(STATE_DIR, "tls", "ca.crt"))
 
 PROFILES = {
     # name: (peak users, duration s, weights {user class: weight}, shape kind)
@@ -171,7 +175,7 @@ def _on_init(environment, **_kw):
     if not environment.stop_timeout:
         environment.stop_timeout = STOP_TIMEOUT
     if environment.host is None:
-        environment.host = os.environ.get("LOAD_HOST", "http://127.0.0.1:%s" % EDGE_PORT)
+        environment.host = os.environ.get("LOAD_HOST", EDGE_URL)
 
 
 @events.test_start.add_listener
@@ -260,7 +264,18 @@ ACCEPTED_VOTERS = set()             # per process: voters with a 202 in the elec
 # ----------------------------------------------------------------------------- users
 
 
-class VoteUser(FastHttpUser):
+def edge_ssl_context(cafile=None):
+    """The edge's certificate is verified (hostname included) against EDGE_CA_FILE."""
+    return gevent.ssl.create_default_context(cafile=EDGE_CA_FILE)
+
+
+class EdgeUser(FastHttpUser):
+    abstract = True
+    insecure = False
+    ssl_context_factory = staticmethod(edge_ssl_context)
+
+
+class VoteUser(EdgeUser):
     """Election-night and TV-contest voter."""
     weight = WEIGHTS["VoteUser"]
     abstract = WEIGHTS["VoteUser"] == 0
@@ -330,7 +345,7 @@ def _rand_password():
     return "".join(random.choice(string.ascii_letters + string.digits) for _ in range(16))
 
 
-class ChatUser(FastHttpUser):
+class ChatUser(EdgeUser):
     """A person chatting 1:1 with other simulated people."""
     weight = WEIGHTS["ChatUser"]
     abstract = WEIGHTS["ChatUser"] == 0
@@ -513,7 +528,7 @@ def _hostile_cases():
     return cases
 
 
-class HostileUser(FastHttpUser):
+class HostileUser(EdgeUser):
     """Sends one malformed or hostile request per task; the contract's 4xx is a success,
     anything else (notably a 202) is a failure and is counted."""
     weight = WEIGHTS["HostileUser"]

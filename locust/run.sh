@@ -48,7 +48,7 @@ echo "==> load run $run_id (profile $profile${users:+, $users users}${duration:+
 if [ "$audit" = 1 ]; then
     "$py" "$here/audit.py" snapshot --out "$out/before.json" || exit 2
 fi
-host=${LOAD_HOST:-http://127.0.0.1:${EDGE_PORT:-8080}}
+host=${LOAD_HOST:-${EDGE_URL:-https://127.0.0.1:8443}}
 proc_args=()
 [ "$processes" -gt 1 ] && proc_args=(--processes "$processes")
 LOAD_PROFILE=$profile LOAD_USERS=$users LOAD_DURATION=$duration LOAD_DATASET=$dataset \

@@ -168,6 +168,11 @@ static u_char *ngx_http_vote_body(ngx_http_request_t *r, size_t max, size_t *len
         *status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;     /* chunked body, no Content-Length */
         return NULL;
     }
+    if (total == 0) {
+        /* Content-Length: 0 or an empty chunked body leave a last_buf with no data (pos NULL):
+         * an empty body for the validator, which answers 400, never a NULL */
+        return (u_char *) "";
+    }
     cl = r->request_body->bufs;
     if (cl->next == NULL && !cl->buf->in_file) {
         *len = total;

@@ -13,6 +13,12 @@ static ngx_int_t ngx_http_vote_send_json(ngx_http_request_t *r, ngx_uint_t statu
     ngx_chain_t  out;
     ngx_int_t    rc;
 
+    if (status < NGX_HTTP_OK || status > 599) {
+        /* nginx would print it as is ("HTTP/1.1 000"): a bug, answered as one */
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "vote: refusing to send status %ui", status);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
     r->headers_out.status = status;
     r->headers_out.content_length_n = len;
     ngx_str_set(&r->headers_out.content_type, "application/json");

@@ -11,6 +11,7 @@ STACK_DIR=$ROOT/stack
 : "${BUILD_DIR:=$ROOT/.build}"
 : "${CACHE_DIR:=$ROOT/.cache}"
 : "${EDGE_PORT:=8080}"
+: "${EDGE_TLS_PORT:=8443}"
 : "${API_PORT:=8090}"
 : "${KAFKA_PORT:=9092}"
 : "${KAFKA_CONTROLLER_PORT:=9093}"
@@ -24,6 +25,15 @@ STACK_DIR=$ROOT/stack
 : "${KAFKA_GC_OPTS:=-XX:+UseG1GC -XX:MaxGCPauseMillis=20}"
 : "${READY_TIMEOUT:=60}"
 : "${POLL_CATALOG:=$STACK_DIR/polls.json}"
+# The edge's certificate and key (nginx.conf's ssl_certificate / ssl_certificate_key): by default
+# a server certificate that `up` issues from a local CA under $STATE_DIR/tls (stack/lib/tls.sh);
+# set both to use your own, and EDGE_CA_FILE to the CA that signed it.
+: "${EDGE_TLS_CERT:=$STATE_DIR/tls/edge.crt}"
+: "${EDGE_TLS_KEY:=$STATE_DIR/tls/edge.key}"
+: "${EDGE_CA_FILE:=$STATE_DIR/tls/ca.crt}"
+# Where tests, Locust, the audit and benchmarks reach the shipped edge (HTTPS; plain HTTP on
+# EDGE_PORT redirects there except /healthz and /metrics).
+: "${EDGE_URL:=https://127.0.0.1:$EDGE_TLS_PORT}"
 
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 KAFKA_LIBS=$CACHE_DIR/kafka-$KAFKA_VERSION/libs
@@ -34,7 +44,8 @@ MONGO_URI=mongodb://127.0.0.1:$MONGO_PORT/
 KAFKA_TOPICS_CMD=$STACK_DIR/bin/kafka-topics
 RUN_DIR=$STATE_DIR/run
 LOG_DIR=$STATE_DIR/logs
-export ROOT STATE_DIR BUILD_DIR CACHE_DIR EDGE_PORT API_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT \
+export ROOT STATE_DIR BUILD_DIR CACHE_DIR EDGE_PORT EDGE_TLS_PORT EDGE_TLS_CERT EDGE_TLS_KEY \
+       EDGE_CA_FILE EDGE_URL API_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT \
        REDIS_PORT PG_PORT MONGO_PORT VOTE_SINK_METRICS_PORT CHAT_SINK_METRICS_PORT VOTE_PARTITIONS \
        KAFKA_BROKERS KAFKA_LIBS KAFKA_HEAP PG_CONNINFO MONGO_URI KAFKA_TOPICS_CMD POLL_CATALOG
 
@@ -114,7 +125,8 @@ as_pg() {
 # ./build.sh env: the exported settings, for running one test by hand.
 cmd_env() {
     local v
-    for v in ROOT STATE_DIR BUILD_DIR CACHE_DIR EDGE_PORT API_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT \
+    for v in ROOT STATE_DIR BUILD_DIR CACHE_DIR EDGE_PORT EDGE_TLS_PORT EDGE_TLS_CERT EDGE_TLS_KEY \
+             EDGE_CA_FILE EDGE_URL API_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT \
              REDIS_PORT PG_PORT MONGO_PORT VOTE_SINK_METRICS_PORT CHAT_SINK_METRICS_PORT VOTE_PARTITIONS \
              KAFKA_BROKERS KAFKA_LIBS PG_CONNINFO MONGO_URI KAFKA_TOPICS_CMD POLL_CATALOG; do
         printf 'export %s=%q\n' "$v" "${!v}"

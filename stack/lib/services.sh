@@ -137,25 +137,43 @@ stop_chat-sink() { stop_pid chat-sink 30; }
 stop_api() { stop_pid api 20; }
 
 # ---- the edge (nginx + ngx_vote_module) -----------------------------------------------------
-render_edge_conf() {
+render_edge_conf() { render_edge_conf_files "$(jwt_secrets)"; }
+
+# Renders nginx-conf/ into $STATE_DIR/nginx/conf with JWT secrets file $1.
+render_edge_conf_files() {
     local dir=$STATE_DIR/nginx f
     mkdir -p "$dir/logs" "$dir/conf" "$dir/temp"
-    export JWT_SECRETS_FILE; JWT_SECRETS_FILE=$(jwt_secrets)
+    export JWT_SECRETS_FILE=$1
     export VOTE_MODULE_SO=$BUILD_DIR/modules/ngx_http_vote_module.so WEB_ROOT=$ROOT/web
     # Only our variables are substituted: nginx's own $variables stay as they are.
-    local vars='${EDGE_PORT} ${API_PORT} ${KAFKA_BROKERS} ${POLL_CATALOG} ${JWT_SECRETS_FILE} ${VOTE_MODULE_SO} ${STATE_DIR} ${WEB_ROOT}'
+    local vars='${EDGE_PORT} ${EDGE_TLS_PORT} ${EDGE_TLS_CERT} ${EDGE_TLS_KEY} ${API_PORT} ${KAFKA_BROKERS} ${POLL_CATALOG} ${JWT_SECRETS_FILE} ${VOTE_MODULE_SO} ${STATE_DIR} ${WEB_ROOT}'
     for f in "$ROOT"/nginx-conf/*.conf; do
         envsubst "$vars" < "$f" > "$dir/conf/$(basename "$f")"
     done
 }
 nginx_cmd() { nginx -p "$STATE_DIR/nginx" -c "$STATE_DIR/nginx/conf/nginx.conf" -e "$LOG_DIR/edge.log" "$@"; }
+
+# The shipped config rendered for a second edge next to the stack's (benchmarks): into $1/nginx/conf
+# with plain port $2 and TLS port $3, its pid, logs and cache under $1, the stack's certificate and
+# JWT secrets. Run it with: nginx -p $1/nginx -c $1/nginx/conf/nginx.conf -e $1/logs/edge.log
+render_edge_conf_at() {
+    local secrets; secrets=$(jwt_secrets)
+    ( export STATE_DIR=$1 EDGE_PORT=$2 EDGE_TLS_PORT=$3
+      mkdir -p "$1/run" "$1/logs"
+      render_edge_conf_files "$secrets" )
+}
 start_edge() {
     [ -f "$BUILD_DIR/modules/ngx_http_vote_module.so" ] || die "ngx_vote_module is not built: run ./build.sh build"
+    require_free_port edge-tls "$EDGE_TLS_PORT" EDGE_TLS_PORT
+    edge_tls_files
     render_edge_conf
     nginx_cmd -t -q 2>>"$LOG_DIR/edge.log" || { tail -5 "$LOG_DIR/edge.log" >&2; die "nginx -t failed for the edge config"; }
     nginx_cmd || die "nginx failed to start (see $LOG_DIR/edge.log)"
 }
-ready_edge() { http_ok "http://127.0.0.1:$EDGE_PORT/healthz"; }
+ready_edge() {
+    http_ok "http://127.0.0.1:$EDGE_PORT/healthz" \
+        && curl -fsS -o /dev/null --max-time 2 --cacert "$EDGE_CA_FILE" "$EDGE_URL/healthz"
+}
 stop_edge() {
     live_pid edge >/dev/null || return 0
     nginx_cmd -s quit 2>/dev/null   # graceful: the module flushes its Kafka queue on exit
@@ -173,7 +191,8 @@ service_inputs() {
         vote-sink) echo "$BUILD_DIR/bin/vote-sink" "$POLL_CATALOG" ;;
         chat-sink) echo "$BUILD_DIR/bin/chat-sink" ;;
         api)       echo "$BUILD_DIR/bin/vote-api" "$POLL_CATALOG" ;;
-        edge)      echo "$BUILD_DIR/modules/ngx_http_vote_module.so" "$ROOT"/nginx-conf/*.conf "$POLL_CATALOG" ;;
+        edge)      echo "$BUILD_DIR/modules/ngx_http_vote_module.so" "$ROOT"/nginx-conf/*.conf "$POLL_CATALOG" \
+                        "$EDGE_TLS_CERT" ;;
     esac
 }
 
@@ -256,7 +275,12 @@ cmd_up() {
 print_endpoints() {
     step "Endpoints"
     cat <<EOF
-    edge (nginx + ngx_vote_module)  http://127.0.0.1:$EDGE_PORT   e.g. POST /api/votes, GET /api/polls
+    edge (nginx + ngx_vote_module)  $EDGE_URL   e.g. POST /api/votes, GET /api/polls (HTTP/2)
+                                    http://127.0.0.1:$EDGE_PORT redirects there (except /healthz, /metrics)
+    the edge's local CA             $EDGE_CA_FILE
+                                    curl --cacert $EDGE_CA_FILE $EDGE_URL/healthz
+                                    trust it machine-wide: sudo cp $EDGE_CA_FILE /usr/local/share/ca-certificates/vote-edge-local.crt && sudo update-ca-certificates
+                                    browsers: import it as an authority (Firefox: Settings > Certificates; Chromium: chrome://settings/certificates)
     api daemon (behind the edge)    http://127.0.0.1:$API_PORT
     Kafka                           $KAFKA_BROKERS   topics: votes chat votes.dlq chat.dlq auth.revocations
     Redis                           127.0.0.1:$REDIS_PORT

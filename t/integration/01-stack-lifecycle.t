@@ -11,7 +11,9 @@ ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 export STATE_DIR; STATE_DIR=$(mktemp -d /tmp/stack-lifecycle.XXXXXX)
 chmod 755 "$STATE_DIR"   # PostgreSQL runs as the postgres user and must reach its data
 export KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 REDIS_PORT=16390 PG_PORT=15440 MONGO_PORT=27090
-export EDGE_PORT=18080 API_PORT=18090 VOTE_SINK_METRICS_PORT=19101 CHAT_SINK_METRICS_PORT=19102
+export EDGE_PORT=18080 EDGE_TLS_PORT=18443 API_PORT=18090 VOTE_SINK_METRICS_PORT=19101 CHAT_SINK_METRICS_PORT=19102
+# the edge's URL, CA and certificate follow this stack's port and state directory
+unset EDGE_URL EDGE_CA_FILE EDGE_TLS_CERT EDGE_TLS_KEY
 export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT PG_CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=vote user=vote"
 export MONGO_URI=mongodb://127.0.0.1:$MONGO_PORT/ KAFKA_HEAP=256m
 build=$ROOT/build.sh

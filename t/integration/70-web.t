@@ -8,7 +8,8 @@
 # Needs the running stack and the environment build.sh exports.
 . "$(dirname "$0")/../lib/tap.sh"
 
-base="http://127.0.0.1:${EDGE_PORT:?EDGE_PORT not set: run through ./build.sh test}"
+base=${EDGE_URL:?EDGE_URL not set: run through ./build.sh test}
+export CURL_CA_BUNDLE=${EDGE_CA_FILE:?}
 plan no_plan   # the browser part reports one result per check it gets to
 
 # content_type PATH -> "STATUS CONTENT-TYPE" (charset and other parameters dropped)

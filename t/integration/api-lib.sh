@@ -2,12 +2,16 @@
 #
 # Sourced after t/lib/tap.sh.  Talks to the real stack from build.sh's environment:
 #   API_URL   the daemon directly (default http://127.0.0.1:$API_PORT)
-#   EDGE_URL  nginx + module      (default http://127.0.0.1:$EDGE_PORT)
+#   EDGE_URL  nginx + module      (default https://127.0.0.1:$EDGE_TLS_PORT)
+#   EDGE_CA_FILE the CA of the edge's certificate (default $STATE_DIR/tls/ca.crt): every curl
+#             here trusts it (CURL_CA_BUNDLE; the api daemon itself is plain HTTP on loopback)
 #   JWT_SECRETS_FILE (default $STATE_DIR/jwt-secrets), REDIS_PORT, PG_CONNINFO
 # Every user a test creates gets the per-run prefix $RUN, so runs never collide.
 
 API_URL=${API_URL:-http://127.0.0.1:${API_PORT:-8090}}
-EDGE_URL=${EDGE_URL:-http://127.0.0.1:${EDGE_PORT:-8080}}
+EDGE_URL=${EDGE_URL:-https://127.0.0.1:${EDGE_TLS_PORT:-8443}}
+EDGE_CA_FILE=${EDGE_CA_FILE:-${STATE_DIR:-.state}/tls/ca.crt}
+export CURL_CA_BUNDLE=$EDGE_CA_FILE
 JWT_SECRETS_FILE=${JWT_SECRETS_FILE:-${STATE_DIR:-.state}/jwt-secrets}
 PG_CONNINFO=${PG_CONNINFO:-host=127.0.0.1 port=${PG_PORT:-5432} dbname=vote user=vote}
 RUN="t$(date +%s | tail -c 6)$$"

@@ -16,6 +16,7 @@ waits for real conditions in the page and takes the screenshots. Scenarios:
 Prints one line "check NAME ok|fail DETAIL" per check; exit 0 when every check passed.
 """
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -117,9 +118,24 @@ class CDP:
             f.write(base64.b64decode(data))
 
 
+def edge_key_pin():
+    """Chromium trusts the edge's certificate by its public key (EDGE_TLS_CERT, issued by the
+    stack's local CA), so the pages load over HTTPS without touching the system's trust store."""
+    cert = os.environ.get("EDGE_TLS_CERT") or os.path.join(os.environ.get("STATE_DIR", ".state"),
+                                                           "tls", "edge.crt")
+    if not os.path.exists(cert):
+        return []
+    pub = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-pubkey"],
+                         capture_output=True, check=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub,
+                         capture_output=True, check=True).stdout
+    return ["--ignore-certificate-errors-spki-list="
+            + base64.b64encode(hashlib.sha256(der).digest()).decode()]
+
+
 def start_chromium(binary):
     profile = tempfile.mkdtemp(prefix="web-t-")
-    proc = subprocess.Popen([binary, f"--user-data-dir={profile}"] + CHROMIUM_FLAGS,
+    proc = subprocess.Popen([binary, f"--user-data-dir={profile}"] + edge_key_pin() + CHROMIUM_FLAGS,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     port_file = os.path.join(profile, "DevToolsActivePort")
     for _ in range(300):
