@@ -3,40 +3,44 @@
 # Subjects, measured in one run with wrk keep-alive POSTs of the same body, in interleaved
 # rounds (medians): nginx's `return 202` (the baseline), the module in queued (durability local)
 # and acked (durability broker, acks=all) mode with the bench config (stack/bench/edge-bench.conf,
-# one worker), and the same two modes with the shipped nginx-conf/ (rendered as `up` renders it,
-# on a private port and producing to the bench topic). Then the broker's own ingest limit for
+# one worker), `return 202` over HTTPS (the HTTPS baseline) and the two modes with the shipped
+# nginx-conf/ over its HTTPS listener (rendered by render_edge_conf_at as for the stack's edge,
+# on private ports, producing to the bench topic; its plain listener only redirects). Then the broker's own ingest limit for
 # the records the module produced (Kafka's ProducerPerformance and `kcat -P`), latency at
 # fractions of each bench-config subject's maximum rate (paced wrk; drawn as a PNG), and the
 # bench worker's RSS growth over BENCH_RSS_REQUESTS requests in each mode.
 
-: "${BENCH_EDGE_PORT:=$((EDGE_PORT + 10100))}"
-: "${BENCH_SHIPPED_PORT:=$((EDGE_PORT + 10101))}"
-: "${BENCH_SHIPPED_LOCAL_PORT:=$((EDGE_PORT + 10102))}"
+# Private ports next to the stack's (18180-18185 with the default EDGE_PORT), kept below Linux's
+# ephemeral range (32768-60999), where a client connection's port could already hold one.
+: "${BENCH_EDGE_PORT:=$(((EDGE_PORT + 10100) % 32768))}"
+: "${BENCH_SHIPPED_PORT:=$(((EDGE_PORT + 10101) % 32768))}"
+: "${BENCH_SHIPPED_LOCAL_PORT:=$(((EDGE_PORT + 10102) % 32768))}"
+: "${BENCH_EDGE_TLS_PORT:=$(((EDGE_PORT + 10103) % 32768))}"
+: "${BENCH_SHIPPED_TLS_PORT:=$(((EDGE_PORT + 10104) % 32768))}"
+: "${BENCH_SHIPPED_LOCAL_TLS_PORT:=$(((EDGE_PORT + 10105) % 32768))}"
 : "${BENCH_RSS_REQUESTS:=1000000}"
 : "${BENCH_INGEST_RECORDS:=1000000}"
 : "${BENCH_CURVE_SECONDS:=5}"
 : "${BENCH_CURVE_FRACTIONS:=0.1 0.25 0.5 0.75 0.9}"
 
-BENCH_EDGE_SUBJECTS="return local broker shipped-local shipped-broker"
+BENCH_EDGE_SUBJECTS="return local broker return-tls shipped-local shipped-broker"
 BENCH_EDGE_PNG=$ROOT/docs/bench-edge-latency.png
 
 bench_edge_nginx() {
     local dir=$STATE_DIR/bench/nginx
     mkdir -p "$dir/logs"
-    export BENCH_EDGE_PORT VOTE_MODULE_SO=$BUILD_DIR/modules/ngx_http_vote_module.so
-    envsubst '${VOTE_MODULE_SO} ${STATE_DIR} ${KAFKA_BROKERS} ${POLL_CATALOG} ${BENCH_EDGE_PORT}' \
+    export BENCH_EDGE_PORT BENCH_EDGE_TLS_PORT VOTE_MODULE_SO=$BUILD_DIR/modules/ngx_http_vote_module.so
+    envsubst '${VOTE_MODULE_SO} ${STATE_DIR} ${KAFKA_BROKERS} ${POLL_CATALOG} ${BENCH_EDGE_PORT} ${BENCH_EDGE_TLS_PORT} ${EDGE_TLS_CERT} ${EDGE_TLS_KEY}' \
         < "$STACK_DIR/bench/edge-bench.conf" > "$dir/nginx.conf"
     nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" "$@"
 }
 
-# The shipped nginx-conf/ as render_edge_conf renders it for `up`, in its own state directory
-# $STATE_DIR/bench/NAME (pid, logs, caches), listening on port $2, producing votes to the bench
-# topic; $3 = local turns /api/votes into queued mode, the only change to the shipped settings.
+# The shipped nginx-conf/ in its own state directory $STATE_DIR/bench/NAME (pid, logs, caches),
+# plain port $2, HTTPS port $3, producing votes to the bench topic; $4 = local turns /api/votes
+# into queued mode, the only change to the shipped settings.
 bench_edge_shipped_render() {
-    local name=$1 port=$2 durability=$3 sdir=$STATE_DIR/bench/$1
-    mkdir -p "$sdir/run" "$sdir/logs"
-    cp -f "$(jwt_secrets)" "$sdir/jwt-secrets"
-    (STATE_DIR=$sdir EDGE_PORT=$port render_edge_conf) || return 1
+    local name=$1 durability=$4 sdir=$STATE_DIR/bench/$1
+    render_edge_conf_at "$sdir" "$2" "$3" || return 1
     sed -i -e 's/vote_topic votes;/vote_topic bench.votes;/' \
         -e "/location = \/api\/votes/,/^}/ s/vote_durability broker;/vote_durability $durability;/" \
         "$sdir/nginx/conf/vote-edge-locations.conf"
@@ -51,7 +55,7 @@ bench_edge_shipped() {
 
 bench_edge_master_pid() {
     case $1 in
-        return|local|broker) cat "$STATE_DIR/bench/nginx/nginx.pid" ;;
+        return|local|broker|return-tls) cat "$STATE_DIR/bench/nginx/nginx.pid" ;;
         *) cat "$STATE_DIR/bench/$1/run/edge.pid" ;;
     esac
 }
@@ -59,8 +63,9 @@ bench_edge_master_pid() {
 bench_edge_url() {
     case $1 in
         return|local|broker) echo "http://127.0.0.1:$BENCH_EDGE_PORT/bench/$1" ;;
-        shipped-local) echo "http://127.0.0.1:$BENCH_SHIPPED_LOCAL_PORT/api/votes" ;;
-        shipped-broker) echo "http://127.0.0.1:$BENCH_SHIPPED_PORT/api/votes" ;;
+        return-tls) echo "https://127.0.0.1:$BENCH_EDGE_TLS_PORT/bench/return" ;;
+        shipped-local) echo "https://127.0.0.1:$BENCH_SHIPPED_LOCAL_TLS_PORT/api/votes" ;;
+        shipped-broker) echo "https://127.0.0.1:$BENCH_SHIPPED_TLS_PORT/api/votes" ;;
     esac
 }
 
@@ -69,9 +74,15 @@ bench_edge_label() {
         return) echo '(a) `return 202`' ;;
         local) echo '(b) module, queued (durability local), bench config' ;;
         broker) echo '(c) module, acked (durability broker, acks=all), bench config' ;;
-        shipped-local) echo '(d) module, queued, shipped nginx-conf/ (durability local)' ;;
-        shipped-broker) echo '(e) module, acked, shipped nginx-conf/ as shipped' ;;
+        return-tls) echo '(d) `return 202` over HTTPS (bench nginx, the shipped TLS settings)' ;;
+        shipped-local) echo '(e) module, queued, shipped nginx-conf/ over HTTPS (durability local)' ;;
+        shipped-broker) echo '(f) module, acked, shipped nginx-conf/ over HTTPS, as shipped' ;;
     esac
+}
+
+# the subject a ratio is taken against: the `return` over the same protocol
+bench_edge_baseline() {
+    case $1 in return-tls|shipped-*) echo return-tls ;; *) echo return ;; esac
 }
 
 bench_edge_target() {
@@ -176,16 +187,24 @@ bench_edge() {
     require_free_port bench-nginx "$BENCH_EDGE_PORT" BENCH_EDGE_PORT
     require_free_port bench-shipped "$BENCH_SHIPPED_PORT" BENCH_SHIPPED_PORT
     require_free_port bench-shipped-local "$BENCH_SHIPPED_LOCAL_PORT" BENCH_SHIPPED_LOCAL_PORT
+    require_free_port bench-nginx-tls "$BENCH_EDGE_TLS_PORT" BENCH_EDGE_TLS_PORT
+    require_free_port bench-shipped-tls "$BENCH_SHIPPED_TLS_PORT" BENCH_SHIPPED_TLS_PORT
+    require_free_port bench-shipped-local-tls "$BENCH_SHIPPED_LOCAL_TLS_PORT" BENCH_SHIPPED_LOCAL_TLS_PORT
     "$KAFKA_TOPICS_CMD" create bench.votes "$VOTE_PARTITIONS" || die "cannot create topic bench.votes"
-    bench_edge_shipped_render shipped-local "$BENCH_SHIPPED_LOCAL_PORT" local || die "cannot render the shipped config"
-    bench_edge_shipped_render shipped-broker "$BENCH_SHIPPED_PORT" broker || die "cannot render the shipped config"
+    bench_edge_shipped_render shipped-local "$BENCH_SHIPPED_LOCAL_PORT" "$BENCH_SHIPPED_LOCAL_TLS_PORT" local \
+        || die "cannot render the shipped config"
+    bench_edge_shipped_render shipped-broker "$BENCH_SHIPPED_PORT" "$BENCH_SHIPPED_TLS_PORT" broker \
+        || die "cannot render the shipped config"
     # The topic only holds bench traffic (millions of records a run): dropped at the end, so
     # that every run starts from an empty topic instead of gigabytes of earlier runs.
     trap bench_edge_stop RETURN
-    bench_edge_nginx || die "bench nginx did not start (see $STATE_DIR/bench/nginx/error.log)"
-    bench_edge_shipped shipped-local || die "shipped-config nginx did not start (see $STATE_DIR/bench/shipped-local/logs/edge.log)"
-    bench_edge_shipped shipped-broker || die "shipped-config nginx did not start (see $STATE_DIR/bench/shipped-broker/logs/edge.log)"
-    local body=$STATE_DIR/bench/vote.json s
+    # warn and return (not die): the RETURN trap then stops what did start
+    local s
+    bench_edge_nginx || { warn "bench nginx did not start (see $STATE_DIR/bench/nginx/error.log)"; return 1; }
+    for s in shipped-local shipped-broker; do
+        bench_edge_shipped "$s" || { warn "shipped-config nginx did not start (see $STATE_DIR/bench/$s/logs/edge.log)"; return 1; }
+    done
+    local body=$STATE_DIR/bench/vote.json
     printf '%s' '{"poll":"band-contest","choice":"quetzal-punk"}' > "$body"
     # warm-up: connections, metadata, the broker's JIT
     for s in local shipped-local shipped-broker; do wrk_post "$(bench_edge_url "$s")" "$body" 8 2 >/dev/null; done
@@ -276,18 +295,18 @@ bench_edge() {
         echo "## Edge: the module against nginx's bare \`return\`"
         echo
         bench_stamp "./build.sh bench edge"
-        echo "Body \`$(cat "$body")\`, wrk -t1 -c$BENCH_CONNECTIONS keep-alive, ${BENCH_SECONDS}s per subject per round, $BENCH_ROUNDS interleaved rounds, medians; req/s count 2xx answers. Bench config: \`stack/bench/edge-bench.conf\` (one worker, acks=all, linger.ms 2; queued mode's producer linger.ms 10). Shipped config: \`nginx-conf/\` rendered as \`./build.sh up\` does (\`worker_processes auto\`, access log, \`limit_req\`), on its own port, producing to the bench topic; the rest of the stack running and idle. Load average at the end of the rounds: $load (shared machine: figures are noisy)."
+        echo "Body \`$(cat "$body")\`, wrk -t1 -c$BENCH_CONNECTIONS keep-alive, ${BENCH_SECONDS}s per subject per round, $BENCH_ROUNDS interleaved rounds, medians; req/s count 2xx answers. Bench config: \`stack/bench/edge-bench.conf\` (one worker, acks=all, linger.ms 2; queued mode's producer linger.ms 10). Shipped config: \`nginx-conf/\` rendered as for the stack's edge (\`worker_processes auto\`, access log, \`limit_req\`, TLS; wrk speaks HTTP/1.1 over TLS, one handshake per connection), on its own ports, producing to the bench topic, the rest of the stack running and idle; its plain listener only redirects, so it is measured over HTTPS and against \`return\` over HTTPS. Load average at the end of the rounds: $load (shared machine: figures are noisy)."
         echo
         echo "Rounds (req/s):$(for s in $BENCH_EDGE_SUBJECTS; do printf ' %s%s;' "$s" "${rps[$s]}"; done)"
         echo
-        echo "| subject | req/s | ratio to return | target | p50 ms at max | p99 ms at max | p99 ms at half rate | non-2xx |"
+        echo "| subject | req/s | ratio to \`return\` (same protocol) | target | p50 ms at max | p99 ms at max | p99 ms at half rate | non-2xx |"
         echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         for s in $BENCH_EDGE_SUBJECTS; do
             m=(${med[$s]}); local h=(${half[$s]:-})
-            echo "| $(bench_edge_label "$s") | ${m[0]} | $(ratio "${m[0]}" "$ret") | $(bench_edge_target "$s") | ${m[1]} | ${m[2]} | ${h[1]:-} | ${non2xx[$s]} |"
+            echo "| $(bench_edge_label "$s") | ${m[0]} | $(ratio "${m[0]}" "${med[$(bench_edge_baseline "$s")]%% *}") | $(bench_edge_target "$s") | ${m[1]} | ${m[2]} | ${h[1]:-} | ${non2xx[$s]} |"
         done
-        echo "| (f) broker ingest, Kafka's ProducerPerformance (same records, acks=all, no HTTP) | ${ing_perf[0]} records/s | $(ratio "${ing_perf[0]}" "$ret") | | | | | |"
-        echo "| (g) broker ingest, \`kcat -P\` (librdkafka, same records, acks=all, no HTTP) | ${ing_kcat[0]} records/s | $(ratio "${ing_kcat[0]}" "$ret") | | | | | |"
+        echo "| (g) broker ingest, Kafka's ProducerPerformance (same records, acks=all, no HTTP) | ${ing_perf[0]} records/s | $(ratio "${ing_perf[0]}" "$ret") | | | | | |"
+        echo "| (h) broker ingest, \`kcat -P\` (librdkafka, same records, acks=all, no HTTP) | ${ing_kcat[0]} records/s | $(ratio "${ing_kcat[0]}" "$ret") | | | | | |"
         echo
         m=(${med[broker]}); echo "Acked mode, bench config: of each request's wait (p50 ${m[1]} ms at the maximum rate), produce to delivery report (librdkafka's linger and batching, the broker's handling and acknowledgement) took $(median $ack_ms) ms on average (rounds:$ack_ms; from the module's own histogram "'`vote_edge_delivery_latency_seconds`'")."
         echo
@@ -306,8 +325,8 @@ bench_edge() {
             c=(${cpu[$s]})
             echo "| $(bench_edge_label "$s") | ${c[0]} | ${c[1]} | ${c[2]} | ${c[3]} | ${c[4]} | ${c[5]} |"
         done
-        echo "| (f) ProducerPerformance | | | ${ing_perf[2]} | ${ing_perf[1]} | | ${ing_perf[3]} |"
-        echo "| (g) \`kcat -P\` | | | ${ing_kcat[2]} | ${ing_kcat[1]} | | ${ing_kcat[3]} |"
+        echo "| (g) ProducerPerformance | | | ${ing_perf[2]} | ${ing_perf[1]} | | ${ing_perf[3]} |"
+        echo "| (h) \`kcat -P\` | | | ${ing_kcat[2]} | ${ing_kcat[1]} | | ${ing_kcat[3]} |"
         echo
         echo "Latency against offered rate (paced wrk at $(echo "$BENCH_CURVE_FRACTIONS" | sed 's/ /, /g') of each subject's maximum, bench config; raw: \`\$STATE_DIR/bench/edge-curve.tsv\`):"
         echo
