@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ulid.h"
+#include "vote_scan.h"
 
 #define SCHEMA_VERSION 1
 #define STR_(x) #x
@@ -498,6 +499,33 @@ static int attrs_json(json_t *attrs, char *small, size_t small_size, char **buf,
     return 0;
 }
 
+/* The message of a valid vote (key included); attrs is its compact JSON text. */
+static int vote_msg(const char *id, int64_t received_at, const char *poll, size_t poll_len,
+                    const char *choice, size_t choice_len, const char *voter, size_t voter_len,
+                    const char *attrs, size_t attrs_len, vc_msg *out, vc_error *err)
+{
+    char ra[24];
+    size_t ra_len = int_str(received_at, ra);
+
+    /* key: the voter keeps one voter's votes in one partition (dedup in order) */
+    const char *key = voter ? voter : id;
+    out->key_len = voter ? voter_len : strlen(id);
+    memcpy(out->key, key, out->key_len);
+    out->key[out->key_len] = '\0';
+
+    const vc_out_part parts[] = {
+        PART_LIT("v"), PART_RAW(STR(SCHEMA_VERSION), sizeof(STR(SCHEMA_VERSION)) - 1),
+        PART_LIT("kind"), PART_LIT("vote"),
+        PART_LIT("id"), PART_STR(id, strlen(id)),
+        PART_LIT("poll"), PART_STR(poll, poll_len),
+        PART_LIT("choice"), PART_STR(choice, choice_len),
+        PART_LIT("voter"), PART_STR(voter, voter_len),          /* skipped when NULL */
+        PART_LIT("attrs"), PART_RAW(attrs, attrs_len),
+        PART_LIT("received_at"), PART_RAW(ra, ra_len),
+    };
+    return put_msg(parts, sizeof(parts) / sizeof(parts[0]), out, err);
+}
+
 static int validate_vote(const vc_catalog *cat, const vc_limits *lim,
                          const unsigned char *body, size_t len,
                          const char *id, int64_t received_at,
@@ -520,38 +548,65 @@ static int validate_vote(const vc_catalog *cat, const vc_limits *lim,
         return -1;
     }
 
-    /* key: the voter keeps one voter's votes in one partition (dedup in order) */
-    const char *key = voter ? voter : id;
-    out->key_len = voter ? voter_len : strlen(id);
-    memcpy(out->key, key, out->key_len);
-    out->key[out->key_len] = '\0';
-
     /* check_vote_body() made sure poll, choice (and voter) are strings and
      * attrs, when present, an object of strings */
     json_t *jpoll = json_object_get(root, "poll"), *jchoice = json_object_get(root, "choice");
-    char ra[24], small[512], *ab;
-    size_t ra_len = int_str(received_at, ra), ab_len;
+    char small[512], *ab;
+    size_t ab_len;
 
     if (attrs_json(json_object_get(root, "attrs"), small, sizeof(small), &ab, &ab_len) < 0) {
         json_decref(root);
         return fail(err, VC_R_INTERNAL, NULL, NULL, "out of memory");
     }
-    const vc_out_part parts[] = {
-        PART_LIT("v"), PART_RAW(STR(SCHEMA_VERSION), sizeof(STR(SCHEMA_VERSION)) - 1),
-        PART_LIT("kind"), PART_LIT("vote"),
-        PART_LIT("id"), PART_STR(id, strlen(id)),
-        PART_LIT("poll"), PART_STR(json_string_value(jpoll), json_string_length(jpoll)),
-        PART_LIT("choice"), PART_STR(json_string_value(jchoice), json_string_length(jchoice)),
-        PART_LIT("voter"), PART_STR(voter, voter_len),          /* skipped when NULL */
-        PART_LIT("attrs"), PART_RAW(ab, ab_len),
-        PART_LIT("received_at"), PART_RAW(ra, ra_len),
-    };
-    int rc = put_msg(parts, sizeof(parts) / sizeof(parts[0]), out, err);
+    int rc = vote_msg(id, received_at, json_string_value(jpoll), json_string_length(jpoll),
+                      json_string_value(jchoice), json_string_length(jchoice), voter, voter_len,
+                      ab, ab_len, out, err);
     if (ab != small) {
         free(ab);
     }
     json_decref(root);
     return rc;
+}
+
+/* str_field()'s rule for a value the scanner found */
+static int scanned_ok(const vc_scan_str *v, size_t max_chars)
+{
+    size_t chars = vc_utf8_chars((const unsigned char *) v->s, v->len);
+
+    return chars > 0 && chars <= max_chars && no_controls(v->s, v->len, 0);
+}
+
+/* The bodies vc_vote_scan() recognises, under check_vote_body()'s rules:
+ * 0 = the message is in *out, 1 = not this shape or not valid (the jansson
+ * path decides, and words any error), -1 = out of memory. */
+static int validate_vote_scanned(const vc_catalog *cat, const vc_limits *lim,
+                                 const unsigned char *body, size_t len,
+                                 const char *id, int64_t received_at,
+                                 vc_msg *out, vc_error *err)
+{
+    vc_vote_scan_fields f;
+    const vc_poll *poll;
+
+    if (lim->max_depth < 1 || !vc_vote_scan(body, len, &f) || f.poll.s == NULL
+        || f.choice.s == NULL || !scanned_ok(&f.poll, VC_POLL_ID_MAX)
+        || !scanned_ok(&f.choice, VC_CHOICE_MAX)
+        || (f.voter.s != NULL && !scanned_ok(&f.voter, VC_VOTER_MAX)))
+    {
+        return 1;
+    }
+    if (cat != NULL) {
+        poll = vc_catalog_find(cat, f.poll.s, f.poll.len);
+        /* a poll with attributes needs the attrs this shape has not got */
+        if (poll == NULL || poll->nattrs > 0
+            || !vc_poll_has_choice(poll, f.choice.s, f.choice.len))
+        {
+            return 1;
+        }
+    }
+    memset(out, 0, sizeof(*out));
+    out->kind = VC_KIND_VOTE;
+    return vote_msg(id, received_at, f.poll.s, f.poll.len, f.choice.s, f.choice.len,
+                    f.voter.s, f.voter.len, "{}", 2, out, err);
 }
 
 /* ---- chat ---- */
@@ -648,12 +703,25 @@ static int validate_chat(const vc_limits *lim, const unsigned char *body, size_t
     return rc;
 }
 
-/* The parse tree lives in the JSON arena (json_arena.c): nothing of it
- * survives these calls, the message is copied into out->json. */
 int vc_validate_vote(const vc_catalog *cat, const vc_limits *lim,
                      const unsigned char *body, size_t len,
                      const char *id, int64_t received_at,
                      vc_msg *out, vc_error *err)
+{
+    int rc = validate_vote_scanned(cat, lim, body, len, id, received_at, out, err);
+
+    if (rc <= 0) {
+        return rc;
+    }
+    return vc_validate_vote_reference(cat, lim, body, len, id, received_at, out, err);
+}
+
+/* The parse tree lives in the JSON arena (json_arena.c): nothing of it
+ * survives these calls, the message is copied into out->json. */
+int vc_validate_vote_reference(const vc_catalog *cat, const vc_limits *lim,
+                               const unsigned char *body, size_t len,
+                               const char *id, int64_t received_at,
+                               vc_msg *out, vc_error *err)
 {
     vc_json_arena_begin();
     int rc = validate_vote(cat, lim, body, len, id, received_at, out, err);

@@ -100,6 +100,14 @@ int vc_validate_vote(const vc_catalog *cat, const vc_limits *lim,
                      const char *id, int64_t received_at,
                      vc_msg *out, vc_error *err);
 
+/* The same through jansson alone: vc_validate_vote() takes a single-pass
+ * scanner (vote_scan.c) for flat ASCII bodies and this path for every other
+ * body; the fuzzer and the unit tests hold the two to the same results. */
+int vc_validate_vote_reference(const vc_catalog *cat, const vc_limits *lim,
+                               const unsigned char *body, size_t len,
+                               const char *id, int64_t received_at,
+                               vc_msg *out, vc_error *err);
+
 /* Validate a chat body; sender is the authenticated username (token sub). */
 int vc_validate_chat(const vc_limits *lim, const unsigned char *body, size_t len,
                      const char *sender, const char *id, int64_t received_at,

@@ -4,8 +4,11 @@
  * The first input byte picks the path (vote, chat, poison check of a vote or
  * chat message); the rest is the body.  Invariants checked beyond "no crash,
  * no leak, no UB": an accepted request yields JSON that the sinks' poison
- * check accepts (edge and sinks agree), and every error carries a status of
- * 400/422 and a field that is valid UTF-8.
+ * check accepts (edge and sinks agree), every error carries a status of
+ * 400/422 and a field that is valid UTF-8, and a vote gets exactly the same
+ * answer (accept/reject, message bytes, key, error) from vc_validate_vote(),
+ * which takes the single-pass scanner for the bodies it recognises, as from
+ * vc_validate_vote_reference(), jansson alone.
  *
  *   make -C common fuzz FUZZ_SECONDS=30      (short run, part of the tests)
  *   make -C common fuzz FUZZ_SECONDS=3600    (long run, see ngx_vote_module/README.md)
@@ -23,6 +26,37 @@ static const char catalog_json[] =
     "{\"id\":\"band-contest\",\"title\":\"b\",\"choices\":[\"ruta-sur\"],\"attrs\":[]}]}";
 
 static vc_catalog *cat;
+
+/* the scanner path against the jansson reference, on the same input */
+static void check_same_vote(const vc_limits *lim, const uint8_t *data, size_t size, int rc,
+                            const vc_msg *m, const vc_error *e)
+{
+    vc_msg r;
+    vc_error re;
+    int rrc = vc_validate_vote_reference(cat, lim, data, size, "01KAMXS8BV0000000000000001", 1,
+                                         &r, &re);
+
+    if (rc != rrc) {
+        fprintf(stderr, "scanner path %d, reference %d\n", rc, rrc);
+        abort();
+    }
+    if (rc == 0) {
+        if (m->json_len != r.json_len || memcmp(m->json, r.json, r.json_len) != 0
+            || m->key_len != r.key_len || memcmp(m->key, r.key, r.key_len) != 0)
+        {
+            fprintf(stderr, "scanner path %s (key %s), reference %s (key %s)\n", m->json, m->key,
+                    r.json, r.key);
+            abort();
+        }
+        vc_msg_free(&r);
+    } else if (e->status != re.status || e->reason != re.reason || strcmp(e->field, re.field) != 0
+               || strcmp(e->detail, re.detail) != 0)
+    {
+        fprintf(stderr, "scanner path %d %s, reference %d %s\n", e->status, e->detail, re.status,
+                re.detail);
+        abort();
+    }
+}
 
 static void check_error(const vc_error *e)
 {
@@ -60,6 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (sel) {
     case 0:
         rc = vc_validate_vote(cat, &lim, data, size, id, 1, &m, &e);
+        check_same_vote(&lim, data, size, rc, &m, &e);
         break;
     case 1:
         kind = VC_KIND_CHAT;

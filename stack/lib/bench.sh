@@ -43,7 +43,7 @@ bench_stamp() {
         "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(machine_line)" "$KAFKA_VERSION" "$1"
 }
 
-# wrk with keep-alive: prints "RPS P50_MS P99_MS REQUESTS WRK_CPU_SECONDS" for a POST of file $2
+# wrk with keep-alive: prints "RPS P50_MS P99_MS REQUESTS WRK_CPU_SECONDS NON_2XX" for a POST of file $2
 # to URL $1. The load generator's own CPU (from the shell's `times`: its only child is wrk) lets
 # the edge bench say where each request's CPU went on a machine that also runs the load.
 wrk_post() {
@@ -60,7 +60,7 @@ wrk_post() {
     cpu=$(tail -n 1 <<<"$out" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.3f", t }')
     non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
     [ -z "$non2xx" ] || warn "$url: $non2xx answers were not 2xx"
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${n:-0} $cpu"
+    echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${n:-0} $cpu ${non2xx:-0}"
 }
 
 # wrk prints latencies as 812.00us, 1.20ms or 2.01s; this turns them into milliseconds.
