@@ -14,6 +14,9 @@ export ROOT
 . "$ROOT/stack/lib/bench.sh"
 . "$ROOT/stack/lib/bench_edge.sh"
 . "$ROOT/stack/lib/chaos.sh"
+. "$ROOT/stack/lib/k8s_setup.sh"
+. "$ROOT/stack/lib/k8s_apiserver.sh"
+. "$ROOT/stack/lib/k8s_check.sh"
 
 usage() {
     cat <<USAGE
@@ -43,6 +46,11 @@ The local stack (all on 127.0.0.1, state in \$STATE_DIR, default ./.state):
                       worker-kill (kill -9 a sink every 10 s), broker-restart (Kafka down 15 s),
                       store-restart (Redis, MongoDB-wire, PostgreSQL down 10 s each),
                       nginx-reload (every 5 s). CHAOS_PERIOD / CHAOS_DOWN shorten them
+  k8s-check [--validate-only] [--root DIR]
+                      render every k8s/ overlay with the pinned kustomize, validate it strictly
+                      (kubeconform: Kubernetes + operator CRD schemas), lint docker/ (hadolint),
+                      apply it server-side to a throwaway etcd + kube-apiserver on loopback,
+                      re-apply and check the autoscaled counts were kept (--help for details)
   env                 print the settings as shell exports: eval "\$(./build.sh env)" lets you
                       run one test file by hand against the running stack
 
@@ -75,6 +83,7 @@ case "$cmd" in
     bench)         cmd_bench "$@" ;;
     load)          cmd_load "$@" ;;
     chaos)         cmd_chaos "$@" ;;
+    k8s-check)     cmd_k8s_check "$@" ;;
     -h|--help|help) usage ;;
     "")            usage >&2; exit 2 ;;
     *)             echo "build.sh: unknown command '$cmd' (see ./build.sh --help)" >&2; exit 2 ;;
