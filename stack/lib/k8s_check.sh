@@ -20,7 +20,7 @@ Checks every overlay under k8s/overlays/ and the Dockerfiles in docker/:
      kubectl apply --server-side --dry-run=server, apply for real, scale the autoscaled
      Deployments, apply again, check the scaled counts were kept; then stop and remove it all
 The tools are installed on first use and cached in .cache/k8s (the first kube-apiserver build
-takes ~10-15 min on 2 cores).
+takes ~9 min on 2 idle cores, far longer on a loaded machine).
 
   --root DIR        check DIR/k8s, DIR/docker (and the files they include: DIR/nginx-conf,
                     DIR/stack/polls.json, DIR/stack/schema.sql) instead of this checkout

@@ -74,7 +74,7 @@ k8s_setup_kube() {
     [ "$have" = "$KUBERNETES_VERSION" ] \
         || die "stack/k8s-tools/go.mod requires k8s.io/kubernetes $have, versions.env says $KUBERNETES_VERSION"
     mkdir -p "$K8S_KUBE_DIR.tmp"
-    info "go build kube-apiserver and kubectl $KUBERNETES_VERSION (first time ~10-15 min on 2 cores)"
+    info "go build kube-apiserver and kubectl $KUBERNETES_VERSION (first time: ~9 min on 2 idle cores, longer under load)"
     with_progress "kube-apiserver build" sh -c 'cd "$1" && nice go build -trimpath -o "$2/" \
             k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl > "$3" 2>&1' \
         sh "$K8S_TOOLS_DIR" "$K8S_KUBE_DIR.tmp" "$K8S_CACHE/kube-build.log" \
