@@ -60,7 +60,8 @@ k8s_setup_go_tool() {   # BINARY MODULE_PATH VERSION
     tmp=$K8S_CACHE/gobin.$$
     mkdir -p "$tmp" "$K8S_BIN"
     info "go install $pkg@$version"
-    GOBIN=$tmp nice go install -trimpath "$pkg@$version" > "$K8S_CACHE/go-install.log" 2>&1 \
+    with_progress "go install $(basename "$bin")" \
+        sh -c 'GOBIN=$1 nice go install -trimpath "$2" > "$3" 2>&1' sh "$tmp" "$pkg@$version" "$K8S_CACHE/go-install.log" \
         || { rm -rf "$tmp"; tail -20 "$K8S_CACHE/go-install.log" >&2; die "go install $pkg@$version failed (log: $K8S_CACHE/go-install.log)"; }
     # go names the binary after the path, less a major-version suffix (kustomize/v5: kustomize).
     mv "$tmp"/* "$bin" && rm -rf "$tmp" || die "go install $pkg@$version left no binary in $tmp"
