@@ -67,7 +67,7 @@ cmd_k8s_check() {
     if [ "$validate" = 1 ]; then
         k8s_check_validate "$work" || failed=1
         step "hadolint docker/*.Dockerfile"
-        if out=$("$K8S_VENV/bin/hadolint" "$work"/tree/docker/*.Dockerfile 2>&1); then ok "clean"
+        if out=$("$K8S_VENV/bin/hadolint" --no-color "$work"/tree/docker/*.Dockerfile 2>&1); then ok "clean"
         else printf '%s\n' "$out" | sed "s#$work/tree/##; s/^/    /" >&2; failed=1; fi
     fi
     [ "$failed" = 0 ] || die "k8s-check: the manifests or Dockerfiles are invalid (above)"
