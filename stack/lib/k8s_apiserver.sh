@@ -51,7 +51,8 @@ k8s_apiserver_start() {   # DIR
         --cert-dir "$dir/certs" --token-auth-file "$dir/tokens.csv" --authorization-mode RBAC \
         --service-account-issuer https://kubernetes.default.svc \
         --service-account-key-file "$dir/sa.pub" --service-account-signing-key-file "$dir/sa.key" \
-        --service-cluster-ip-range 10.96.0.0/16 > "$dir/kube-apiserver.log" 2>&1 &
+        --service-cluster-ip-range 10.96.0.0/16 \
+        --endpoint-reconciler-type none > "$dir/kube-apiserver.log" 2>&1 &
     K8S_APISERVER_PID=$!
     "$KUBECTL" config set-cluster k8s-check --server "https://127.0.0.1:$K8S_APISERVER_PORT" \
         --insecure-skip-tls-verify=true --kubeconfig "$dir/kubeconfig" >/dev/null
