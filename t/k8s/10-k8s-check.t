@@ -69,6 +69,6 @@ like "$(cat "$tmp/keda.out")" "ScaledObject vote/vote-sink: trigger bootstrapSer
 
 if check unknown --skip-validate; then fail "the API server alone refuses the unknown field too (--skip-validate)"
 else pass "the API server alone refuses the unknown field too (--skip-validate)"; fi
-like "$(cat "$tmp/unknown.out")" 'unknown field "spec.template.spec.terminationGracePeriod"' \
+like "$(cat "$tmp/unknown.out")" '\.spec\.template\.spec\.terminationGracePeriod: field not declared in schema' \
     "the API server's message names the field"
-like "$(cat "$tmp/unknown.out")" "Deployment.*edge" "the API server's message names the object"
+like "$(cat "$tmp/unknown.out")" '\(vote(-local)?/edge; apps/v1, Kind=Deployment\)' "the API server's message names the object"
