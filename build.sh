@@ -16,6 +16,9 @@ export ROOT
 . "$ROOT/stack/lib/bench_edge.sh"
 . "$ROOT/stack/lib/chaos.sh"
 . "$ROOT/stack/lib/fuzz.sh"
+. "$ROOT/stack/lib/k8s_setup.sh"
+. "$ROOT/stack/lib/k8s_apiserver.sh"
+. "$ROOT/stack/lib/k8s_check.sh"
 
 usage() {
     cat <<USAGE
@@ -49,6 +52,11 @@ The local stack (all on 127.0.0.1, state in \$STATE_DIR, default ./.state):
                       libFuzzer runs (ASan + UBSan) of every fuzz target or one (validate, jwt,
                       revocation, msg, api), SECONDS each (60), corpora grown in ./.cache/fuzz;
                       a line per target: executions, coverage, findings. Exit 1 on a finding
+  k8s-check [--validate-only] [--root DIR]
+                      render every k8s/ overlay with the pinned kustomize, validate it strictly
+                      (kubeconform: Kubernetes + operator CRD schemas), lint docker/ (hadolint),
+                      apply it server-side to a throwaway etcd + kube-apiserver on loopback,
+                      re-apply and check the autoscaled counts were kept (--help for details)
   env                 print the settings as shell exports: eval "\$(./build.sh env)" lets you
                       run one test file by hand against the running stack
 
@@ -85,6 +93,7 @@ case "$cmd" in
     load)          cmd_load "$@" ;;
     chaos)         cmd_chaos "$@" ;;
     fuzz)          cmd_fuzz "$@" ;;
+    k8s-check)     cmd_k8s_check "$@" ;;
     -h|--help|help) usage ;;
     "")            usage >&2; exit 2 ;;
     *)             echo "build.sh: unknown command '$cmd' (see ./build.sh --help)" >&2; exit 2 ;;

@@ -6,13 +6,17 @@
 # build.sh does locally. Runtime stage: bookworm-slim with the *same* nginx version (pinned from
 # the build stage, so the module's binary signature matches), the module's runtime libraries,
 # nginx-conf/ as templates rendered at start by edge-entrypoint.sh, web/ and the poll catalog.
-# Runs as the unprivileged user "vote" (uid 10001): HTTPS on 8443, plain HTTP on 8080 (health,
-# metrics, redirects).
+# Runs as the unprivileged user "vote", by number (10001:10001: runAsNonRoot can check it):
+# HTTPS on 8443, plain HTTP on 8080 (health, metrics, redirects).
 
+# hadolint: packages are not pinned per version (DL3008 ignored below): the Debian suite is the
+# pin, and its point releases remove superseded versions from the archive, so a pinned build
+# would break within months. The edge's runtime nginx is pinned to its build stage's version.
 ARG DEBIAN_SUITE=bookworm
 
 # ---- build ----------------------------------------------------------------------------------
 FROM debian:${DEBIAN_SUITE} AS build
+# hadolint ignore=DL3008
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config nginx-dev libpcre2-dev libssl-dev zlib1g-dev \
@@ -31,6 +35,7 @@ FROM debian:${DEBIAN_SUITE}-slim
 COPY --from=build /nginx-version /tmp/nginx-version
 # gettext-base: envsubst for the entrypoint. No curl: the health check is plain bash (http-ok).
 # Debian's nginx has its temp paths compiled in under /var/lib/nginx: the user must own them.
+# hadolint ignore=DL3008
 RUN v=$(cat /tmp/nginx-version) \
  && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -48,6 +53,8 @@ COPY stack/polls.json /etc/vote/polls.json
 COPY docker/edge-entrypoint.sh /usr/local/bin/edge-entrypoint
 COPY docker/http-ok /usr/local/bin/http-ok
 
+# JWT_SECRETS_FILE is a path, not a secret (DL3064 matches the name).
+# hadolint ignore=DL3064
 ENV EDGE_PORT=8080 \
     EDGE_TLS_PORT=8443 \
     API_HOST=vote-api \
@@ -58,7 +65,7 @@ ENV EDGE_PORT=8080 \
     STATE_DIR=/var/lib/vote \
     WEB_ROOT=/opt/vote/web
 
-USER vote:vote
+USER 10001:10001
 EXPOSE 8080 8443
 # nginx's graceful stop: the module flushes its Kafka queue before the workers exit.
 STOPSIGNAL SIGQUIT

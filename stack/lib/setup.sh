@@ -6,19 +6,24 @@
 
 setup_debian() {
     step "Debian packages (stack/debian-packages.txt)"
-    local wanted missing=()
-    wanted=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$STACK_DIR/debian-packages.txt")
-    for p in $wanted; do
+    # shellcheck disable=SC2046
+    apt_install $(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$STACK_DIR/debian-packages.txt")
+}
+
+# Installs the named Debian packages that are not installed yet.
+apt_install() {
+    local p missing=()
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
-    if [ ${#missing[@]} -eq 0 ]; then ok "all $(echo "$wanted" | wc -w) installed"; return; fi
+    if [ ${#missing[@]} -eq 0 ]; then ok "all $# installed"; return; fi
     info "installing ${#missing[@]}: ${missing[*]}"
     local sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
     $sudo apt-get update -qq || die "apt-get update failed"
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" \
         > "$CACHE_DIR/apt.log" 2>&1 || { tail -20 "$CACHE_DIR/apt.log" >&2; die "apt-get install failed (log: $CACHE_DIR/apt.log)"; }
     # Debian starts the packaged servers; the stack runs its own copies on its own state.
-    for svc in redis-server postgresql nginx; do
+    for svc in redis-server postgresql nginx etcd; do
         service "$svc" stop >/dev/null 2>&1 || true
     done
     ok "installed"

@@ -3,14 +3,15 @@
 #
 # Proves: through the edge, register / login / me / conversations / polls / results / the
 # daemon's health (/api/healthz) are proxied with their status codes and JSON bodies intact;
-# an SSE stream arrives unbuffered (the first event within 1 s); the daemon's /metrics is not
+# an SSE stream arrives unbuffered (the first event within 1 s) and says X-Accel-Buffering: no
+# to any proxy in front of the edge (k8s/README.md, gateway); the daemon's /metrics is not
 # reachable from outside; a burst of logins beyond limit_req answers 429 with a JSON body and
 # Retry-After (the burst uses malformed bodies, so no password hashing is spent).
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/api-lib.sh"
 
 edge_up || plan skip_all "edge (nginx + module) not up on $EDGE_URL"
-plan 10
+plan 11
 
 u="${RUN}e"
 req POST "$EDGE_URL/api/auth/register" "{\"username\":\"$u\",\"password\":\"$PASSWORD\"}"
@@ -30,9 +31,9 @@ req GET "$EDGE_URL/api/healthz"
 is "$last_status:$(jq -r .status <<<"$last_body")" "200:ok" "the daemon's health as /api/healthz"
 is "$(curl -s -o /dev/null -w '%{http_code}' "$EDGE_URL/api/metrics")" 404 "the daemon's metrics are not proxied"
 
-out=$(mktemp); trap 'rm -f "$out"' EXIT
+out=$(mktemp); trap 'rm -f "$out" "$out.h"' EXIT
 t0=$(now_ms)
-curl -sN -m 5 "$EDGE_URL/api/polls/band-contest/stream" >"$out" &
+curl -sN -m 5 -D "$out.h" "$EDGE_URL/api/polls/band-contest/stream" >"$out" &
 spid=$!
 took=""
 while [ $(( $(now_ms) - t0 )) -lt 3000 ]; do
@@ -41,6 +42,7 @@ while [ $(( $(now_ms) - t0 )) -lt 3000 ]; do
 done
 kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
 ok "[ -n '$took' ] && [ '$took' -le 1000 ]" "SSE through the edge is unbuffered: first event after ${took:-never} ms"
+ok "tr -d '\r' < '$out.h' | grep -qx 'X-Accel-Buffering: no'" "the stream tells a proxy in front of the edge not to buffer (X-Accel-Buffering: no)"
 
 # Fire the burst from one curl over one HTTP/2 connection (16 streams at a time), so it outruns
 # the 20 r/s refill even on a loaded box (160 separate TLS handshakes may not); keep every
