@@ -13,11 +13,14 @@
 # $EDGE_LISTEN_ADDR (default 0.0.0.0) and the api upstream is $API_HOST:$API_PORT. When
 # NGINX_WORKER_PROCESSES is set it replaces "worker_processes auto" (in a container "auto" counts
 # the node's cores, not the container's CPU limit, and each worker owns a Kafka producer).
+# EDGE_PUBLIC_HTTPS_PORT (default EDGE_TLS_PORT) is the port plain-HTTP redirects name: behind a
+# Service that maps 443 to the container's 8443, clients must be sent to 443.
 # EDGE_METRICS_ALLOW (space-separated addresses/CIDRs) is added to the /metrics location's
 # loopback-only allow list, for Prometheus scraping from another pod.
 set -eu
 
 : "${EDGE_PORT:=8080}" "${EDGE_LISTEN_ADDR:=0.0.0.0}" "${EDGE_TLS_PORT:=8443}"
+: "${EDGE_PUBLIC_HTTPS_PORT:=$EDGE_TLS_PORT}"
 : "${EDGE_TLS_CERT:=/etc/vote/tls/tls.crt}" "${EDGE_TLS_KEY:=/etc/vote/tls/tls.key}"
 : "${API_HOST:=127.0.0.1}" "${API_PORT:=8090}"
 : "${KAFKA_BROKERS:=kafka:9092}"
@@ -50,6 +53,8 @@ render() {
     sed -i -e "s/listen 127\.0\.0\.1:$EDGE_PORT/listen $EDGE_LISTEN_ADDR:$EDGE_PORT/" \
            -e "s/listen 127\.0\.0\.1:$EDGE_TLS_PORT/listen $EDGE_LISTEN_ADDR:$EDGE_TLS_PORT/" \
            -e "s/server 127\.0\.0\.1:$API_PORT/server $API_HOST:$API_PORT/" "$conf"/*.conf
+    if [ "$EDGE_PUBLIC_HTTPS_PORT" = 443 ]; then public=; else public=:$EDGE_PUBLIC_HTTPS_PORT; fi
+    sed -i "s|return 308 https://\$host:$EDGE_TLS_PORT|return 308 https://\$host$public|" "$conf"/*.conf
     # The metrics location admits loopback only; a scraper in another pod needs its network.
     for cidr in ${EDGE_METRICS_ALLOW:-}; do
         sed -i "/location = \/metrics/,/}/ s|allow 127\.0\.0\.1;|allow 127.0.0.1; allow $cidr;|" "$conf"/*.conf

@@ -8,11 +8,14 @@ Rules (each violation is one line naming the object, exit 1):
     would reset the scaled count);
   - a KEDA kafka trigger names the bootstrap Service by its namespace's FQDN (the KEDA operator
     resolves names in its own namespace);
-  - every Strimzi Kafka runs KAFKA_VERSION (the version the local stack runs).
+  - every Strimzi Kafka runs KAFKA_VERSION (the version the local stack runs);
+  - the edge's nginx ConfigMap (edge-nginx-conf*) holds every file its files include by a
+    relative name (nginx -t in the pod would fail on a missing one).
 Writes OUT_DIR/namespaces.yaml (applied first: a dry run cannot create a namespace for the
 objects in it), OUT_DIR/objects.yaml (everything else) and OUT_DIR/autoscaled.txt
 ("namespace deployment" per line).
 """
+import re
 import sys
 
 import yaml
@@ -55,6 +58,16 @@ def main():
                 and "replicas" in (d.get("spec") or {}):
             errors.append("%s: spec.replicas is set but an autoscaler owns it (every apply would "
                           "reset the scaled count)" % name_of(d))
+    for d in docs:
+        meta = d.get("metadata") or {}
+        if d.get("kind") != "ConfigMap" or not str(meta.get("name", "")).startswith("edge-nginx-conf"):
+            continue
+        files = d.get("data") or {}
+        for fname, text in sorted(files.items()):
+            for inc in sorted(set(re.findall(r"\binclude\s+([^\s;]+)\s*;", str(text)))):
+                if not inc.startswith("/") and inc not in files:
+                    errors.append("%s: %s includes %s, which the ConfigMap does not hold "
+                                  "(add it to the configMapGenerator)" % (name_of(d), fname, inc))
     for e in errors:
         print(e)
     namespaces = [d for d in docs if d.get("kind") == "Namespace"]

@@ -18,7 +18,9 @@ KUBE_APISERVER=$K8S_KUBE_DIR/kube-apiserver
 KUBECTL=$K8S_KUBE_DIR/kubectl
 # JSON schemas for kubeconform and CRD YAML for the API server, per pinned version set.
 K8S_SCHEMAS=$K8S_CACHE/schemas-$KUBERNETES_VALIDATE_VERSION
-K8S_CRDS=$K8S_CACHE/crds-strimzi-$STRIMZI_VERSION-keda-$KEDA_VERSION-promop-$PROMETHEUS_OPERATOR_VERSION-gw-$GATEWAY_API_VERSION
+# The name changes with the versions and with the set of CRDs taken (the -set suffix), so a cache
+# of another set is never taken for this one.
+K8S_CRDS=$K8S_CACHE/crds-strimzi-$STRIMZI_VERSION-keda-$KEDA_VERSION-promop-$PROMETHEUS_OPERATOR_VERSION-gw-$GATEWAY_API_VERSION-set2
 K8S_CRD_SCHEMAS=$K8S_CRDS/json
 
 # go_module_file MODULE@VERSION PATH DEST: copies one file of a module version, downloaded through
@@ -166,7 +168,7 @@ k8s_setup_crds() {
         go_module_file "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
             "example/prometheus-operator-crd/monitoring.coreos.com_$f.yaml" "$tmp/monitoring.coreos.com_$f.yaml"
     done
-    for f in gatewayclasses gateways httproutes referencegrants; do
+    for f in gatewayclasses gateways httproutes referencegrants backendtlspolicies; do
         go_module_file "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" \
             "config/crd/standard/gateway.networking.k8s.io_$f.yaml" "$tmp/gateway.networking.k8s.io_$f.yaml"
     done

@@ -16,14 +16,15 @@ build=$ROOT/build.sh
 tmp=$(mktemp -d /tmp/k8s-check-t.XXXXXX)
 export STATE_DIR=$tmp/state
 trap 'rm -rf "$tmp"' EXIT
-plan 9
+plan 10
 
 # copy NAME: a checkout-shaped copy of what k8s-check reads, in $tmp/NAME.
 copy() {
     mkdir -p "$tmp/$1/stack"
     cp -r "$ROOT/k8s" "$ROOT/nginx-conf" "$ROOT/docker" "$tmp/$1/"
     cp "$ROOT/stack/polls.json" "$ROOT/stack/schema.sql" "$tmp/$1/stack/"
-    rm -f "$tmp/$1"/k8s/overlays/*/jwt-secrets "$tmp/$1"/k8s/overlays/*/postgres.env
+    rm -f "$tmp/$1"/k8s/overlays/*/jwt-secrets "$tmp/$1"/k8s/overlays/*/postgres.env \
+          "$tmp/$1"/k8s/overlays/*/tls.crt "$tmp/$1"/k8s/overlays/*/tls.key
 }
 
 # check NAME [ARGS]: runs k8s-check on the copy; prints its output, returns its status.
@@ -66,6 +67,12 @@ sed -i '/bootstrapServers, value: "kafka-kafka-bootstrap.vote.svc:9092"/ s/kafka
 check keda --validate-only
 like "$(cat "$tmp/keda.out")" "ScaledObject vote/vote-sink: trigger bootstrapServers kafka-kafka-bootstrap:9092 is not in namespace vote" \
     "a KEDA bootstrap address without the namespace fails the check, naming the object"
+
+copy include
+sed -i '/nginx-conf\/edge-hsts.conf$/d' "$tmp/include/k8s/base/kustomization.yaml"
+check include --validate-only
+like "$(cat "$tmp/include.out")" "ConfigMap vote/edge-nginx-conf-[a-z0-9]*: nginx.conf includes edge-hsts.conf, which the ConfigMap does not hold" \
+    "an nginx-conf file the edge's ConfigMap lacks fails the check, naming the ConfigMap and the include"
 
 if check unknown --skip-validate; then fail "the API server alone refuses the unknown field too (--skip-validate)"
 else pass "the API server alone refuses the unknown field too (--skip-validate)"; fi
