@@ -59,6 +59,7 @@ function numbersTable(table, head, rows, sum) {
 
 // A horizontal bar chart; update(rows) redraws in place.  sumOf(rows) is the share's base.
 export function barChart(canvas, { title, head, table, sumOf }) {
+  if (!Chart) throw new Error('vendor/chart.umd.js did not load (run ./build.sh setup)');
   const chart = new Chart(canvas, {
     type: 'bar',
     data: { labels: [], datasets: [{ data: [], backgroundColor: [], borderRadius: 3, maxBarThickness: 34 }] },
@@ -92,6 +93,7 @@ export function barChart(canvas, { title, head, table, sumOf }) {
 // A donut with an HTML legend listing every slice with its share and count (the legend is the
 // numbers behind the chart, readable by screen readers and without a pointer).
 export function donutChart(canvas, { title, legend }) {
+  if (!Chart) throw new Error('vendor/chart.umd.js did not load (run ./build.sh setup)');
   const chart = new Chart(canvas, {
     type: 'doughnut',
     data: { labels: [], datasets: [{ data: [], backgroundColor: [], borderColor: '#fff', borderWidth: 1 }] },

@@ -59,7 +59,14 @@ function selectPoll(id) {
   const attrs = Array.isArray(poll.attrs) ? poll.attrs : [];
   for (const card of document.querySelectorAll('.attr-only')) card.hidden = attrs.length === 0;
   $('shares-card').hidden = !SHARE_ATTRS.every((a) => attrs.includes(a));
-  setupCharts(attrs);
+  try {
+    setupCharts(attrs);
+  } catch (e) { // web/vendor/ missing (build.sh setup not run): tables and form still work
+    state.charts = {};
+    for (const box of document.querySelectorAll('.chart')) {
+      box.replaceChildren(el('p', { class: 'notice err' }, `Charts unavailable: ${e.message}`));
+    }
+  }
   setupVoteForm(poll);
   state.attr = attrs.includes('department') ? 'department' : attrs[0] || null;
   $('attr').replaceChildren(...attrs.map((a) => el('option', { value: a }, a)));
