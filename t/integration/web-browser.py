@@ -147,10 +147,16 @@ def start_chromium(binary):
     else:
         proc.kill()
         raise RuntimeError("chromium did not open its DevTools port within 30 s")
-    port = open(port_file).read().split()[0]
-    targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30))
-    page = next(t for t in targets if t.get("type") == "page")
-    return proc, profile, CDP(page["webSocketDebuggerUrl"])
+    try:
+        port = open(port_file).read().split()[0]
+        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30))
+        page = next(t for t in targets if t.get("type") == "page")
+        return proc, profile, CDP(page["webSocketDebuggerUrl"])
+    except Exception:   # no browser may outlive a failed start (main's cleanup never sees it)
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(profile, ignore_errors=True)
+        raise
 
 
 results = []
