@@ -20,7 +20,7 @@ FROM debian:${DEBIAN_SUITE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config nginx-dev libpcre2-dev libssl-dev zlib1g-dev \
-      librdkafka-dev libjansson-dev \
+      librdkafka-dev libjansson-dev nodejs npm \
  && rm -rf /var/lib/apt/lists/* \
  && dpkg-query -W -f '${Version}' nginx-dev > /nginx-version
 WORKDIR /src
@@ -29,6 +29,13 @@ COPY ngx_vote_module/ ngx_vote_module/
 RUN make -C common BUILD_DIR=/build -j"$(nproc)" \
  && make -C ngx_vote_module BUILD_DIR=/build -j"$(nproc)" \
  && test -f /build/modules/ngx_http_vote_module.so
+# The dashboard's chart library (web/vendor/ is git-ignored): the lockfile's pinned version, as
+# build.sh setup installs it locally.
+COPY stack/web/package.json stack/web/package-lock.json stack/web/
+RUN cd stack/web && npm ci --ignore-scripts --no-audit --no-fund \
+ && mkdir -p /build/web-vendor \
+ && cp node_modules/chart.js/dist/chart.umd.js /build/web-vendor/chart.umd.js \
+ && cp node_modules/chart.js/LICENSE.md /build/web-vendor/chart.js-LICENSE.md
 
 # ---- runtime --------------------------------------------------------------------------------
 FROM debian:${DEBIAN_SUITE}-slim
@@ -49,6 +56,7 @@ RUN v=$(cat /tmp/nginx-version) \
 COPY --from=build /build/modules/ngx_http_vote_module.so /opt/vote/modules/
 COPY nginx-conf/ /opt/vote/nginx-conf/
 COPY web/ /opt/vote/web/
+COPY --from=build /build/web-vendor/ /opt/vote/web/vendor/
 COPY stack/polls.json /etc/vote/polls.json
 COPY docker/edge-entrypoint.sh /usr/local/bin/edge-entrypoint
 COPY docker/http-ok /usr/local/bin/http-ok

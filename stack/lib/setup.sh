@@ -1,7 +1,8 @@
 # setup.sh: installs everything the stack, the builds and the tests need. Idempotent.
 #
 # Debian packages from stack/debian-packages.txt; the Kafka broker jars from Maven Central;
-# FerretDB built from its Go module; Locust into a venv. Each step is skipped when its result
+# FerretDB built from its Go module; Locust into a venv; the dashboard's chart library from
+# npm (stack/web/package-lock.json) into web/vendor/. Each step is skipped when its result
 # is already there, so a second run takes seconds.
 
 setup_debian() {
@@ -63,10 +64,39 @@ setup_locust() {
     "$ROOT/locust/setup.sh" || die "locust/setup.sh failed"
 }
 
+# The chart library the dashboard serves from the edge: npm ci of the lockfile in the cache,
+# then its browser bundle and licence copied to web/vendor/ (git-ignored), so nothing is loaded
+# from outside the edge.  Skipped while web/vendor/ holds the bundle of the current lockfile.
+setup_web() {
+    step "Dashboard chart library (npm, stack/web/package-lock.json -> web/vendor/)"
+    local lock=$STACK_DIR/web/package-lock.json vendor=$ROOT/web/vendor work=$CACHE_DIR/web-npm
+    local stamp; stamp=$(sha256sum "$lock" | cut -d' ' -f1)
+    if [ -f "$vendor/chart.umd.js" ] && [ "$(cat "$vendor/.lock-sha256" 2>/dev/null)" = "$stamp" ]; then
+        ok "web/vendor/ current"; return
+    fi
+    # Debian's nodejs comes without npm; its npm package conflicts with NodeSource's nodejs
+    # (which bundles npm), so it is not in debian-packages.txt but installed only when missing.
+    if ! command -v npm >/dev/null; then
+        local sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+        info "installing Debian's npm"
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends npm \
+            > "$CACHE_DIR/apt-npm.log" 2>&1 || { tail -20 "$CACHE_DIR/apt-npm.log" >&2; die "apt-get install npm failed"; }
+    fi
+    rm -rf "$work"; mkdir -p "$work" "$vendor"
+    cp "$STACK_DIR/web/package.json" "$lock" "$work/"
+    (cd "$work" && npm ci --ignore-scripts --no-audit --no-fund) > "$CACHE_DIR/npm.log" 2>&1 \
+        || { tail -20 "$CACHE_DIR/npm.log" >&2; die "npm ci failed (log: $CACHE_DIR/npm.log)"; }
+    cp "$work/node_modules/chart.js/dist/chart.umd.js" "$vendor/chart.umd.js"
+    cp "$work/node_modules/chart.js/LICENSE.md" "$vendor/chart.js-LICENSE.md"
+    echo "$stamp" > "$vendor/.lock-sha256"
+    ok "chart.js $(node -p "require('$work/node_modules/chart.js/package.json').version") in web/vendor/"
+}
+
 cmd_setup() {
     mkdir -p "$CACHE_DIR"
     setup_debian
     setup_kafka
     setup_ferretdb
     setup_locust
+    setup_web
 }

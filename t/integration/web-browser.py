@@ -6,26 +6,37 @@ stream open (the dashboard's SSE holds --virtual-time-budget forever), so this s
 chromium with --remote-debugging-port, talks to it over a WebSocket (standard library only),
 waits for real conditions in the page and takes the screenshots. Scenarios:
 
-  dashboard BASE OUT.png      the dashboard renders the polls, the bars and the breakdown, goes
-                              live, and a vote cast with its form shows its 202 id and is counted
+  dashboard BASE OUT.png      the dashboard renders the polls, the totals chart and the breakdown,
+                              goes live, and a band-contest vote cast with its form shows its 202
+                              id and is counted
+  election BASE OUT_DIR       with election votes in the stack (it casts some through the edge),
+                              the election's charts draw, hold the values of the results endpoint
+                              (top departments, shares of the chosen department and municipality,
+                              top stations, totals), a vote cast with the form moves them; saves
+                              election-desktop.png and election-phone.png (390 px wide)
   chat BASE OUT.png USER PEER PASSWORD
                               register + log in USER through the form, open PEER, send a
                               message and wait until the live stream delivers it back, find it
                               again after a reload, log out (the token then answers 401)
 
+BASE is the edge's URL (one setting: http://127.0.0.1:$EDGE_PORT, or https://... with
+EDGE_CA_FILE naming the CA that signed the edge's certificate).
 Prints one line "check NAME ok|fail DETAIL" per check; exit 0 when every check passed.
 """
 import base64
 import hashlib
 import json
 import os
+import random
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -102,7 +113,12 @@ class CDP:
         """Polls a JS expression until it is truthy; returns its value or None on timeout."""
         end = time.time() + timeout
         while time.time() < end:
-            v = self.js(expr)
+            try:
+                v = self.js(expr)
+            except RuntimeError as e:   # the page is still loading (a script not there yet)
+                if "page script failed" not in str(e):
+                    raise
+                v = None
             if v:
                 return v
             time.sleep(0.2)
@@ -110,7 +126,7 @@ class CDP:
 
     def goto(self, url):
         self.call("Page.navigate", url=url)
-        self.wait("document.readyState === 'complete'")
+        self.wait("location.href !== 'about:blank' && document.readyState === 'complete'")
 
     def screenshot(self, path):
         data = self.call("Page.captureScreenshot", format="png")["data"]
@@ -145,10 +161,16 @@ def start_chromium(binary):
     else:
         proc.kill()
         raise RuntimeError("chromium did not open its DevTools port within 30 s")
-    port = open(port_file).read().split()[0]
-    targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10))
-    page = next(t for t in targets if t.get("type") == "page")
-    return proc, profile, CDP(page["webSocketDebuggerUrl"])
+    try:
+        port = open(port_file).read().split()[0]
+        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30))
+        page = next(t for t in targets if t.get("type") == "page")
+        return proc, profile, CDP(page["webSocketDebuggerUrl"])
+    except Exception:   # no browser may outlive a failed start (main's cleanup never sees it)
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(profile, ignore_errors=True)
+        raise
 
 
 results = []
@@ -162,10 +184,12 @@ def check(name, passed, detail=""):
 
 def dashboard(b, base, out):
     b.goto(f"{base}/#poll=guatemala-2027")
-    polls = b.wait("[...document.querySelectorAll('#poll option')].map(o => o.value).join(' ')")
+    # The picker says "loading..." until GET /api/polls answered: wait for the catalog's ids.
+    polls = b.wait("(s => s && !s.disabled && [...s.options].map(o => o.value).join(' '))"
+                   "(document.getElementById('poll'))")
     check("polls-listed", polls and "band-contest" in polls, polls or "no poll options")
-    bars = b.wait("document.querySelectorAll('#bars .name').length")
-    check("bars-drawn", bars and bars >= 2, f"{bars} bars")
+    bars = b.wait("(c => c && c.data.labels.length)(Chart.getChart(document.getElementById('chart-totals')))")
+    check("totals-chart-drawn", bars and bars >= 2, f"{bars} bars")
     count = b.wait("document.getElementById('count').textContent !== '-' && document.getElementById('count').textContent")
     check("count-shown", count is not None, f"count {count}")
     rows = b.wait("document.querySelectorAll('#breakdown tbody tr').length")
@@ -185,6 +209,177 @@ def dashboard(b, base, out):
         check("vote-counted-live", moved, f"count {before} -> {moved}" if moved else f"count stayed {before} for 30 s")
     time.sleep(0.5)
     b.screenshot(out)
+
+
+# ---- the election dashboard --------------------------------------------------------------
+ELECTION = "guatemala-2027"
+# (department, municipality) pairs of the seeded votes, weighted so the top lists are clear.
+PLACES = [("Guatemala", "Mixco", 9), ("Guatemala", "Villa Nueva", 7), ("Sacatepéquez", "Antigua Guatemala", 5),
+          ("Quetzaltenango", "Quetzaltenango", 4), ("Escuintla", "Escuintla", 3), ("Petén", "Flores", 2),
+          ("Izabal", "Puerto Barrios", 1)]
+
+
+def http(base, path, body=None):
+    """GET (or POST a JSON body) through the edge -> (status, parsed body or None)."""
+    ctx = ssl.create_default_context(cafile=os.environ["EDGE_CA_FILE"]) if os.environ.get("EDGE_CA_FILE") else None
+    req = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"} if body is not None else {})
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, None
+
+
+def seed_votes(base, poll, n):
+    """Casts n votes through the edge (the real way: edge -> Kafka -> vote sink); 202s."""
+    status, cat = http(base, "/api/polls")
+    choices = next(p["choices"] for p in cat["polls"] if p["id"] == poll)
+    rnd = random.Random(20)
+    places = [p for p in PLACES for _ in range(p[2])]
+    accepted = 0
+    for i in range(n):
+        dep, mun, _ = rnd.choice(places)
+        vote = {"poll": poll, "choice": choices[min(int(rnd.expovariate(0.6)), len(choices) - 1)],
+                "attrs": {"department": dep, "municipality": mun, "station": f"web-{dep[:3]}-{i % 6}"}}
+        accepted += http(base, "/api/votes", vote)[0] == 202
+    return accepted
+
+
+def chart_js(canvas_id):
+    return f"(c => c ? {{labels: c.data.labels, data: c.data.datasets[0].data}} : null)(Chart.getChart(document.getElementById('{canvas_id}')))"
+
+
+def ranked(rows):
+    """[(value, total)] most votes first (the dashboard's order; ties by name)."""
+    return sorted(rows, key=lambda r: (-r[1], r[0]))
+
+
+def expected_charts(base, dep, mun):
+    """The chart contents the results endpoint implies, read the way a client reads them."""
+    _, res = http(base, f"/api/polls/{ELECTION}/results")
+    by_dep = res["by_attr"]["department"]
+    deps = ranked([(d, sum(c.values())) for d, c in by_dep.items()])
+    shares = {}
+    for attr, value in (("department", dep), ("municipality", mun)):
+        q = urllib.parse.urlencode({"attr": attr, "value": value})
+        status, one = http(base, f"/api/polls/{ELECTION}/results?{q}")
+        shares[attr] = one["breakdown"]["choices"] if status == 200 else {}
+    return {"totals": res["totals"], "count": res["count"], "departments": deps,
+            "stations": [(t["value"], t["total"]) for t in res["top"]["station"]], "shares": shares}
+
+
+def page_charts(b):
+    return b.js("({" + ", ".join(f"'{k}': {chart_js(c)}" for k, c in (
+        ("totals", "chart-totals"), ("departments", "chart-departments"), ("stations", "chart-stations"),
+        ("department", "chart-share-department"), ("municipality", "chart-share-municipality"))) +
+        ", dep: document.getElementById('share-department').value"
+        ", mun: document.getElementById('share-municipality').value})")
+
+
+def compare(page, want):
+    """Differences between the page's charts and the endpoint's numbers ([] when they agree)."""
+    diffs = []
+    tot = dict(zip(page["totals"]["labels"], page["totals"]["data"]))
+    if tot != want["totals"]:
+        diffs.append(f"totals {tot} != {want['totals']}")
+    if page["totals"]["data"] != sorted(page["totals"]["data"], reverse=True):
+        diffs.append("totals not sorted by votes")
+    top = dict(want["departments"])
+    deps = list(zip(page["departments"]["labels"], page["departments"]["data"]))
+    if [v for _, v in deps] != [v for _, v in want["departments"][:len(deps)]] or len(deps) != min(5, len(top)) \
+            or any(top.get(d) != v for d, v in deps):
+        diffs.append(f"top departments {deps} != {want['departments'][:5]}")
+    st = list(zip(page["stations"]["labels"], page["stations"]["data"]))
+    if [v for _, v in st] != [v for _, v in want["stations"][:5]] or len(st) != min(5, len(want["stations"])):
+        diffs.append(f"top stations {st} != {want['stations'][:5]}")
+    for attr in ("department", "municipality"):
+        got = dict(zip(page[attr]["labels"], page[attr]["data"]))
+        if got != want["shares"][attr]:
+            diffs.append(f"{attr} share {got} != {want['shares'][attr]}")
+    return diffs
+
+
+def election(b, base, out_dir):
+    _, res = http(base, f"/api/polls/{ELECTION}/results")
+    before = res["count"]
+    n = 150
+    accepted = seed_votes(base, ELECTION, n)
+    check("votes-seeded", accepted == n, f"{accepted}/{n} election votes accepted by the edge")
+    counted = None
+    for _ in range(100):
+        counted = http(base, f"/api/polls/{ELECTION}/results")[1]["count"]
+        if counted >= before + accepted:
+            break
+        time.sleep(0.1)
+    check("votes-counted", counted >= before + accepted, f"count {before} -> {counted}")
+
+    b.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
+    b.goto(f"{base}/#poll={ELECTION}")
+    drawn = b.wait("['chart-totals', 'chart-departments', 'chart-stations', 'chart-share-department',"
+                   " 'chart-share-municipality'].every(id => (c => c && c.data.datasets[0].data.length &&"
+                   " c.getDatasetMeta(0).data.length)(Chart.getChart(document.getElementById(id))))", 20)
+    check("charts-drawn", drawn, "totals, top departments, top stations and both donuts have data")
+    # The page and the endpoint can be one snapshot apart: compare until they agree (10 s).
+    diffs = ["never compared"]
+    end = time.time() + 10
+    while diffs and time.time() < end:
+        page = page_charts(b)
+        diffs = compare(page, expected_charts(base, page["dep"], page["mun"]))
+        if diffs:
+            time.sleep(0.3)
+    check("charts-match-results", not diffs, "; ".join(diffs) or
+          f"department {page['dep']}, municipality {page['mun']}: every chart holds the endpoint's numbers")
+    labels = b.js("[...document.querySelectorAll('canvas')].map(c => c.getAttribute('aria-label'))")
+    check("text-alternatives", labels and all(any(ch.isdigit() for ch in l) and "%" in l for l in labels),
+          " | ".join(labels)[:200])
+    legend = b.js("document.getElementById('legend-share-department').textContent")
+    check("donut-legend-percent-and-count", "%" in legend and any(c.isdigit() for c in legend), legend[:120])
+    tables = b.js("[...document.querySelectorAll('details.numbers')].every(d => d.querySelector('summary') &&"
+                  " d.querySelectorAll('tbody tr').length > 0)")
+    check("numbers-one-click-away", tables, "each bar chart has a Numbers disclosure with its table")
+    form = b.js("[...document.querySelectorAll('#vote-attrs input')].map(i => i.name).join(',') + ' / ' +"
+                " document.getElementById('vote-poll-title').textContent")
+    check("vote-form-offers-poll", form and form.startswith("department,municipality,station") and "Elecciones" in form, form)
+
+    # Cast a vote with the form: the totals bar of the choice and the department's donut move.
+    page = page_charts(b)
+    choice = page["totals"]["labels"][-1]   # the smallest bar: its growth is visible
+    t0 = dict(zip(page["totals"]["labels"], page["totals"]["data"]))[choice]
+    d0 = dict(zip(page["department"]["labels"], page["department"]["data"])).get(choice, 0)
+    b.js(f"""(() => {{ const set = (id, v) => {{ document.getElementById(id).value = v; }};
+        set('vote-choice', {json.dumps(choice)}); set('vote-attr-department', {json.dumps(page['dep'])});
+        set('vote-attr-municipality', {json.dumps(page['mun'])}); set('vote-attr-station', 'web-form');
+        document.querySelector('#vote-form button').click(); }})()""")
+    answer = b.wait("(t => /202|error|\\d{3} /.test(t) && t)(document.getElementById('vote-result').textContent)", 10)
+    check("election-vote-202", answer and answer.startswith("202 accepted"), answer or "no answer shown")
+    moved = b.wait(f"""(p => (t => t > {t0} && t)(p.totals.data[p.totals.labels.indexOf({json.dumps(choice)})]))
+                     ({page_charts_expr()})""", 15)
+    check("totals-chart-moved", moved, f"{choice}: {t0} -> {moved}")
+    dmoved = b.wait(f"""(p => (t => t > {d0} && t)(p.department.data[p.department.labels.indexOf({json.dumps(choice)})]))
+                      ({page_charts_expr()})""", 15)
+    check("department-donut-moved", dmoved, f"{choice} in {page['dep']}: {d0} -> {dmoved}")
+    time.sleep(1)   # let the animation end
+    full_page_shot(b, os.path.join(out_dir, "election-desktop.png"))
+    b.call("Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=1, mobile=True)
+    time.sleep(1.5)
+    wide = b.js("document.documentElement.scrollWidth")
+    check("phone-no-sideways-scroll", wide <= 390, f"page is {wide} px wide at 390 px")
+    full_page_shot(b, os.path.join(out_dir, "election-phone.png"))
+
+
+def page_charts_expr():
+    return "({" + ", ".join(f"'{k}': {chart_js(c)}" for k, c in (
+        ("totals", "chart-totals"), ("department", "chart-share-department"))) + "})"
+
+
+def full_page_shot(b, path):
+    h = b.js("document.documentElement.scrollHeight")
+    w = b.js("document.documentElement.clientWidth")
+    data = b.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                  clip={"x": 0, "y": 0, "width": w, "height": h, "scale": 1})["data"]
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(data))
 
 
 def chat(b, base, out, user, peer, password):
@@ -240,7 +435,7 @@ def chat(b, base, out, user, peer, password):
 
 
 def main():
-    if len(sys.argv) < 4 or sys.argv[1] not in ("dashboard", "chat"):
+    if len(sys.argv) < 4 or sys.argv[1] not in ("dashboard", "election", "chat"):
         sys.exit(__doc__)
     binary = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     proc, profile, b = start_chromium(binary)
@@ -248,6 +443,8 @@ def main():
         b.call("Page.enable")
         if sys.argv[1] == "dashboard":
             dashboard(b, sys.argv[2], sys.argv[3])
+        elif sys.argv[1] == "election":
+            election(b, sys.argv[2], sys.argv[3])
         else:
             chat(b, *sys.argv[2:7])
     except Exception as e:  # reported as a failed check, so the TAP test shows why

@@ -11,6 +11,7 @@
 #include "rds.h"
 #include "respond.h"
 #include "results.h"
+#include "results_view.h"
 #include "sse.h"
 #include "strbuf.h"
 
@@ -38,6 +39,8 @@ enum MHD_Result handle_results(api_request *r)
     long idx = poll_index(r);
     if (idx < 0)
         return unknown_poll(r);
+    if (MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0)
+        return results_view_respond(r, (size_t)idx); /* ?top=, ?attr=&value= */
     enum MHD_Result ret;
     if (results_respond_cached(r, (size_t)idx, &ret) == 0)
         return ret; /* the hot path: no Redis, no copy */

@@ -1,7 +1,8 @@
 /*
  * test_units.c - cmocka unit tests of the api daemon's self-contained parts: the byte
  * buffer, the revocation set, configuration precedence, SSE framing and client limits,
- * password hashing, the metrics text and the results' entity tags.  Run: make -C workers/api check (TAP output).
+ * password hashing, the metrics text, the results' entity tags and
+ * the results view parameters (checks, top cut, one value's breakdown).  Run: make -C workers/api check (TAP output).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,8 +21,11 @@
 #include "metrics.h"
 #include "password.h"
 #include "request_parse.h"
+#include "results.h"
+#include "results_view.h"
 #include "revoked.h"
 #include "router.h"
+#include "validate.h"
 #include "sse.h"
 #include "strbuf.h"
 
@@ -51,14 +55,18 @@ static void revocations_hold_until_expiry(void **state)
     assert_true(revocations_contains(set, "JTI-LIVE"));
     assert_false(revocations_contains(set, "JTI-OTHER"));
     assert_int_equal(revocations_count(set), 1);
-    /* Expired entries are swept every 1024 adds; the live one stays. */
+    /* A token expired 10 s ago is still accepted within a verifier's leeway, so its
+     * revocation must survive the sweep; one past exp + VC_JWT_LEEWAY_MAX must not.
+     * Sweeps run every 1024 adds. */
+    assert_int_equal(revocations_add(set, "JTI-IN-LEEWAY", now - 10), 0);
     char jti[32];
     for (int i = 0; i < 1100; i++) {
         snprintf(jti, sizeof jti, "OLD-%d", i);
-        revocations_add(set, jti, now - 10);
+        revocations_add(set, jti, now - VC_JWT_LEEWAY_MAX - 10);
     }
     assert_true(revocations_count(set) < 100);
     assert_true(revocations_contains(set, "JTI-LIVE"));
+    assert_true(revocations_contains(set, "JTI-IN-LEEWAY"));
     revocations_free(set);
 }
 
@@ -326,6 +334,96 @@ static void router_finds_routes_and_segments(void **state)
     assert_int_equal(path_route, -1); /* 404 */
 }
 
+/* A two-choice poll with attributes department (in by_attr) and station (top only). */
+static char *view_attrs[] = {"department", "station"};
+static char *view_choices[] = {"A", "B"};
+static const vc_poll view_poll = {"p", "P", view_choices, 2, view_attrs, 2};
+
+static void results_view_checks_each_parameter(void **state)
+{
+    (void)state;
+    results_view v;
+    results_view_error e;
+    static char *no_attrs[] = {NULL};
+    const vc_poll bands = {"b", "B", view_choices, 2, no_attrs, 0};
+    char long_value[VC_ATTR_VALUE_MAX + 2];
+    memset(long_value, 'x', sizeof long_value - 1);
+    long_value[sizeof long_value - 1] = '\0';
+
+    assert_int_equal(results_view_check(&view_poll, NULL, NULL, NULL, &v, &e), 0);
+    assert_int_equal(v.top, RESULTS_TOP_N);
+    assert_null(v.attr);
+    assert_int_equal(results_view_check(&view_poll, "3", "station", "S-1", &v, &e), 0);
+    assert_int_equal(v.top, 3);
+    assert_string_equal(v.attr, "station");
+    assert_string_equal(v.value, "S-1");
+    const char *bad_tops[] = {"0", "11", "-1", "+3", " 3", "3x", "", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad_tops / sizeof *bad_tops; i++) {
+        assert_int_equal(results_view_check(&view_poll, bad_tops[i], NULL, NULL, &v, &e), -1);
+        assert_int_equal(e.status, 422);
+        assert_string_equal(e.code, "bad_top");
+        assert_string_equal(e.field, "top");
+    }
+    assert_int_equal(results_view_check(&view_poll, NULL, "municipality", "x", &v, &e), -1);
+    assert_string_equal(e.code, "unknown_attr");
+    assert_string_equal(e.field, "attr");
+    assert_int_equal(results_view_check(&bands, NULL, "department", "x", &v, &e), -1);
+    assert_string_equal(e.code, "unknown_attr");
+    assert_int_equal(results_view_check(&view_poll, NULL, "department", NULL, &v, &e), -1);
+    assert_string_equal(e.code, "missing_value");
+    assert_string_equal(e.field, "value");
+    assert_int_equal(results_view_check(&view_poll, NULL, NULL, "x", &v, &e), -1);
+    assert_string_equal(e.code, "missing_attr");
+    assert_int_equal(results_view_check(&view_poll, NULL, "department", "", &v, &e), -1);
+    assert_string_equal(e.code, "bad_value");
+    assert_int_equal(results_view_check(&view_poll, NULL, "department", long_value, &v, &e), -1);
+    assert_string_equal(e.code, "bad_value");
+    long_value[VC_ATTR_VALUE_MAX] = '\0';
+    assert_int_equal(results_view_check(&view_poll, NULL, "department", long_value, &v, &e), 0);
+}
+
+static void results_view_cuts_top_and_breaks_down(void **state)
+{
+    (void)state;
+    const char *doc =
+        "{\"totals\":{\"A\":5,\"B\":4},\"by_attr\":{\"department\":{\"D1\":{\"A\":3,\"B\":1},"
+        "\"D2\":{\"A\":2,\"B\":3}}},\"top\":{\"department\":[{\"value\":\"D2\",\"total\":5},"
+        "{\"value\":\"D1\",\"total\":4}],\"station\":[{\"value\":\"S1\",\"total\":6},"
+        "{\"value\":\"S2\",\"total\":3}]}}";
+    results_view v = {1, "department", "D1"};
+    json_t *snap = json_loads(doc, 0, NULL);
+    assert_int_equal(results_view_apply(snap, &view_poll, &v, NULL), 0);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(snap, "top"), "station")), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(
+                            json_object_get(snap, "top"), "department"), 0), "value")), "D2");
+    json_t *b = json_object_get(snap, "breakdown");
+    assert_string_equal(json_string_value(json_object_get(b, "value")), "D1");
+    assert_int_equal(json_integer_value(json_object_get(b, "total")), 4);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "choices"), "B")), 1);
+    json_decref(snap);
+
+    /* A value by_attr lacks: every choice 0.  An attribute by_attr lacks: the counts read. */
+    const long long counts[] = {7, 0};
+    snap = json_loads(doc, 0, NULL);
+    v = (results_view){RESULTS_TOP_N, "department", "nowhere"};
+    assert_int_equal(results_view_apply(snap, &view_poll, &v, NULL), 0);
+    b = json_object_get(snap, "breakdown");
+    assert_int_equal(json_integer_value(json_object_get(b, "total")), 0);
+    assert_int_equal(json_object_size(json_object_get(b, "choices")), 2);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(snap, "top"), "station")), 2);
+    v = (results_view){RESULTS_TOP_N, "station", "S9"};
+    assert_int_equal(results_view_apply(snap, &view_poll, &v, NULL), -1); /* counts needed */
+    assert_int_equal(results_view_apply(snap, &view_poll, &v, counts), 0);
+    b = json_object_get(snap, "breakdown");
+    assert_string_equal(json_string_value(json_object_get(b, "attr")), "station");
+    assert_int_equal(json_integer_value(json_object_get(b, "total")), 7);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "choices"), "A")), 7);
+    json_decref(snap);
+    snap = json_loads("[1]", 0, NULL);
+    assert_int_equal(results_view_apply(snap, &view_poll, &v, counts), -1);
+    json_decref(snap);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +441,8 @@ int main(void)
         cmocka_unit_test(request_parse_answers_4xx),
         cmocka_unit_test(request_parse_credentials),
         cmocka_unit_test(router_finds_routes_and_segments),
+        cmocka_unit_test(results_view_checks_each_parameter),
+        cmocka_unit_test(results_view_cuts_top_and_breaks_down),
     };
     return cmocka_run_group_tests_name("vote-api units", tests, NULL, NULL);
 }
