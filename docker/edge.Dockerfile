@@ -32,10 +32,12 @@ RUN make -C common BUILD_DIR=/build -j"$(nproc)" \
 # The dashboard's chart library (web/vendor/ is git-ignored): the lockfile's pinned version, as
 # build.sh setup installs it locally.
 COPY stack/web/package.json stack/web/package-lock.json stack/web/
-RUN cd stack/web && npm ci --ignore-scripts --no-audit --no-fund \
+WORKDIR /src/stack/web
+RUN npm ci --ignore-scripts --no-audit --no-fund \
  && mkdir -p /build/web-vendor \
  && cp node_modules/chart.js/dist/chart.umd.js /build/web-vendor/chart.umd.js \
  && cp node_modules/chart.js/LICENSE.md /build/web-vendor/chart.js-LICENSE.md
+WORKDIR /src
 
 # ---- runtime --------------------------------------------------------------------------------
 FROM debian:${DEBIAN_SUITE}-slim

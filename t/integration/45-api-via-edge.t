@@ -11,7 +11,7 @@
 . "$(dirname "$0")/api-lib.sh"
 
 edge_up || plan skip_all "edge (nginx + module) not up on $EDGE_URL"
-plan 11
+plan 12
 
 u="${RUN}e"
 req POST "$EDGE_URL/api/auth/register" "{\"username\":\"$u\",\"password\":\"$PASSWORD\"}"
@@ -42,7 +42,9 @@ while [ $(( $(now_ms) - t0 )) -lt 3000 ]; do
 done
 kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
 ok "[ -n '$took' ] && [ '$took' -le 1000 ]" "SSE through the edge is unbuffered: first event after ${took:-never} ms"
-ok "tr -d '\r' < '$out.h' | grep -qx 'X-Accel-Buffering: no'" "the stream tells a proxy in front of the edge not to buffer (X-Accel-Buffering: no)"
+# (over HTTP/2 header names arrive in lower case)
+ok "tr -d '\r' < '$out.h' | grep -qix 'X-Accel-Buffering: no'" "the stream tells a proxy in front of the edge not to buffer (X-Accel-Buffering: no)"
+ok "tr -d '\r' < '$out.h' | grep -qi '^strict-transport-security: max-age='" "the stream carries HSTS like every HTTPS answer"
 
 # Fire the burst from one curl over one HTTP/2 connection (16 streams at a time), so it outruns
 # the 20 r/s refill even on a loaded box (160 separate TLS handshakes may not); keep every
