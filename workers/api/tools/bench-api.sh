@@ -45,7 +45,8 @@ printf '%s' "$body" >"$work/body.json"   # too big for a `return` string: served
 mkdir -p "$work/nginx"   # the micro-cache lives in $STATE_DIR/nginx/api-cache: here, the temp dir
 API_PORT=$API_PORT STATE_DIR=$work envsubst '${API_PORT} ${STATE_DIR}' \
     <"$ROOT/nginx-conf/api-upstream.conf" >"$work/conf/api-upstream.conf"
-cp "$ROOT/nginx-conf/api-locations.conf" "$work/conf/"
+# edge-hsts.conf: api-locations.conf includes it in every location with its own add_header
+cp "$ROOT/nginx-conf/api-locations.conf" "$ROOT/nginx-conf/edge-hsts.conf" "$work/conf/"
 cat >"$work/conf/nginx.conf" <<CONF
 worker_processes auto;
 worker_rlimit_nofile 20000;
