@@ -39,7 +39,8 @@ The local stack (all on 127.0.0.1, state in \$STATE_DIR, default ./.state):
                       started; ends with 'N passed, N failed'; exit 1 on any failure.
                       'test FILE...' runs only those test files
   bench [WHAT]        benchmarks as ratios against a baseline measured in the same run
-                      (edge, sinks, api or all); writes docs/BENCHMARKS.md. BENCH_SECONDS=10
+                      (edge, sinks, mongo, api, pipeline or all); writes docs/BENCHMARKS.md.
+                      BENCH_SECONDS=10
   load [PROFILE] [--users N] [--duration S]
                       headless Locust against the stack (profiles: smoke, steady, burst,
                       hostile), a summary, then the zero-loss audit (PASS/FAIL, exit 1 on FAIL)
