@@ -117,7 +117,8 @@ uint64_t ngx_http_vote_now_us(void);
 
 /* ---- request completion (ngx_http_vote_handler.c) ---- */
 void ngx_http_vote_detach(ngx_http_vote_ctx_t *ctx);
-void ngx_http_vote_delivered(ngx_http_vote_ctx_t *ctx, rd_kafka_resp_err_t err);
+void ngx_http_vote_delivered(ngx_http_vote_ctx_t *ctx, rd_kafka_resp_err_t err,
+    ngx_flag_t maybe_stored);
 
 /* ---- handler (ngx_http_vote_handler.c) ---- */
 ngx_int_t ngx_http_vote_handler(ngx_http_request_t *r);

@@ -156,7 +156,11 @@ static void ngx_http_vote_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, voi
     ngx_free(t);                    /* before resuming: the request may free ctx */
     if (ctx != NULL) {
         ctx->ticket = NULL;
-        ngx_http_vote_delivered(ctx, m->err);
+        /* a request that reached a broker and timed out waiting for its
+         * answer may have been written (the leader waits for every in-sync
+         * replica, e.g. one that was just killed) */
+        ngx_http_vote_delivered(ctx, m->err, rd_kafka_message_status(m)
+                                == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED);
     }
 }
 
