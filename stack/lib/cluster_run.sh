@@ -78,6 +78,16 @@ fault_heal() {
     esac
 }
 
+# Seconds after epoch $2 of the first "partition assigned" in sink log $1 after it ("-": none).
+first_assignment() {
+    local ts t
+    while read -r ts; do
+        t=$(date -d "$ts" +%s.%N) || continue
+        awk -v t="$t" -v s="$2" 'BEGIN { exit !(t >= s) }' && { awk -v t="$t" -v s="$2" 'BEGIN { printf "%.1f", t - s }'; return; }
+    done < <(awk '/partition assigned/ {print $1}' "$1")
+    echo -
+}
+
 # Sum of the edges' vote 202 counters (their /metrics, loopback only: read inside each host).
 edges_vote_202s() {
     local i n sum=0
@@ -130,6 +140,9 @@ cluster_scenario() {
     esac
     wait "$CLUSTER_LOAD_PID"; rc=$?
     CLUSTER_LOAD_PID=
+    if [ "$name" = worker-cut ]; then
+        clog "vote sink partitions: w2 took w1's $(first_assignment "$CLUSTER_DIR/w2/logs/vote-sink.log" "$tf") s after the cut, w1 took its share back $(first_assignment "$CLUSTER_DIR/w1/logs/vote-sink.log" "$th") s after the heal"
+    fi
     grep -E '^(PASS|FAIL)' "$dir/run.log" | sed 's/^/    audit: /'
     [ $rc -le 1 ] || { tail -n 5 "$dir/run.log" | sed 's/^/    /'; }
     for ((i = 1; i <= CLUSTER_EDGES; i++)); do logs+=("$CLUSTER_DIR/e$i/logs/edge-access.log"); done
