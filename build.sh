@@ -15,6 +15,8 @@ export ROOT
 . "$ROOT/stack/lib/bench.sh"
 . "$ROOT/stack/lib/bench_edge.sh"
 . "$ROOT/stack/lib/chaos.sh"
+. "$ROOT/stack/lib/cluster.sh"
+. "$ROOT/stack/lib/cluster_run.sh"
 . "$ROOT/stack/lib/fuzz.sh"
 . "$ROOT/stack/lib/k8s_setup.sh"
 . "$ROOT/stack/lib/k8s_apiserver.sh"
@@ -49,6 +51,11 @@ The local stack (all on 127.0.0.1, state in \$STATE_DIR, default ./.state):
                       worker-kill (kill -9 a sink every 10 s), broker-restart (Kafka down 15 s),
                       store-restart (Redis, MongoDB-wire, PostgreSQL down 10 s each),
                       nginx-reload (every 5 s). CHAOS_PERIOD / CHAOS_DOWN shorten them
+  cluster-test [--profile short|full] [SCENARIO...]
+                      a multi-host run in network namespaces (3 Kafka brokers RF 3, 2 edges behind
+                      an nginx stream load balancer, 2 worker hosts, a stores host) under Locust
+                      load, breaking one part per scenario, each ending with the audit: broker-kill,
+                      edge-cut, worker-cut, broker-partition, slow-links (docs/CLUSTER.md)
   fuzz [TARGET] [SECONDS]
                       libFuzzer runs (ASan + UBSan) of every fuzz target or one (validate, jwt,
                       revocation, msg, api), SECONDS each (60), corpora grown in ./.cache/fuzz;
@@ -93,6 +100,7 @@ case "$cmd" in
     bench)         cmd_bench "$@" ;;
     load)          cmd_load "$@" ;;
     chaos)         cmd_chaos "$@" ;;
+    cluster-test)  cmd_cluster_test "$@" ;;
     fuzz)          cmd_fuzz "$@" ;;
     k8s-check)     cmd_k8s_check "$@" ;;
     -h|--help|help) usage ;;
