@@ -130,7 +130,7 @@ static void ngx_http_vote_error_cb(rd_kafka_t *rk, int err, const char *reason, 
      * with a new producer. */
     if (err == RD_KAFKA_RESP_ERR__FATAL && !ngx_exiting && !ngx_quit) {
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
-                      "vote: kafka %s failed fatally: this worker process exits, "
+                      "vote: kafka %s failed fatally: this worker exits, "
                       "the master starts a new one", rd_kafka_name(rk));
         ngx_quit = 1;
     }

@@ -148,7 +148,7 @@ cluster_scenario() {
     esac
     wait "$CLUSTER_LOAD_PID"; rc=$?
     CLUSTER_LOAD_PID=
-    if [ "$name" = worker-cut ]; then
+    if [ "$name" = worker-cut ] && [ "$CLUSTER_WORKERS" -ge 2 ]; then
         clog "vote sink partitions: w2 took w1's $(first_assignment "$CLUSTER_DIR/w2/logs/vote-sink.log" "$tf") s after the cut, w1 took its share back $(first_assignment "$CLUSTER_DIR/w1/logs/vote-sink.log" "$th") s after the heal"
     fi
     grep -E '^(PASS|FAIL)' "$dir/run.log" | sed 's/^/    audit: /'
