@@ -41,10 +41,10 @@ fault_start() {
     local b
     case $1 in
         broker-kill)
-            b=$(pick_leader); FAULT_TARGET=b$b
+            b=$(pick_leader); [ -n "$b" ] || return 1; FAULT_TARGET=b$b
             kill -KILL "$(broker_pid "$b")" && clog "kill -9 broker $b (leader of the most partitions, pid $(broker_pid "$b"))" ;;
         broker-partition)
-            b=$(pick_leader); FAULT_TARGET=b$b
+            b=$(pick_leader); [ -n "$b" ] || return 1; FAULT_TARGET=b$b
             cut_host "b$b" && clog "broker $b (leader of the most partitions) cut off from the other brokers and every client" ;;
         edge-cut)
             FAULT_TARGET=e1; cut_host e1 && clog "edge host e1 cut off the network" ;;
@@ -54,9 +54,9 @@ fault_start() {
             FAULT_TARGET=edges
             local i
             for ((i = 1; i <= CLUSTER_EDGES; i++)); do
-                ip -n "$(cluster_ns "e$i")" link show eth0 >/dev/null
-                ip netns exec "$(cluster_ns "e$i")" tc qdisc add dev eth0 root tbf rate "$CLUSTER_SLOW_RATE" burst 8kb latency 200ms
-                ip netns exec "$(cluster_ns sw)" tc qdisc add dev "e$i" root tbf rate "$CLUSTER_SLOW_RATE" burst 8kb latency 200ms
+                ip netns exec "$(cluster_ns "e$i")" tc qdisc add dev eth0 root tbf rate "$CLUSTER_SLOW_RATE" burst 8kb latency 200ms \
+                    && ip netns exec "$(cluster_ns sw)" tc qdisc add dev "e$i" root tbf rate "$CLUSTER_SLOW_RATE" burst 8kb latency 200ms \
+                    || return 1
             done
             clog "edge links slowed to $CLUSTER_SLOW_RATE each way (tbf: queueing delay, drops past 200 ms)" ;;
     esac
@@ -71,8 +71,8 @@ fault_heal() {
         slow-links)
             local i
             for ((i = 1; i <= CLUSTER_EDGES; i++)); do
-                ip netns exec "$(cluster_ns "e$i")" tc qdisc del dev eth0 root
-                ip netns exec "$(cluster_ns sw)" tc qdisc del dev "e$i" root
+                ip netns exec "$(cluster_ns "e$i")" tc qdisc del dev eth0 root \
+                    && ip netns exec "$(cluster_ns sw)" tc qdisc del dev "e$i" root || return 1
             done
             clog "edge links at full speed again" ;;
     esac
