@@ -90,6 +90,8 @@ size_t vc_utf8_chars(const unsigned char *s, size_t len);
  * returns 1 if depth <= max.  Runs before jansson so a hostile 100k-deep body
  * costs a linear scan, not recursion. */
 int vc_json_depth_ok(const unsigned char *s, size_t len, size_t max);
+/* No C0 controls, no DEL; allow_ws keeps \t \n \r. */
+int vc_no_controls(const char *s, size_t len, int allow_ws);
 /* 3-32 characters of [a-z0-9_.-]. */
 int vc_username_valid(const char *s, size_t len);
 /* "a:b" with a <= b bytewise; out must hold VC_CONV_MAX + 1 bytes. */

@@ -25,9 +25,6 @@ typedef struct {
 #define PART_LIT(lit)     { (lit), sizeof(lit) - 1, 0 }
 #define PART_RAW(str, n)  { (str), (n), 1 }
 
-/* No C0 controls, no DEL; allow_ws keeps \t \n \r. */
-int vc_no_controls(const char *s, size_t len, int allow_ws);
-
 /* Fill *err (status from the reason) and return -1. */
 __attribute__((format(printf, 5, 6)))
 int vc_fail(vc_error *err, vc_reason r, const char *prefix, const char *field,
