@@ -58,6 +58,9 @@ int vc_kafka_conf_apply_list(rd_kafka_conf_t *conf, const char *list, char *err,
 {
     const char *p = list;
 
+    if (p == NULL) {
+        return 0;
+    }
     while (*p) {
         size_t n = strcspn(p, ",\n");
         const char *s = p, *e = p + n;

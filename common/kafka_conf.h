@@ -3,8 +3,9 @@
  * rd_kafka_conf_t, with readable error text.
  *
  * The edge module passes nginx.conf `vote_kafka_property` lines through this,
- * the sinks pass their environment/CLI properties, so every component accepts
- * exactly librdkafka's property names (TLS, SASL, linger, compression, ...).
+ * the sinks (workers/lib/sink_kafka.c) their environment/CLI properties, so
+ * every component accepts exactly librdkafka's property names (TLS, SASL,
+ * linger, compression, ...).
  */
 #ifndef VC_KAFKA_CONF_H
 #define VC_KAFKA_CONF_H
@@ -24,7 +25,8 @@ int vc_kafka_conf_apply_kv(rd_kafka_conf_t *conf, const char *kv, size_t len,
                            char *err, size_t errlen);
 
 /* Apply a list of "key=value" items separated by newlines or ',' ('#' starts a
- * comment line), e.g. from an environment variable.  Stops at the first error. */
+ * comment line), e.g. from an environment variable; NULL is an empty list.
+ * Stops at the first error. */
 int vc_kafka_conf_apply_list(rd_kafka_conf_t *conf, const char *list,
                              char *err, size_t errlen);
 

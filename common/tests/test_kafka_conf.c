@@ -28,6 +28,13 @@ static void test_apply(void **state)
                                               err, sizeof(err)), 0);
     get(c, "compression.codec", v, sizeof(v));
     assert_string_equal(v, "lz4");
+    /* the sinks' --kafka-props form, and no list at all */
+    assert_int_equal(vc_kafka_conf_apply_list(c, "fetch.wait.max.ms=10,client.rack=r1",
+                                              err, sizeof(err)), 0);
+    get(c, "client.rack", v, sizeof(v));
+    assert_string_equal(v, "r1");
+    assert_int_equal(vc_kafka_conf_apply_list(c, NULL, err, sizeof(err)), 0);
+    assert_int_equal(vc_kafka_conf_apply_list(c, "", err, sizeof(err)), 0);
     rd_kafka_conf_destroy(c);
 }
 
@@ -44,6 +51,8 @@ static void test_errors(void **state)
     assert_int_equal(vc_kafka_conf_apply_kv(c, "=1", 2, err, sizeof(err)), -1);
     assert_int_equal(vc_kafka_conf_apply_list(c, "acks=all,linger.ms=abc", err, sizeof(err)), -1);
     assert_non_null(strstr(err, "linger.ms"));
+    assert_int_equal(vc_kafka_conf_apply_list(c, "acks=all,no-equals-sign", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "key=value"));
     rd_kafka_conf_destroy(c);
 }
 

@@ -1,13 +1,17 @@
 /*
- * ngx_http_vote.h - shared types and cross-file functions of ngx_http_vote_module.
+ * ngx_http_vote.h - the configuration and per-request types of
+ * ngx_http_vote_module and the request side's functions.
  *
- * The module is split by concern:
- *   ngx_http_vote_module.c     directives, create/merge conf, init/exit process, variables
- *   ngx_http_vote_producer.c   per-worker librdkafka producer, io-event fd, delivery reports
- *   ngx_http_vote_handler.c    request handler: checks, body reading, validation, produce
- *   ngx_http_vote_auth.c       JWT verification glue and the logout-revocation consumer
- *   ngx_http_vote_metrics.c    shared-memory counters and the Prometheus location
- *   ngx_http_vote_response.c   JSON 202 / error responses
+ * The module is split by concern (each file's header says what it offers; the
+ * includes point one way: request side -> producer/revocations -> kafka):
+ *   ngx_http_vote_module.c       directives, create/merge conf, init/exit process, variables
+ *   ngx_http_vote_handler.c      request handler: checks, body reading, validation, sending
+ *   ngx_http_vote_auth.c         bearer-token (JWT) check for chat
+ *   ngx_http_vote_response.c     JSON 202 / error responses
+ *   ngx_http_vote_producer.c     per-worker librdkafka producers, delivery reports, stall state
+ *   ngx_http_vote_revocations.c  the logout-revocation consumer and the revoked-jti set
+ *   ngx_http_vote_kafka.c        librdkafka helpers: queue io-event pipe, clock, log callback
+ *   ngx_http_vote_metrics.c      shared-memory counters and the Prometheus location
  * The validator, JWT and catalog code is nginx-free in ../common.
  */
 #ifndef NGX_HTTP_VOTE_H
@@ -21,7 +25,6 @@
 
 #include "catalog.h"
 #include "jwt.h"
-#include "revocation.h"
 #include "ulid.h"
 #include "validate.h"
 
@@ -40,7 +43,6 @@ typedef struct {
     vc_jwt_keyset    jwt_keys;
     ngx_uint_t       jwt_loaded;
     ngx_str_t        revocation_topic; /* "" = no revocation consumer */
-    ngx_msec_t       revocation_wait;  /* chat answers 503 until caught up, at most this long */
     ngx_msec_t       flush_timeout;    /* bounded flush on worker exit */
     ngx_shm_zone_t  *shm_zone;
     ngx_uint_t       used;             /* bit 1 << durability: some location enqueues so */
@@ -78,46 +80,7 @@ typedef struct {
     ngx_uint_t                      kind;
 } ngx_http_vote_ctx_t;
 
-/* One produced message; the librdkafka msg_opaque.  malloc'd (not pool) because it
- * outlives the request when the client goes away; `ctx` is cleared by the request
- * pool cleanup, so a late delivery report never touches freed memory. */
-typedef struct ngx_http_vote_ticket_s {
-    ngx_http_vote_ctx_t  *ctx;
-    uint64_t              start_us;   /* monotonic, for the latency histogram */
-    ngx_uint_t            kind;
-} ngx_http_vote_ticket_t;
-
 extern ngx_module_t ngx_http_vote_module;
-
-/* ---- producer (ngx_http_vote_producer.c) ---- */
-
-/* a librdkafka queue whose "became non-empty" signal is a pipe in the event loop */
-typedef struct {
-    rd_kafka_queue_t  *queue;
-    ngx_connection_t  *conn;      /* read end */
-    int                wfd;       /* write end, written by librdkafka */
-} ngx_http_vote_qev_t;
-
-ngx_int_t ngx_http_vote_producer_init(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf);
-void ngx_http_vote_producer_exit(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf);
-extern ngx_connection_t ngx_http_vote_dummy_conn;
-rd_kafka_t *ngx_http_vote_producer(ngx_uint_t durability);
-rd_kafka_topic_t *ngx_http_vote_topic(ngx_http_vote_loc_conf_t *vlcf, ngx_log_t *log);
-void ngx_http_vote_produced(void);
-ngx_uint_t ngx_http_vote_stalled(ngx_msec_t stall_timeout);
-ngx_int_t ngx_http_vote_kafka_conf(ngx_log_t *log, ngx_http_vote_main_conf_t *vmcf,
-    rd_kafka_conf_t *conf);
-void ngx_http_vote_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
-    const char *buf);
-ngx_int_t ngx_http_vote_qev_open(ngx_http_vote_qev_t *qev, ngx_cycle_t *cycle,
-    rd_kafka_queue_t *q, ngx_event_handler_pt handler);
-void ngx_http_vote_qev_drain(ngx_http_vote_qev_t *qev);
-void ngx_http_vote_qev_close(ngx_http_vote_qev_t *qev);
-uint64_t ngx_http_vote_now_us(void);
-
-/* ---- request completion (ngx_http_vote_handler.c) ---- */
-void ngx_http_vote_detach(ngx_http_vote_ctx_t *ctx);
-void ngx_http_vote_delivered(ngx_http_vote_ctx_t *ctx, rd_kafka_resp_err_t err);
 
 /* ---- handler (ngx_http_vote_handler.c) ---- */
 ngx_int_t ngx_http_vote_handler(ngx_http_request_t *r);
@@ -127,34 +90,6 @@ ngx_int_t ngx_http_vote_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_vote_authenticate(ngx_http_request_t *r, ngx_http_vote_main_conf_t *vmcf,
     ngx_http_vote_loc_conf_t *vlcf, ngx_http_vote_ctx_t *ctx, const char **code,
     const char **detail);
-ngx_int_t ngx_http_vote_revocations_init(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf);
-void ngx_http_vote_revocations_exit(ngx_cycle_t *cycle);
-
-/* ---- metrics (ngx_http_vote_metrics.c) ---- */
-typedef enum {
-    NGX_HTTP_VOTE_S_202 = 0, NGX_HTTP_VOTE_S_400, NGX_HTTP_VOTE_S_401, NGX_HTTP_VOTE_S_405,
-    NGX_HTTP_VOTE_S_413, NGX_HTTP_VOTE_S_415, NGX_HTTP_VOTE_S_422, NGX_HTTP_VOTE_S_500,
-    NGX_HTTP_VOTE_S_503, NGX_HTTP_VOTE_S_499, NGX_HTTP_VOTE_S__COUNT
-} ngx_http_vote_status_e;
-
-typedef enum {
-    NGX_HTTP_VOTE_PE_QUEUE_FULL = 0, NGX_HTTP_VOTE_PE_OTHER, NGX_HTTP_VOTE_PE_DELIVERY,
-    NGX_HTTP_VOTE_PE_ACK_TIMEOUT, NGX_HTTP_VOTE_PE_STALLED, NGX_HTTP_VOTE_PE__COUNT
-} ngx_http_vote_produce_err_e;
-
-#define NGX_HTTP_VOTE_AUTH_REASONS (VC_JWT_BAD_CLAIMS + 4)  /* jwt statuses + missing, revoked, bad_sub */
-
-ngx_int_t ngx_http_vote_metrics_zone(ngx_conf_t *cf, ngx_http_vote_main_conf_t *vmcf);
-void ngx_http_vote_metrics_worker_init(ngx_http_vote_main_conf_t *vmcf);
-void ngx_http_vote_metrics_worker_exit(void);
-void ngx_http_vote_metric_request(ngx_uint_t kind, ngx_uint_t status);
-void ngx_http_vote_metric_invalid(vc_reason reason);
-void ngx_http_vote_metric_auth(ngx_uint_t reason);
-void ngx_http_vote_metric_produce_error(ngx_http_vote_produce_err_e e);
-void ngx_http_vote_metric_delivered(ngx_uint_t kind, uint64_t latency_us, ngx_uint_t ok);
-void ngx_http_vote_metric_inflight(ngx_int_t delta);
-void ngx_http_vote_metric_queue_len(ngx_int_t len);
-ngx_int_t ngx_http_vote_metrics_handler(ngx_http_request_t *r);
 
 /* ---- responses (ngx_http_vote_response.c) ---- */
 ngx_int_t ngx_http_vote_send_error(ngx_http_request_t *r, ngx_uint_t status,

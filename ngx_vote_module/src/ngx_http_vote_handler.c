@@ -11,13 +11,17 @@
  *   - durability local  -> 202 as soon as librdkafka queued it
  *   - durability broker -> the request is suspended until its delivery report
  *     (202, or 503 if the broker refused) or vote_ack_timeout (503).
- * The message opaque is a malloc'd ticket, never the request: when the client
+ * The message opaque is a malloc'd ticket, never the request: the delivery
+ * report completes the request through the ticket's callback; when the client
  * goes away the request pool cleanup detaches the ticket, and the late
  * delivery report only updates metrics.
  */
 #include "ngx_http_vote.h"
+#include "ngx_http_vote_metrics.h"
+#include "ngx_http_vote_producer.h"
 
 static ngx_http_vote_ctx_t *ngx_http_vote_ctx_create(ngx_http_request_t *r);
+static void ngx_http_vote_detach(ngx_http_vote_ctx_t *ctx);
 static void ngx_http_vote_body_handler(ngx_http_request_t *r);
 
 /* one id generator per worker, seeded on first use (after fork) */
@@ -128,10 +132,10 @@ static ngx_http_vote_ctx_t *ngx_http_vote_ctx_create(ngx_http_request_t *r)
     return ctx;
 }
 
-void ngx_http_vote_detach(ngx_http_vote_ctx_t *ctx)
+static void ngx_http_vote_detach(ngx_http_vote_ctx_t *ctx)
 {
     if (ctx->ticket != NULL) {
-        ctx->ticket->ctx = NULL;
+        ctx->ticket->data = NULL;
         ctx->ticket = NULL;
     }
     if (ctx->timer.timer_set) {
@@ -299,7 +303,7 @@ static void ngx_http_vote_ack_timeout(ngx_event_t *ev)
 static ngx_int_t ngx_http_vote_wait(ngx_http_request_t *r, ngx_http_vote_ctx_t *ctx,
     ngx_http_vote_ticket_t *t, ngx_http_vote_loc_conf_t *vlcf)
 {
-    t->ctx = ctx;
+    t->data = ctx;
     ctx->ticket = t;
     ctx->timer.handler = ngx_http_vote_ack_timeout;
     ctx->timer.data = r->connection;
@@ -316,12 +320,15 @@ static ngx_int_t ngx_http_vote_wait(ngx_http_request_t *r, ngx_http_vote_ctx_t *
     return NGX_DONE;
 }
 
-/* called from the delivery-report callback, inside rd_kafka_poll() */
-void ngx_http_vote_delivered(ngx_http_vote_ctx_t *ctx, rd_kafka_resp_err_t err)
+/* the ticket's callback: runs in the delivery report, inside rd_kafka_poll(),
+ * while the request waits (the producer frees the ticket) */
+static void ngx_http_vote_delivered(void *data, rd_kafka_resp_err_t err)
 {
-    ngx_http_request_t *r = ctx->request;
-    ngx_int_t           rc;
+    ngx_http_vote_ctx_t *ctx = data;
+    ngx_http_request_t  *r = ctx->request;
+    ngx_int_t            rc;
 
+    ctx->ticket = NULL;
     ngx_http_vote_detach(ctx);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         rc = ngx_http_vote_send_accepted(r, ctx);
@@ -373,7 +380,9 @@ static void ngx_http_vote_request_id(ngx_http_request_t *r, ngx_http_vote_loc_co
     rid->len = VC_ULID_LEN;
 }
 
-static ngx_int_t ngx_http_vote_produce(ngx_http_request_t *r, ngx_http_vote_ctx_t *ctx,
+/* Hands the validated message to librdkafka, then answers (local durability)
+ * or suspends the request until the delivery report (broker). */
+static ngx_int_t ngx_http_vote_send_message(ngx_http_request_t *r, ngx_http_vote_ctx_t *ctx,
     vc_msg *msg, ngx_str_t *key)
 {
     ngx_http_vote_loc_conf_t   *vlcf = ngx_http_get_module_loc_conf(r, ngx_http_vote_module);
@@ -387,7 +396,7 @@ static ngx_int_t ngx_http_vote_produce(ngx_http_request_t *r, ngx_http_vote_ctx_
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0, "vote: refusing to produce an empty message");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (ngx_http_vote_stalled(vlcf->stall_timeout)) {
+    if (ngx_http_vote_update_stall(vlcf->stall_timeout)) {
         vc_msg_free(msg);
         ctx->id[0] = '\0';
         ngx_http_vote_metric_produce_error(NGX_HTTP_VOTE_PE_STALLED);
@@ -395,7 +404,7 @@ static ngx_int_t ngx_http_vote_produce(ngx_http_request_t *r, ngx_http_vote_ctx_
                                         "Kafka has not accepted messages for a while", NULL);
     }
     rkt = ngx_http_vote_topic(vlcf, r->connection->log);
-    t = ngx_alloc(sizeof(ngx_http_vote_ticket_t), r->connection->log);
+    t = ngx_http_vote_ticket_create(ctx->kind, ngx_http_vote_delivered, r->connection->log);
     rid.len = 0;
     ngx_http_vote_request_id(r, vlcf, ctx, &rid);
     if (rkt == NULL || t == NULL) {
@@ -403,12 +412,9 @@ static ngx_int_t ngx_http_vote_produce(ngx_http_request_t *r, ngx_http_vote_ctx_
         vc_msg_free(msg);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    t->ctx = NULL;
-    t->kind = ctx->kind;
-    t->start_us = ngx_http_vote_now_us();
 
     /* F_FREE: librdkafka owns the jansson-allocated value once this succeeds */
-    err = rd_kafka_producev(ngx_http_vote_producer(vlcf->durability),
+    err = rd_kafka_producev(ngx_http_vote_producer_handle(vlcf->durability),
                             RD_KAFKA_V_RKT(rkt),
                             RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
@@ -435,7 +441,7 @@ static ngx_int_t ngx_http_vote_produce(ngx_http_request_t *r, ngx_http_vote_ctx_
     }
     msg->json = NULL;                   /* owned by librdkafka now */
     ngx_http_vote_metric_inflight(1);
-    ngx_http_vote_produced();
+    ngx_http_vote_count_queued();
 
     if (vlcf->durability == NGX_HTTP_VOTE_LOCAL) {
         return ngx_http_vote_send_accepted(r, ctx);
@@ -471,7 +477,7 @@ static void ngx_http_vote_body_handler(ngx_http_request_t *r)
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-    rc = ngx_http_vote_produce(r, ctx, &msg, &key);
+    rc = ngx_http_vote_send_message(r, ctx, &msg, &key);
     if (rc == NGX_DONE) {
         return;                         /* suspended until the delivery report */
     }

@@ -9,6 +9,7 @@
  * exits, and summed when rendered.
  */
 #include "ngx_http_vote.h"
+#include "ngx_http_vote_metrics.h"
 
 #define NGX_HTTP_VOTE_SHM_SIZE  (256 * 1024)
 #define NGX_HTTP_VOTE_KINDS     3          /* 0 unused, vote, chat */
@@ -65,16 +66,17 @@ static ngx_int_t ngx_http_vote_zone_init(ngx_shm_zone_t *zone, void *data)
     return NGX_OK;
 }
 
-ngx_int_t ngx_http_vote_metrics_zone(ngx_conf_t *cf, ngx_http_vote_main_conf_t *vmcf)
+ngx_shm_zone_t *ngx_http_vote_metrics_zone(ngx_conf_t *cf)
 {
-    ngx_str_t name = ngx_string("vote_metrics");
+    ngx_str_t       name = ngx_string("vote_metrics");
+    ngx_shm_zone_t *zone;
 
-    vmcf->shm_zone = ngx_shared_memory_add(cf, &name, NGX_HTTP_VOTE_SHM_SIZE, &ngx_http_vote_module);
-    if (vmcf->shm_zone == NULL) {
-        return NGX_ERROR;
+    zone = ngx_shared_memory_add(cf, &name, NGX_HTTP_VOTE_SHM_SIZE, &ngx_http_vote_module);
+    if (zone == NULL) {
+        return NULL;
     }
-    vmcf->shm_zone->init = ngx_http_vote_zone_init;
-    return NGX_OK;
+    zone->init = ngx_http_vote_zone_init;
+    return zone;
 }
 
 static ngx_uint_t ngx_http_vote_slot(void)
@@ -83,9 +85,9 @@ static ngx_uint_t ngx_http_vote_slot(void)
            ? (ngx_uint_t) ngx_process_slot : 0;
 }
 
-void ngx_http_vote_metrics_worker_init(ngx_http_vote_main_conf_t *vmcf)
+void ngx_http_vote_metrics_worker_init(ngx_shm_zone_t *zone)
 {
-    ngx_http_vote_stats = vmcf->shm_zone ? vmcf->shm_zone->data : NULL;
+    ngx_http_vote_stats = zone ? zone->data : NULL;
     ngx_http_vote_inflight_local = 0;
     if (ngx_http_vote_stats) {
         /* the slot may be left over from a crashed worker */

@@ -6,6 +6,9 @@
  * $vote_* variables.
  */
 #include "ngx_http_vote.h"
+#include "ngx_http_vote_metrics.h"
+#include "ngx_http_vote_producer.h"
+#include "ngx_http_vote_revocations.h"
 
 static void *ngx_http_vote_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_vote_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -469,7 +472,8 @@ static ngx_int_t ngx_http_vote_postconfiguration(ngx_conf_t *cf)
 {
     ngx_http_vote_main_conf_t *vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_vote_module);
 
-    return ngx_http_vote_metrics_zone(cf, vmcf);
+    vmcf->shm_zone = ngx_http_vote_metrics_zone(cf);
+    return vmcf->shm_zone != NULL ? NGX_OK : NGX_ERROR;
 }
 
 /* ---- worker lifecycle ---- */
@@ -482,7 +486,7 @@ static ngx_int_t ngx_http_vote_init_process(ngx_cycle_t *cycle)
     if (vmcf == NULL) {
         return NGX_OK;                 /* no http{} block */
     }
-    ngx_http_vote_metrics_worker_init(vmcf);
+    ngx_http_vote_metrics_worker_init(vmcf->shm_zone);
     if (!vmcf->used) {
         return NGX_OK;
     }

@@ -15,19 +15,17 @@
  * while `broker` locations keep a short linger for their latency.  Without it
  * there is one producer, as before.
  */
-#include "ngx_http_vote.h"
-
-#include <syslog.h>
-#include <time.h>
-#include <unistd.h>
+#include "ngx_http_vote_producer.h"
 
 #include "kafka_conf.h"
+#include "ngx_http_vote_kafka.h"
+#include "ngx_http_vote_metrics.h"
 
-/* a producer and the io-event pipe of its main queue; qev first: the queue
- * handler finds the producer from the pipe's connection (c->data) */
+/* a producer and the io-event pipe of its main queue; the queue handler finds
+ * the producer from the pipe's connection (c->data) */
 typedef struct {
-    ngx_http_vote_qev_t   qev;
-    rd_kafka_t           *rk;
+    ngx_http_vote_queue_pipe_t   queue_pipe;
+    rd_kafka_t                  *rk;
 } ngx_http_vote_prod_t;
 
 #define NGX_HTTP_VOTE_PRODUCERS  2       /* [0] shared/broker, [1] local-only */
@@ -37,17 +35,13 @@ static rd_kafka_t           *ngx_http_vote_rk_for[2];   /* by durability */
 static ngx_event_t           ngx_http_vote_gauge_ev;
 static ngx_array_t          *ngx_http_vote_topics;   /* rd_kafka_topic_t *, for exit */
 
-/* timer events need ev->data to look like a connection: nginx's debug log
- * prints ((ngx_connection_t *) ev->data)->fd when a timer is added */
-ngx_connection_t             ngx_http_vote_dummy_conn = { .fd = -1 };
-
 /* Progress tracking for "Kafka cannot take the message": messages in flight
  * and when a delivery last succeeded (or the queue last became non-empty). */
 static ngx_uint_t            ngx_http_vote_pending;
 static ngx_msec_t            ngx_http_vote_last_progress;
 static ngx_uint_t            ngx_http_vote_was_stalled;
 
-void ngx_http_vote_produced(void)
+void ngx_http_vote_count_queued(void)
 {
     if (ngx_http_vote_pending++ == 0) {
         ngx_http_vote_last_progress = ngx_current_msec;
@@ -59,7 +53,7 @@ void ngx_http_vote_produced(void)
  * behind a broker that is down.  It heals by itself: librdkafka keeps
  * retrying what is queued, and the first successful delivery (or the queue
  * draining through delivery failures) ends the stall. */
-ngx_uint_t ngx_http_vote_stalled(ngx_msec_t stall_timeout)
+ngx_uint_t ngx_http_vote_update_stall(ngx_msec_t stall_timeout)
 {
     ngx_uint_t stalled = stall_timeout > 0 && ngx_http_vote_pending > 0
                          && (ngx_msec_int_t) (ngx_current_msec - ngx_http_vote_last_progress)
@@ -79,39 +73,28 @@ ngx_uint_t ngx_http_vote_stalled(ngx_msec_t stall_timeout)
 
 static void ngx_http_vote_main_queue_handler(ngx_event_t *ev);
 
-rd_kafka_t *ngx_http_vote_producer(ngx_uint_t durability)
+rd_kafka_t *ngx_http_vote_producer_handle(ngx_uint_t durability)
 {
     return ngx_http_vote_rk_for[durability];
 }
 
-uint64_t ngx_http_vote_now_us(void)
+ngx_http_vote_ticket_t *ngx_http_vote_ticket_create(ngx_uint_t kind,
+    ngx_http_vote_delivered_pt delivered, ngx_log_t *log)
 {
-    struct timespec ts;
+    ngx_http_vote_ticket_t *t;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+    t = ngx_alloc(sizeof(ngx_http_vote_ticket_t), log);
+    if (t == NULL) {
+        return NULL;
+    }
+    t->data = NULL;
+    t->delivered = delivered;
+    t->kind = kind;
+    t->start_us = ngx_http_vote_now_us();
+    return t;
 }
 
 /* ---- callbacks: all run inside rd_kafka_poll() on the worker thread ---- */
-
-void ngx_http_vote_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
-    const char *buf)
-{
-    ngx_uint_t l = level <= LOG_ERR ? NGX_LOG_ERR
-                 : level == LOG_WARNING ? NGX_LOG_WARN
-                 : level <= LOG_INFO ? NGX_LOG_INFO : NGX_LOG_DEBUG;
-
-    /* The revocation consumer is configured with the same vote_kafka_property
-     * list as the producer (TLS, SASL, ...); librdkafka warns once per
-     * producer-only property, which says nothing the operator must act on. */
-    if (l == NGX_LOG_WARN && ngx_strcmp(fac, "CONFWARN") == 0
-        && ngx_strstr(buf, "is a producer property") != NULL)
-    {
-        l = NGX_LOG_INFO;
-    }
-
-    ngx_log_error(l, ngx_cycle->log, 0, "vote: kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
-}
 
 static void ngx_http_vote_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
@@ -126,8 +109,9 @@ static void ngx_http_vote_error_cb(rd_kafka_t *rk, int err, const char *reason, 
 
 static void ngx_http_vote_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-    ngx_http_vote_ticket_t *t = m->_private;
-    ngx_http_vote_ctx_t    *ctx;
+    ngx_http_vote_ticket_t     *t = m->_private;
+    ngx_http_vote_delivered_pt  delivered;
+    void                       *data;
 
     if (t == NULL) {
         return;
@@ -146,49 +130,21 @@ static void ngx_http_vote_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, voi
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "vote: delivery to \"%s\" failed: %s (request %s)",
                       rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err),
-                      t->ctx ? "waiting" : "already answered or gone");
+                      t->data ? "waiting" : "already answered or gone");
     }
-    ctx = t->ctx;
-    if (ctx == NULL && m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    data = t->data;
+    delivered = t->delivered;
+    if (data == NULL && m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                        "vote: delivered, the request was already answered or gone");
     }
-    ngx_free(t);                    /* before resuming: the request may free ctx */
-    if (ctx != NULL) {
-        ctx->ticket = NULL;
-        ngx_http_vote_delivered(ctx, m->err);
+    ngx_free(t);                    /* before resuming: the request may free its context */
+    if (data != NULL) {
+        delivered(data, m->err);
     }
 }
 
 /* ---- configuration ---- */
-
-ngx_int_t ngx_http_vote_kafka_conf(ngx_log_t *log, ngx_http_vote_main_conf_t *vmcf,
-    rd_kafka_conf_t *conf)
-{
-    char          err[512], brokers[1024];
-    ngx_keyval_t *kv = vmcf->props->elts;
-    ngx_uint_t    i;
-
-    if (vmcf->brokers.len >= sizeof(brokers)) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0, "vote: vote_kafka_brokers too long");
-        return NGX_ERROR;
-    }
-    ngx_cpystrn((u_char *) brokers, vmcf->brokers.data, vmcf->brokers.len + 1);
-    if (vc_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err)) < 0) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0, "vote: %s", err);
-        return NGX_ERROR;
-    }
-    /* nginx.conf properties last: they override the module's defaults */
-    for (i = 0; i < vmcf->props->nelts; i++) {
-        if (vc_kafka_conf_set(conf, (char *) kv[i].key.data, (char *) kv[i].value.data,
-                              err, sizeof(err)) < 0)
-        {
-            ngx_log_error(NGX_LOG_EMERG, log, 0, "vote: %s", err);
-            return NGX_ERROR;
-        }
-    }
-    return NGX_OK;
-}
 
 static rd_kafka_conf_t *ngx_http_vote_producer_conf(ngx_cycle_t *cycle,
     ngx_http_vote_main_conf_t *vmcf, ngx_uint_t local_only)
@@ -217,7 +173,7 @@ static rd_kafka_conf_t *ngx_http_vote_producer_conf(ngx_cycle_t *cycle,
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    if (ngx_http_vote_kafka_conf(cycle->log, vmcf, conf) != NGX_OK) {
+    if (ngx_http_vote_kafka_conf(cycle->log, &vmcf->brokers, vmcf->props, conf) != NGX_OK) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -234,68 +190,6 @@ static rd_kafka_conf_t *ngx_http_vote_producer_conf(ngx_cycle_t *cycle,
     rd_kafka_conf_set_error_cb(conf, ngx_http_vote_error_cb);
     rd_kafka_conf_set_log_cb(conf, ngx_http_vote_kafka_log_cb);
     return conf;
-}
-
-/* ---- the io-event pipe ---- */
-
-ngx_int_t ngx_http_vote_qev_open(ngx_http_vote_qev_t *qev, ngx_cycle_t *cycle,
-    rd_kafka_queue_t *q, ngx_event_handler_pt handler)
-{
-    int               fds[2];
-    ngx_connection_t *c;
-
-    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno, "vote: pipe2() failed");
-        return NGX_ERROR;
-    }
-    c = ngx_get_connection(fds[0], cycle->log);
-    if (c == NULL) {
-        close(fds[0]);
-        close(fds[1]);
-        return NGX_ERROR;
-    }
-    c->read->handler = handler;
-    c->read->log = cycle->log;
-    c->write->log = cycle->log;
-    c->data = qev;
-    qev->conn = c;
-    qev->wfd = fds[1];
-    qev->queue = q;
-    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: cannot watch the kafka event pipe");
-        ngx_http_vote_qev_close(qev);
-        return NGX_ERROR;
-    }
-    /* librdkafka writes one byte whenever the queue becomes non-empty */
-    rd_kafka_queue_io_event_enable(q, fds[1], "1", 1);
-    return NGX_OK;
-}
-
-void ngx_http_vote_qev_drain(ngx_http_vote_qev_t *qev)
-{
-    u_char  buf[64];
-    ssize_t n;
-
-    do {
-        n = read(qev->conn->fd, buf, sizeof(buf));
-    } while (n > 0 || (n == -1 && ngx_errno == NGX_EINTR));
-}
-
-void ngx_http_vote_qev_close(ngx_http_vote_qev_t *qev)
-{
-    if (qev->queue != NULL) {
-        rd_kafka_queue_io_event_enable(qev->queue, -1, NULL, 0);
-        rd_kafka_queue_destroy(qev->queue);
-        qev->queue = NULL;
-    }
-    if (qev->conn != NULL) {
-        ngx_close_connection(qev->conn);
-        qev->conn = NULL;
-    }
-    if (qev->wfd != -1) {
-        close(qev->wfd);
-        qev->wfd = -1;
-    }
 }
 
 /* main queue became non-empty: serve delivery reports, logs and errors */
@@ -315,10 +209,10 @@ static ngx_int_t ngx_http_vote_outq_len(void)
 static void ngx_http_vote_main_queue_handler(ngx_event_t *ev)
 {
     ngx_connection_t     *c = ev->data;
-    ngx_http_vote_prod_t *p = c->data;       /* qev is its first member */
+    ngx_http_vote_prod_t *p = c->data;
     int                   i;
 
-    ngx_http_vote_qev_drain(&p->qev);
+    ngx_http_vote_queue_pipe_drain(&p->queue_pipe);
     /* rd_kafka_poll(rk, 0) serves what is queued without waiting; bounded so
      * that a flood of reports cannot starve client connections */
     for (i = 0; i < 64; i++) {
@@ -347,7 +241,7 @@ static ngx_int_t ngx_http_vote_prod_start(ngx_cycle_t *cycle, ngx_http_vote_main
     rd_kafka_conf_t      *conf;
     ngx_http_vote_prod_t *p = &ngx_http_vote_prods[local_only];
 
-    p->qev.wfd = -1;
+    p->queue_pipe.wfd = -1;
     conf = ngx_http_vote_producer_conf(cycle, vmcf, local_only);
     if (conf == NULL) {
         return NGX_ERROR;
@@ -361,14 +255,14 @@ static ngx_int_t ngx_http_vote_prod_start(ngx_cycle_t *cycle, ngx_http_vote_main
     if (rd_kafka_set_log_queue(p->rk, NULL) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0, "vote: cannot route kafka logs to the main queue");
     }
-    if (ngx_http_vote_qev_open(&p->qev, cycle, rd_kafka_queue_get_main(p->rk),
-                               ngx_http_vote_main_queue_handler) != NGX_OK)
+    if (ngx_http_vote_queue_pipe_open(&p->queue_pipe, cycle, rd_kafka_queue_get_main(p->rk),
+                                      ngx_http_vote_main_queue_handler) != NGX_OK)
     {
         rd_kafka_destroy(p->rk);
         p->rk = NULL;
         return NGX_ERROR;
     }
-    p->qev.conn->data = p;          /* == &p->qev: the handler's way back to rk */
+    p->queue_pipe.conn->data = p;   /* the handler's way back to rk */
     ngx_log_error(NGX_LOG_INFO, cycle->log, 0, "vote: producer %s started, brokers \"%V\"",
                   rd_kafka_name(p->rk), &vmcf->brokers);
     return NGX_OK;
@@ -379,8 +273,8 @@ ngx_int_t ngx_http_vote_producer_init(ngx_cycle_t *cycle, ngx_http_vote_main_con
     ngx_uint_t local = vmcf->used & (1 << NGX_HTTP_VOTE_LOCAL);
     ngx_uint_t own_local = local && vmcf->local_props->nelts > 0;
 
-    ngx_http_vote_prods[0].qev.wfd = -1;
-    ngx_http_vote_prods[1].qev.wfd = -1;
+    ngx_http_vote_prods[0].queue_pipe.wfd = -1;
+    ngx_http_vote_prods[1].queue_pipe.wfd = -1;
     ngx_http_vote_topics = ngx_array_create(cycle->pool, 8, sizeof(rd_kafka_topic_t *));
     if (ngx_http_vote_topics == NULL) {
         return NGX_ERROR;
@@ -486,7 +380,7 @@ void ngx_http_vote_producer_exit(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *
     ngx_http_vote_topics->nelts = 0;
     for (i = 0; i < NGX_HTTP_VOTE_PRODUCERS; i++) {
         if (ngx_http_vote_prods[i].rk != NULL) {
-            ngx_http_vote_qev_close(&ngx_http_vote_prods[i].qev);
+            ngx_http_vote_queue_pipe_close(&ngx_http_vote_prods[i].queue_pipe);
             rd_kafka_destroy(ngx_http_vote_prods[i].rk);
             ngx_http_vote_prods[i].rk = NULL;
         }

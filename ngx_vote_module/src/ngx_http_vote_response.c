@@ -5,6 +5,7 @@
  * Retry-After).  Each answer is also counted in the metrics zone.
  */
 #include "ngx_http_vote.h"
+#include "ngx_http_vote_metrics.h"
 
 static ngx_int_t ngx_http_vote_send_json(ngx_http_request_t *r, ngx_uint_t status,
     u_char *body, size_t len)
@@ -104,16 +105,11 @@ static ngx_uint_t ngx_http_vote_status_index(ngx_uint_t status)
     }
 }
 
-static void ngx_http_vote_count(ngx_http_request_t *r, ngx_uint_t status)
+void ngx_http_vote_count_status(ngx_http_request_t *r, ngx_uint_t status)
 {
     ngx_http_vote_loc_conf_t *vlcf = ngx_http_get_module_loc_conf(r, ngx_http_vote_module);
 
     ngx_http_vote_metric_request(vlcf->kind, ngx_http_vote_status_index(status));
-}
-
-void ngx_http_vote_count_status(ngx_http_request_t *r, ngx_uint_t status)
-{
-    ngx_http_vote_count(r, status);
 }
 
 ngx_int_t ngx_http_vote_send_error(ngx_http_request_t *r, ngx_uint_t status,
@@ -124,7 +120,7 @@ ngx_int_t ngx_http_vote_send_error(ngx_http_request_t *r, ngx_uint_t status,
     u_char *body;
     size_t  len;
 
-    ngx_http_vote_count(r, status);
+    ngx_http_vote_count_status(r, status);
     if (ngx_http_vote_error_headers(r, status, code) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -159,7 +155,7 @@ ngx_int_t ngx_http_vote_send_accepted(ngx_http_request_t *r, ngx_http_vote_ctx_t
     u_char *body, *p;
     size_t  len;
 
-    ngx_http_vote_count(r, NGX_HTTP_ACCEPTED);
+    ngx_http_vote_count_status(r, NGX_HTTP_ACCEPTED);
     /* ids and conversations are [0-9A-Z] / [a-z0-9_.:-]: no escaping needed */
     len = sizeof("{\"id\":\"\",\"conversation\":\"\"}\n") + VC_ULID_LEN + ctx->conversation.len;
     body = ngx_pnalloc(r->pool, len);

@@ -96,9 +96,9 @@ cmd_bench() {
     local what=${1:-all}
     mkdir -p "$STATE_DIR/bench"
     case "$what" in
-        edge|sinks|api) ;;
+        edge|sinks|mongo|api) ;;
         all) ;;
-        *) die "unknown benchmark '$what' (edge, sinks, api, all)" ;;
+        *) die "unknown benchmark '$what' (edge, sinks, mongo, api, all)" ;;
     esac
     cmd_setup >/dev/null && cmd_build >/dev/null || die "setup/build failed"
     ( cmd_up ) >/dev/null || die "the stack did not come up"
@@ -106,7 +106,7 @@ cmd_bench() {
     # edge last: it writes over a million records to Kafka and drops its topic at the end, and
     # that writeback and deletion (1-2 GB, the broker deletes 60 s later) landed in the sinks'
     # timed drains when edge ran first.
-    for b in sinks api edge; do
+    for b in sinks mongo api edge; do
         [ "$what" = all ] || [ "$what" = "$b" ] || continue
         if type "bench_$b" >/dev/null 2>&1; then bench_"$b" || rc=1
         else warn "benchmark '$b' is not available yet"; [ "$what" = all ] || rc=1; fi
@@ -129,6 +129,29 @@ bench_api() {
     cat "$f"
     bench_write_section api "$f"
     ok "docs/BENCHMARKS.md updated (section api)"
+}
+
+# ./build.sh bench mongo: workers/bench/mongo-backends.sh measures the MongoDB-wire server on
+# each backend it can run on here; the section is written here.
+bench_mongo() {
+    step "bench mongo: the MongoDB-wire server's cost per vote, per backend (SQLite, PostgreSQL)"
+    local f=$STATE_DIR/bench/mongo.md body batch
+    body=$("$ROOT/workers/bench/mongo-backends.sh") || { warn "mongo-backends.sh failed"; return 1; }
+    for batch in 100 5000; do
+        body+=$'\n'$(MONGO_BENCH_BACKENDS=sqlite MONGO_BENCH_BATCH=$batch "$ROOT/workers/bench/mongo-backends.sh" | tail -n 1) \
+            || { warn "mongo-backends.sh (batches of $batch) failed"; return 1; }
+    done
+    {
+        echo "## MongoDB-wire server: cost per vote and audit reads, per backend"
+        echo
+        bench_stamp "./build.sh bench mongo"
+        echo "${MONGO_BENCH_DOCS:-100000} vote documents of the sink's shape per backend, each server fresh; \`_id\` look-ups are the audit's reads (\`workers/bench/mongo-backends.sh\`)."
+        echo
+        echo "$body"
+    } > "$f"
+    cat "$f"
+    bench_write_section mongo "$f"
+    ok "docs/BENCHMARKS.md updated (section mongo)"
 }
 
 # ./build.sh bench sinks: workers/bench/sinks.sh measures drain rates against independent

@@ -38,7 +38,9 @@ STACK_DIR=$ROOT/stack
 
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 KAFKA_LIBS=$CACHE_DIR/kafka-$KAFKA_VERSION/libs
-FERRETDB_BIN=$CACHE_DIR/bin/ferretdb-local-$FERRETDB_VERSION-idfix   # see stack/ferretdb/vendor-patched.sh
+# Named after the launcher's sources too, so that a change to them rebuilds it (see
+# stack/ferretdb/vendor-patched.sh for the patch it carries).
+FERRETDB_BIN=$CACHE_DIR/bin/ferretdb-local-$FERRETDB_VERSION-$(cat "$STACK_DIR"/ferretdb/* | sha256sum | cut -c1-12)
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 PG_CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=vote user=vote"
 MONGO_URI=mongodb://127.0.0.1:$MONGO_PORT/

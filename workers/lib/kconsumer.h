@@ -91,7 +91,8 @@ struct sink_config {
     const char *group;
     const char *dlq_topic;
     const char *client_id;
-    const char *kafka_props;   /* extra "key=value,key=value" librdkafka properties, or NULL */
+    /* extra "key=value,key=value" librdkafka properties, or NULL (common/kafka_conf.h) */
+    const char *kafka_props;
     /* The sink's own "key=value,..." defaults, applied over the loop's and under kafka_props
      * (e.g. a larger prefetch for a faster sink); NULL = none. */
     const char *sink_props;
@@ -108,7 +109,8 @@ struct sink_config {
     long writers;
 };
 
-/* Run until sink_request_stop() / SIGTERM / SIGINT. Returns 0 on clean stop, -1 on setup error. */
+/* Run until SIGTERM / SIGINT (sink_install_signals()). Returns 0 on clean stop, -1 on setup
+ * error. */
 int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ctx);
 
 /* For a sink with writers > 1, inside write_batch() just before making the batch durable:
@@ -126,8 +128,6 @@ void sink_batch_ordered_end(const struct sink_batch *b, int ok);
 
 /* Install SIGTERM/SIGINT handlers that request a graceful stop. */
 void sink_install_signals(void);
-void sink_request_stop(void);
-int sink_stop_requested(void);
 
 /* Batch bookkeeping, exposed for unit tests (no Kafka needed). */
 int sink_batch_add(struct sink_batch *b, rd_kafka_message_t *rkm, void *decoded,
@@ -140,8 +140,5 @@ void sink_batch_free(struct sink_batch *b);
 /* Raise pending[p] (next offset to commit per partition, -1 = nothing pending) to the
  * batch's next offsets. Returns how many of its partitions did not fit (p >= max). */
 size_t sink_offsets_note(int64_t *pending, size_t max, const struct sink_batch *b);
-
-/* Apply "key=value,key=value" to a librdkafka conf; -1 (errstr filled) on a bad property. */
-int sink_conf_apply_props(rd_kafka_conf_t *conf, const char *props, char *errstr, size_t cap);
 
 #endif

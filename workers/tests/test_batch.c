@@ -1,5 +1,5 @@
 /*
- * test_batch.c - batch bookkeeping of the consumer loop (lib/kconsumer.c) without a broker:
+ * test_batch.c - batch bookkeeping of the consumer loop (lib/sink_batch.c, lib/sink_commit.c) without a broker:
  * per-partition offset ranges (what gets committed and stored), poison counting, that
  * clearing releases every message and decoded value exactly once, how the offsets of
  * written batches accumulate between interval commits, and what a batch's turn to commit
@@ -82,21 +82,6 @@ static void test_grows_past_initial_capacity(void **state)
     sink_batch_free(&b);
 }
 
-static void test_kafka_props(void **state)
-{
-    (void)state;
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(sink_conf_apply_props(conf, "fetch.wait.max.ms=10,client.rack=r1", err, sizeof err), 0);
-    char val[64];
-    size_t len = sizeof val;
-    assert_int_equal(rd_kafka_conf_get(conf, "fetch.wait.max.ms", val, &len), RD_KAFKA_CONF_OK);
-    assert_string_equal(val, "10");
-    assert_int_equal(sink_conf_apply_props(conf, "no-equals-sign", err, sizeof err), -1);
-    assert_int_equal(sink_conf_apply_props(conf, "not.a.property=1", err, sizeof err), -1);
-    rd_kafka_conf_destroy(conf);
-}
-
 /* Batches written between two interval commits: each partition's pending offset only
  * rises, untouched partitions stay unset, a partition past the table is reported. */
 static void test_offsets_noted_between_commits(void **state)
@@ -156,7 +141,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ranges_per_partition),
         cmocka_unit_test(test_grows_past_initial_capacity),
-        cmocka_unit_test(test_kafka_props),
         cmocka_unit_test(test_offsets_noted_between_commits),
         cmocka_unit_test(test_await_turn),
     };
