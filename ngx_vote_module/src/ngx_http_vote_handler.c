@@ -5,8 +5,8 @@
  * Order of checks (cheapest and most specific first, and nothing is produced
  * for any 4xx): method (405), content type (415), declared size (413), token
  * for chat and orders (401), then the body is read asynchronously, its real
- * size checked (413) and validated by common/validate.c or shop.c (400/422).  A valid message is
- * produced with rd_kafka_producev(), never blocking:
+ * size checked (413) and validated by common/validate.c or shop.c (400/422).
+ * A valid message is produced with rd_kafka_producev(), never blocking:
  *   - queue full or any produce error -> 503 + Retry-After
  *   - durability local  -> 202 as soon as librdkafka queued it
  *   - durability broker -> the request is suspended until its delivery report
@@ -327,7 +327,8 @@ static ngx_int_t ngx_http_vote_wait(ngx_http_request_t *r, ngx_http_vote_ctx_t *
 
 /* the ticket's callback: runs in the delivery report, inside rd_kafka_poll(),
  * while the request waits (the producer frees the ticket) */
-static void ngx_http_vote_delivered(void *data, rd_kafka_resp_err_t err)
+static void ngx_http_vote_delivered(void *data, rd_kafka_resp_err_t err,
+    ngx_flag_t maybe_stored)
 {
     ngx_http_vote_ctx_t *ctx = data;
     ngx_http_request_t  *r = ctx->request;
@@ -337,6 +338,10 @@ static void ngx_http_vote_delivered(void *data, rd_kafka_resp_err_t err)
     ngx_http_vote_detach(ctx);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         rc = ngx_http_vote_send_accepted(r, ctx);
+    } else if (maybe_stored) {
+        /* the same answer as vote_ack_timeout: the outcome is unknown */
+        rc = ngx_http_vote_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE, "ack_timeout",
+                                      "Kafka did not acknowledge the message in time", NULL);
     } else {
         rc = ngx_http_vote_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE, "not_acknowledged",
                                       rd_kafka_err2str(err), NULL);

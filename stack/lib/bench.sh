@@ -96,9 +96,9 @@ cmd_bench() {
     local what=${1:-all}
     mkdir -p "$STATE_DIR/bench"
     case "$what" in
-        edge|sinks|mongo|api) ;;
+        edge|sinks|mongo|api|pipeline) ;;
         all) ;;
-        *) die "unknown benchmark '$what' (edge, sinks, mongo, api, all)" ;;
+        *) die "unknown benchmark '$what' (edge, sinks, mongo, api, pipeline, all)" ;;
     esac
     cmd_setup >/dev/null && cmd_build >/dev/null || die "setup/build failed"
     ( cmd_up ) >/dev/null || die "the stack did not come up"
@@ -106,7 +106,7 @@ cmd_bench() {
     # edge last: it writes over a million records to Kafka and drops its topic at the end, and
     # that writeback and deletion (1-2 GB, the broker deletes 60 s later) landed in the sinks'
     # timed drains when edge ran first.
-    for b in sinks mongo api edge; do
+    for b in sinks mongo api pipeline edge; do
         [ "$what" = all ] || [ "$what" = "$b" ] || continue
         if type "bench_$b" >/dev/null 2>&1; then bench_"$b" || rc=1
         else warn "benchmark '$b' is not available yet"; [ "$what" = all ] || rc=1; fi
@@ -152,6 +152,29 @@ bench_mongo() {
     cat "$f"
     bench_write_section mongo "$f"
     ok "docs/BENCHMARKS.md updated (section mongo)"
+}
+
+# ./build.sh bench pipeline: stack/bench/pipeline.py measures the whole pipeline's sustained rate
+# against the slowest store alone and audits what it sent; the section and its chart are
+# written here.
+bench_pipeline() {
+    step "bench pipeline: offered vote rate steps through the shipped edge, every sink running"
+    local out=$STATE_DIR/bench rc=0
+    rm -f "$out/pipeline.md"
+    PIPELINE_OUT=$out "$CACHE_DIR/venv/bin/python" "$ROOT/stack/bench/pipeline.py" \
+        || { rc=1; warn "pipeline.py failed or its audit did not pass (logs in $out/pipeline-*)"; }
+    [ -f "$out/pipeline.md" ] || return 1
+    cp "$out/pipeline-lag.png" "$ROOT/docs/bench-pipeline-lag.png" 2>/dev/null || true
+    {
+        echo "## Pipeline: sustained votes/s end to end vs the slowest store alone"
+        echo
+        bench_stamp "./build.sh bench pipeline"
+        cat "$out/pipeline.md"
+    } > "$out/pipeline-section.md"
+    cat "$out/pipeline-section.md"
+    bench_write_section pipeline "$out/pipeline-section.md"
+    ok "docs/BENCHMARKS.md updated (section pipeline)"
+    return $rc
 }
 
 # ./build.sh bench sinks: workers/bench/sinks.sh measures drain rates against independent

@@ -26,6 +26,9 @@ STACK_DIR=$ROOT/stack
 : "${KAFKA_GC_OPTS:=-XX:+UseG1GC -XX:MaxGCPauseMillis=20}"
 : "${READY_TIMEOUT:=60}"
 : "${POLL_CATALOG:=$STACK_DIR/polls.json}"
+# The address Redis, PostgreSQL and FerretDB listen on; the cluster test (stack/lib/cluster.sh)
+# runs them in a network namespace of their own and opens them to its network.
+: "${STORE_BIND:=127.0.0.1}"
 # The edge's certificate and key (nginx.conf's ssl_certificate / ssl_certificate_key): by default
 # a server certificate that `up` issues from a local CA under $STATE_DIR/tls (stack/lib/tls.sh);
 # set both to use your own, and EDGE_CA_FILE to the CA that signed it.
@@ -50,7 +53,7 @@ LOG_DIR=$STATE_DIR/logs
 export ROOT STATE_DIR BUILD_DIR CACHE_DIR EDGE_PORT EDGE_TLS_PORT EDGE_TLS_CERT EDGE_TLS_KEY \
        EDGE_CA_FILE EDGE_URL API_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT \
        REDIS_PORT PG_PORT MONGO_PORT VOTE_SINK_METRICS_PORT CHAT_SINK_METRICS_PORT ORDER_SINK_METRICS_PORT VOTE_PARTITIONS \
-       KAFKA_BROKERS KAFKA_LIBS KAFKA_HEAP PG_CONNINFO MONGO_URI KAFKA_TOPICS_CMD POLL_CATALOG
+       KAFKA_BROKERS KAFKA_LIBS KAFKA_HEAP PG_CONNINFO MONGO_URI KAFKA_TOPICS_CMD POLL_CATALOG STORE_BIND
 
 # ---- progress output ---------------------------------------------------------------------
 if [ -t 1 ]; then C_B=$'\e[1m'; C_G=$'\e[32m'; C_R=$'\e[31m'; C_Y=$'\e[33m'; C_0=$'\e[0m'
