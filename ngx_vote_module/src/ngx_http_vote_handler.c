@@ -241,10 +241,13 @@ static ngx_int_t ngx_http_vote_validate(ngx_http_request_t *r, ngx_http_vote_ctx
         rc = vc_validate_vote(vmcf->catalog, &lim, body, len, ctx->id, now_ms, msg, &err);
     } else {
         ngx_cpystrn((u_char *) sender, ctx->sender.data, sizeof(sender));
-        rc = ctx->kind == VC_KIND_CHAT
-             ? vc_validate_chat(&lim, body, len, sender, ctx->id, now_ms, msg, &err)
-             : vc_validate_order(&lim, body, len, sender, ctx->id, now_ms, msg,
-                                 &err);
+        if (ctx->kind == VC_KIND_CHAT) {
+            rc = vc_validate_chat(&lim, body, len, sender, ctx->id, now_ms,
+                                  msg, &err);
+        } else {
+            rc = vc_validate_order(&lim, body, len, sender, ctx->id, now_ms,
+                                   msg, &err);
+        }
     }
     if (rc != 0) {
         ctx->id[0] = '\0';       /* nothing was produced: no $vote_msg_id */

@@ -386,8 +386,11 @@ static char *ngx_http_vote_check_loc(ngx_conf_t *cf, ngx_http_vote_loc_conf_t *c
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"vote_enqueue vote\" requires \"vote_poll_catalog\"");
         return NGX_CONF_ERROR;
     }
-    if ((conf->kind == VC_KIND_CHAT || conf->kind == VC_KIND_ORDER) && !vmcf->jwt_loaded) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"vote_enqueue %s\" requires \"vote_jwt_secrets\"",
+    if ((conf->kind == VC_KIND_CHAT || conf->kind == VC_KIND_ORDER)
+        && !vmcf->jwt_loaded)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"vote_enqueue %s\" requires \"vote_jwt_secrets\"",
                            conf->kind == VC_KIND_CHAT ? "chat" : "order");
         return NGX_CONF_ERROR;
     }
