@@ -167,7 +167,7 @@ start_chat-sink() {
 start_order-sink() {
     [ -x "$BUILD_DIR/bin/order-sink" ] || die "order-sink is not built: run ./build.sh build"
     spawn order-sink "$BUILD_DIR/bin/order-sink" --brokers "$KAFKA_BROKERS" \
-        --pg "$PG_CONNINFO" --metrics-port "$ORDER_SINK_METRICS_PORT"
+        --redis-port "$REDIS_PORT" --pg "$PG_CONNINFO" --metrics-port "$ORDER_SINK_METRICS_PORT"
 }
 start_api() {
     [ -x "$BUILD_DIR/bin/vote-api" ] || die "vote-api is not built: run ./build.sh build"

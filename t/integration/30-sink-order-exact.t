@@ -31,6 +31,7 @@ start_order_sink() {
         --group "$TAG" --client-id "$TAG-$name" --metrics-port 0 --batch-max 200 --batch-ms 20 \
         --backoff-base-ms 50 --backoff-cap-ms 1000 --kafka-props session.timeout.ms=6000 \
         --pg "${SINK_PG_CONNINFO:-$PG_CONNINFO} options=-csearch_path=$PG_SCHEMA" \
+        --redis-port "$REDIS_PORT" --redis-prefix "$PREFIX" \
         --pay-delay-ms 3600000 "$@" >> "$TMPD/$name.log" 2>&1 &
     SINK_PID[$name]=$!
 }

@@ -34,6 +34,7 @@
 struct order_sink {
     const struct order_opts *o;
     struct pg_conn pg;
+    struct order_notify notify;    /* the writer's: states after each commit */
     strbuf cols[RESERVE_COLS];     /* array parameters of order_reserve(), reused */
     strbuf parts, offsets;         /* the batch's partitions and next offsets */
     _Atomic uint64_t *reserved, *sold_out, *unknown, *replayed;
@@ -54,6 +55,9 @@ static const struct wopt option_table[] = {
     { "tick-ms", "ORDER_TICK_MS", WOPT_INT, &opts.tick_ms, "100", "how often due transitions are looked for" },
     { "advance-batch", "ORDER_ADVANCE_BATCH", WOPT_INT, &opts.advance_batch, "500",
       "orders moved per transition statement" },
+    { "redis-host", "REDIS_HOST", WOPT_STR, &opts.redis_host, "127.0.0.1", "Redis host (live order states)" },
+    { "redis-port", "REDIS_PORT", WOPT_INT, &opts.redis_port, "6379", "Redis port" },
+    { "redis-prefix", "ORDER_SINK_REDIS_PREFIX", WOPT_STR, &opts.redis_prefix, "", "prefix for Redis channels (tests)" },
     { "metrics-addr", "SINK_METRICS_ADDR", WOPT_STR, &opts.metrics_addr, "127.0.0.1", "metrics listen address" },
     { "metrics-port", "ORDER_SINK_METRICS_PORT", WOPT_INT, &opts.metrics_port, "9103", "metrics port (0 = off)" },
     SINK_REPLAY_OPTION(opts.kafka),
@@ -128,7 +132,7 @@ static void count_outcomes(struct order_sink *s, const PGresult *res, size_t ord
 {
     int n = PQntuples(res);
     for (int i = 0; i < n; i++) {
-        const char *st = PQgetvalue(res, i, 0), *why = PQgetvalue(res, i, 1);
+        const char *st = PQgetvalue(res, i, 2), *why = PQgetvalue(res, i, 3);
         atomic_fetch_add(strcmp(st, "reserved") == 0    ? s->reserved
                          : strcmp(why, "sold_out") == 0 ? s->sold_out
                                                         : s->unknown, 1);
@@ -155,7 +159,7 @@ static int order_write_batch(void *ctx, const struct sink_batch *b, char *err, s
     const char *rp[RESERVE_COLS];
     for (int c = 0; c < RESERVE_COLS; c++)
         rp[c] = s->cols[c].data;
-    res = exec(s, "SELECT status, coalesce(reason, '') FROM order_reserve($1::text[], $2::bigint[],"
+    res = exec(s, "SELECT order_id, buyer, status, coalesce(reason, '') FROM order_reserve($1::text[], $2::bigint[],"
                " $3::text[], $4::int[], $5::bigint[], $6::boolean[], $7::int)",
                RESERVE_COLS, rp, PGRES_TUPLES_OK, err, errcap);
     if (res == NULL)
@@ -174,6 +178,7 @@ static int order_write_batch(void *ctx, const struct sink_batch *b, char *err, s
         goto error;
     }
     count_outcomes(s, res, b->n - b->npoison);
+    order_notify_rows(&s->notify, res, 3);
     PQclear(res);
     return 0;
 
@@ -270,11 +275,15 @@ int main(int argc, char **argv)
     s.sold_out = wmetrics_counter("order_sold_out_total", "Orders rejected: not enough copies left");
     s.unknown = wmetrics_counter("order_unknown_book_total", "Orders rejected: no such listed book");
     s.replayed = wmetrics_counter("sink_duplicates_skipped_total", "Orders already stored (replays), unchanged");
+    _Atomic uint64_t *published = wmetrics_counter("sink_published_total", "Order states pushed on Redis pub/sub");
+    _Atomic uint64_t *unpublished = wmetrics_counter("sink_publish_failed_total",
+                                                     "Order states not pushed (Redis down: live push skipped)");
+    order_notify_init(&s.notify, opts.redis_host, (int)opts.redis_port, opts.redis_prefix, published, unpublished);
     sink_install_signals();
     int rc = 1;
     if (wmetrics_serve(opts.metrics_addr, (int)opts.metrics_port) != 0)
         goto error;
-    if (order_advancer_start(&adv, &opts, advance_ci) != 0) {
+    if (order_advancer_start(&adv, &opts, advance_ci, published, unpublished) != 0) {
         wlog_error("cannot start the transition thread", NULL);
         goto error;
     }
@@ -285,6 +294,7 @@ int main(int argc, char **argv)
 error:
     wmetrics_stop();
     pg_conn_close(&s.pg);
+    order_notify_close(&s.notify);
     for (int c = 0; c < RESERVE_COLS; c++)
         sb_free(&s.cols[c]);
     sb_free(&s.parts);
