@@ -132,4 +132,8 @@ sale pgrestart "$b3" 5
 wait "$pgjob"
 is "$(tr '\n' ' ' < "$TMPD/pg")" "stopped started " "PostgreSQL was stopped and started again during the sale"
 check pgrestart "$b3"
+# Each api thread answers its first request after the restart from a dead connection (503) and
+# reconnects: use them all up so that the next suite finds the api healthy.
+healthy=0
+for _ in $(seq 100); do if api_up; then healthy=$((healthy + 1)); else healthy=0; fi; [ $healthy -ge 20 ] && break; sleep 0.1; done
 done_testing
