@@ -12,7 +12,8 @@
  * sink resumes from sink_offsets, and a row that is there is never applied twice.
  * Whether an order's simulated payment will fail is decided here, from a hash of its id
  * (the same answer on every replay), and stored with the order; order_advance.c then moves
- * orders through payment and shipping on their own clock.
+ * orders through payment and shipping on their own clock. After each commit the new states are
+ * pushed to the buyers' live streams (order_notify.c).
  */
 #include "kconsumer.h"
 #include "metrics.h"

@@ -1,6 +1,7 @@
 /*
- * order_sink.h - what the order sink's two parts share: its options, and the simulated
- * payment and shipping (order_advance.c) that run beside the Kafka loop (order_sink.c).
+ * order_sink.h - what the order sink's parts share: its options, the simulated payment and
+ * shipping (order_advance.c) that run beside the Kafka loop (order_sink.c), and the live order
+ * states both push (order_notify.c).
  */
 #ifndef ORDER_SINK_H
 #define ORDER_SINK_H
