@@ -14,6 +14,7 @@ export ROOT
 . "$ROOT/stack/lib/test.sh"
 . "$ROOT/stack/lib/bench.sh"
 . "$ROOT/stack/lib/bench_edge.sh"
+. "$ROOT/stack/lib/bench_orders.sh"
 . "$ROOT/stack/lib/chaos.sh"
 . "$ROOT/stack/lib/cluster.sh"
 . "$ROOT/stack/lib/cluster_run.sh"
@@ -41,11 +42,11 @@ The local stack (all on 127.0.0.1, state in \$STATE_DIR, default ./.state):
                       started; ends with 'N passed, N failed'; exit 1 on any failure.
                       'test FILE...' runs only those test files
   bench [WHAT]        benchmarks as ratios against a baseline measured in the same run
-                      (edge, sinks, mongo, api, pipeline or all); writes docs/BENCHMARKS.md.
+                      (edge, sinks, mongo, api, pipeline, orders or all); writes docs/BENCHMARKS.md.
                       BENCH_SECONDS=10
   load [PROFILE] [--users N] [--duration S]
                       headless Locust against the stack (profiles: smoke, steady, burst,
-                      hostile), a summary, then the zero-loss audit (PASS/FAIL, exit 1 on FAIL)
+                      hostile, flash), a summary, then the zero-loss audit (PASS/FAIL, exit 1 on FAIL)
   chaos SCENARIO [--duration S] [load options]
                       a load run while breaking things, then the audit. Scenarios:
                       worker-kill (kill -9 a sink every 10 s), broker-restart (Kafka down 15 s),
@@ -78,7 +79,8 @@ Settings (environment variables, with defaults):
   API_PORT=$API_PORT KAFKA_PORT=$KAFKA_PORT KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT
   REDIS_PORT=$REDIS_PORT PG_PORT=$PG_PORT MONGO_PORT=$MONGO_PORT
   VOTE_SINK_METRICS_PORT=$VOTE_SINK_METRICS_PORT CHAT_SINK_METRICS_PORT=$CHAT_SINK_METRICS_PORT
-  VOTE_PARTITIONS=$VOTE_PARTITIONS (partitions of the votes and chat topics)  KAFKA_HEAP=$KAFKA_HEAP
+  ORDER_SINK_METRICS_PORT=$ORDER_SINK_METRICS_PORT
+  VOTE_PARTITIONS=$VOTE_PARTITIONS (partitions of the votes, chat and orders topics)  KAFKA_HEAP=$KAFKA_HEAP
   READY_TIMEOUT=$READY_TIMEOUT (seconds each service may take to become ready)
 USAGE
 }

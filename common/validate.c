@@ -4,6 +4,7 @@
  * sinks can never disagree about what a valid message is.
  */
 #include "validate.h"
+#include "validate_int.h"
 #include "json_arena.h"
 
 #include <stdarg.h>
@@ -13,10 +14,6 @@
 
 #include "ulid.h"
 #include "vote_scan.h"
-
-#define SCHEMA_VERSION 1
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 static const char *const reason_names[VC_R__COUNT] = {
     [VC_R_OK]             = "ok",
@@ -137,7 +134,7 @@ void vc_conversation_id(const char *u1, const char *u2, char *out)
 }
 
 /* no C0 controls, no DEL; allow_ws lets chat text keep \t \n \r */
-static int no_controls(const char *s, size_t len, int allow_ws)
+int vc_no_controls(const char *s, size_t len, int allow_ws)
 {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char) s[i];
@@ -172,8 +169,7 @@ static void set_field(vc_error *err, const char *prefix, const char *name)
     err->field[o] = '\0';
 }
 
-__attribute__((format(printf, 5, 6)))
-static int fail(vc_error *err, vc_reason r, const char *prefix, const char *field,
+int vc_fail(vc_error *err, vc_reason r, const char *prefix, const char *field,
                 const char *fmt, ...)
 {
     va_list ap;
@@ -193,41 +189,41 @@ static int fail(vc_error *err, vc_reason r, const char *prefix, const char *fiel
 
 /* ---- parsing ---- */
 
-static json_t *parse_object(const vc_limits *lim, const unsigned char *body, size_t len,
+json_t *vc_parse_object(const vc_limits *lim, const unsigned char *body, size_t len,
                             vc_error *err)
 {
     json_error_t je;
     json_t *root;
 
     if (len == 0) {
-        fail(err, VC_R_BAD_JSON, NULL, NULL, "empty body");
+        vc_fail(err, VC_R_BAD_JSON, NULL, NULL, "empty body");
         return NULL;
     }
     /* explicit, although jansson also rejects bad UTF-8: its error text would
      * be reported as malformed JSON, and the contract distinguishes the two */
     if (!vc_utf8_valid(body, len)) {
-        fail(err, VC_R_BAD_UTF8, NULL, NULL, "body is not valid UTF-8");
+        vc_fail(err, VC_R_BAD_UTF8, NULL, NULL, "body is not valid UTF-8");
         return NULL;
     }
     if (!vc_json_depth_ok(body, len, lim->max_depth)) {
-        fail(err, VC_R_TOO_DEEP, NULL, NULL, "JSON nested deeper than %zu levels", lim->max_depth);
+        vc_fail(err, VC_R_TOO_DEEP, NULL, NULL, "JSON nested deeper than %zu levels", lim->max_depth);
         return NULL;
     }
     root = json_loadb((const char *) body, len, JSON_REJECT_DUPLICATES, &je);
     if (root == NULL) {
-        fail(err, VC_R_BAD_JSON, NULL, NULL, "invalid JSON at byte %d: %s", je.position, je.text);
+        vc_fail(err, VC_R_BAD_JSON, NULL, NULL, "invalid JSON at byte %d: %s", je.position, je.text);
         return NULL;
     }
     if (!json_is_object(root)) {
         json_decref(root);
-        fail(err, VC_R_WRONG_TYPE, NULL, NULL, "body must be a JSON object");
+        vc_fail(err, VC_R_WRONG_TYPE, NULL, NULL, "body must be a JSON object");
         return NULL;
     }
     return root;
 }
 
 /* every key of obj must be in allowed (NULL-terminated) */
-static int only_fields(json_t *obj, const char *const *allowed, const char *prefix, vc_error *err)
+int vc_only_fields(json_t *obj, const char *const *allowed, const char *prefix, vc_error *err)
 {
     const char *k;
     json_t *v;
@@ -238,14 +234,14 @@ static int only_fields(json_t *obj, const char *const *allowed, const char *pref
             if (strcmp(k, *a) == 0) { ok = 1; break; }
         }
         if (!ok) {
-            return fail(err, VC_R_UNKNOWN_FIELD, prefix, k, "unknown field");
+            return vc_fail(err, VC_R_UNKNOWN_FIELD, prefix, k, "unknown field");
         }
     }
     return 0;
 }
 
 /* string field with 1..max characters and no control characters */
-static int str_field(json_t *obj, const char *name, const char *prefix, int required,
+int vc_str_field(json_t *obj, const char *name, const char *prefix, int required,
                      size_t max_chars, const char **val, size_t *vlen, vc_error *err)
 {
     json_t *v = json_object_get(obj, name);
@@ -253,20 +249,20 @@ static int str_field(json_t *obj, const char *name, const char *prefix, int requ
     *val = NULL;
     *vlen = 0;
     if (v == NULL) {
-        return required ? fail(err, VC_R_MISSING_FIELD, prefix, name, "required field is missing")
+        return required ? vc_fail(err, VC_R_MISSING_FIELD, prefix, name, "required field is missing")
                         : 0;
     }
     if (!json_is_string(v)) {
-        return fail(err, VC_R_WRONG_TYPE, prefix, name, "must be a string");
+        return vc_fail(err, VC_R_WRONG_TYPE, prefix, name, "must be a string");
     }
     *val = json_string_value(v);
     *vlen = json_string_length(v);
     size_t chars = vc_utf8_chars((const unsigned char *) *val, *vlen);
     if (chars == 0 || chars > max_chars) {
-        return fail(err, VC_R_BAD_LENGTH, prefix, name, "must be 1-%zu characters", max_chars);
+        return vc_fail(err, VC_R_BAD_LENGTH, prefix, name, "must be 1-%zu characters", max_chars);
     }
-    if (!no_controls(*val, *vlen, 0)) {
-        return fail(err, VC_R_BAD_VALUE, prefix, name, "must not contain control characters");
+    if (!vc_no_controls(*val, *vlen, 0)) {
+        return vc_fail(err, VC_R_BAD_VALUE, prefix, name, "must not contain control characters");
     }
     return 0;
 }
@@ -281,27 +277,27 @@ static int check_attrs(const vc_poll *poll, json_t *attrs, int required, vc_erro
 
     if (attrs == NULL) {
         if (poll != NULL && poll->nattrs > 0) {
-            return fail(err, VC_R_MISSING_FIELD, NULL, "attrs", "poll requires attributes: %s%s%s",
+            return vc_fail(err, VC_R_MISSING_FIELD, NULL, "attrs", "poll requires attributes: %s%s%s",
                         poll->attrs[0], poll->nattrs > 1 ? ", ..." : "", "");
         }
-        return required ? fail(err, VC_R_MISSING_FIELD, NULL, "attrs", "required field is missing")
+        return required ? vc_fail(err, VC_R_MISSING_FIELD, NULL, "attrs", "required field is missing")
                         : 0;
     }
     if (!json_is_object(attrs)) {
-        return fail(err, VC_R_WRONG_TYPE, NULL, "attrs", "must be an object");
+        return vc_fail(err, VC_R_WRONG_TYPE, NULL, "attrs", "must be an object");
     }
     json_object_foreach(attrs, k, v) {
         if (poll != NULL && vc_poll_attr_index(poll, k, strlen(k)) < 0) {
-            return fail(err, VC_R_UNKNOWN_FIELD, "attrs", k, "poll has no such attribute");
+            return vc_fail(err, VC_R_UNKNOWN_FIELD, "attrs", k, "poll has no such attribute");
         }
-        if (str_field(attrs, k, "attrs", 1, VC_ATTR_VALUE_MAX, &val, &vlen, err) < 0) {
+        if (vc_str_field(attrs, k, "attrs", 1, VC_ATTR_VALUE_MAX, &val, &vlen, err) < 0) {
             return -1;
         }
     }
     if (poll != NULL) {
         for (size_t i = 0; i < poll->nattrs; i++) {
             if (json_object_get(attrs, poll->attrs[i]) == NULL) {
-                return fail(err, VC_R_MISSING_FIELD, "attrs", poll->attrs[i],
+                return vc_fail(err, VC_R_MISSING_FIELD, "attrs", poll->attrs[i],
                             "required attribute is missing");
             }
         }
@@ -317,19 +313,19 @@ static int check_vote_body(const vc_catalog *cat, json_t *obj, int consumed,
     size_t poll_len, choice_len;
     const vc_poll *poll = NULL;
 
-    if (str_field(obj, "poll", NULL, 1, VC_POLL_ID_MAX, &poll_id, &poll_len, err) < 0) {
+    if (vc_str_field(obj, "poll", NULL, 1, VC_POLL_ID_MAX, &poll_id, &poll_len, err) < 0) {
         return -1;
     }
     if (cat != NULL && (poll = vc_catalog_find(cat, poll_id, poll_len)) == NULL) {
-        return fail(err, VC_R_UNKNOWN_POLL, NULL, "poll", "no such poll");
+        return vc_fail(err, VC_R_UNKNOWN_POLL, NULL, "poll", "no such poll");
     }
-    if (str_field(obj, "choice", NULL, 1, VC_CHOICE_MAX, &choice, &choice_len, err) < 0) {
+    if (vc_str_field(obj, "choice", NULL, 1, VC_CHOICE_MAX, &choice, &choice_len, err) < 0) {
         return -1;
     }
     if (poll != NULL && !vc_poll_has_choice(poll, choice, choice_len)) {
-        return fail(err, VC_R_UNKNOWN_CHOICE, NULL, "choice", "not a choice of poll %s", poll->id);
+        return vc_fail(err, VC_R_UNKNOWN_CHOICE, NULL, "choice", "not a choice of poll %s", poll->id);
     }
-    if (str_field(obj, "voter", NULL, 0, VC_VOTER_MAX, voter, voter_len, err) < 0) {
+    if (vc_str_field(obj, "voter", NULL, 0, VC_VOTER_MAX, voter, voter_len, err) < 0) {
         return -1;
     }
     return check_attrs(poll, json_object_get(obj, "attrs"), consumed, err);
@@ -345,12 +341,6 @@ static int check_vote_body(const vc_catalog *cat, json_t *obj, int consumed,
  * escaped like jansson's dump_string() without JSON_ESCAPE_SLASH or
  * JSON_ENSURE_ASCII, i.e. only '"', '\\' and C0 controls; the input is
  * already valid UTF-8, so everything else is copied verbatim. */
-
-typedef struct {
-    const char *s;      /* a value already in JSON text (literal) when raw=1 */
-    size_t      len;
-    int         raw;
-} vc_out_part;
 
 static size_t esc_len(const char *s, size_t len)
 {
@@ -405,7 +395,7 @@ static char *esc_put(char *p, const char *s, size_t len)
 }
 
 /* decimal int64 without snprintf; buf holds at least 21 bytes */
-static size_t int_str(int64_t v, char *buf)
+size_t vc_int_str(int64_t v, char *buf)
 {
     char tmp[20];
     uint64_t u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
@@ -426,7 +416,7 @@ static size_t int_str(int64_t v, char *buf)
 
 /* parts alternate key, value: keys and non-raw values are escaped strings.
  * A part with s == NULL is skipped together with its key. */
-static int put_msg(const vc_out_part *parts, size_t nparts, vc_msg *out, vc_error *err)
+int vc_put_msg(const vc_out_part *parts, size_t nparts, vc_msg *out, vc_error *err)
 {
     size_t len = 2, i;                      /* the braces */
     char *p;
@@ -438,7 +428,7 @@ static int put_msg(const vc_out_part *parts, size_t nparts, vc_msg *out, vc_erro
     }
     out->json = malloc(len + 1);
     if (out->json == NULL) {
-        return fail(err, VC_R_INTERNAL, NULL, NULL, "out of memory");
+        return vc_fail(err, VC_R_INTERNAL, NULL, NULL, "out of memory");
     }
     p = out->json;
     *p++ = '{';
@@ -459,10 +449,6 @@ static int put_msg(const vc_out_part *parts, size_t nparts, vc_msg *out, vc_erro
     out->json_len = (size_t) (p - out->json);
     return 0;
 }
-
-#define PART_STR(str, n)  { (str), (n), 0 }
-#define PART_LIT(lit)     { (lit), sizeof(lit) - 1, 0 }
-#define PART_RAW(str, n)  { (str), (n), 1 }
 
 /* the attrs object of a vote as compact JSON text, in the order of the body
  * (jansson keeps insertion order, and so did json_dumps); *buf is malloc'd
@@ -505,7 +491,7 @@ static int vote_msg(const char *id, int64_t received_at, const char *poll, size_
                     const char *attrs, size_t attrs_len, vc_msg *out, vc_error *err)
 {
     char ra[24];
-    size_t ra_len = int_str(received_at, ra);
+    size_t ra_len = vc_int_str(received_at, ra);
 
     /* key: the voter keeps one voter's votes in one partition (dedup in order) */
     const char *key = voter ? voter : id;
@@ -523,7 +509,7 @@ static int vote_msg(const char *id, int64_t received_at, const char *poll, size_
         PART_LIT("attrs"), PART_RAW(attrs, attrs_len),
         PART_LIT("received_at"), PART_RAW(ra, ra_len),
     };
-    return put_msg(parts, sizeof(parts) / sizeof(parts[0]), out, err);
+    return vc_put_msg(parts, sizeof(parts) / sizeof(parts[0]), out, err);
 }
 
 static int validate_vote(const vc_catalog *cat, const vc_limits *lim,
@@ -538,10 +524,10 @@ static int validate_vote(const vc_catalog *cat, const vc_limits *lim,
 
     memset(out, 0, sizeof(*out));
     out->kind = VC_KIND_VOTE;
-    if ((root = parse_object(lim, body, len, err)) == NULL) {
+    if ((root = vc_parse_object(lim, body, len, err)) == NULL) {
         return -1;
     }
-    if (only_fields(root, allowed, NULL, err) < 0
+    if (vc_only_fields(root, allowed, NULL, err) < 0
         || check_vote_body(cat, root, 0, &voter, &voter_len, err) < 0)
     {
         json_decref(root);
@@ -556,7 +542,7 @@ static int validate_vote(const vc_catalog *cat, const vc_limits *lim,
 
     if (attrs_json(json_object_get(root, "attrs"), small, sizeof(small), &ab, &ab_len) < 0) {
         json_decref(root);
-        return fail(err, VC_R_INTERNAL, NULL, NULL, "out of memory");
+        return vc_fail(err, VC_R_INTERNAL, NULL, NULL, "out of memory");
     }
     int rc = vote_msg(id, received_at, json_string_value(jpoll), json_string_length(jpoll),
                       json_string_value(jchoice), json_string_length(jchoice), voter, voter_len,
@@ -568,12 +554,12 @@ static int validate_vote(const vc_catalog *cat, const vc_limits *lim,
     return rc;
 }
 
-/* str_field()'s rule for a value the scanner found */
+/* vc_str_field()'s rule for a value the scanner found */
 static int scanned_ok(const vc_scan_str *v, size_t max_chars)
 {
     size_t chars = vc_utf8_chars((const unsigned char *) v->s, v->len);
 
-    return chars > 0 && chars <= max_chars && no_controls(v->s, v->len, 0);
+    return chars > 0 && chars <= max_chars && vc_no_controls(v->s, v->len, 0);
 }
 
 /* The bodies vc_vote_scan() recognises, under check_vote_body()'s rules:
@@ -616,21 +602,21 @@ static int check_text(const vc_limits *lim, json_t *obj, vc_error *err)
     json_t *v = json_object_get(obj, "text");
 
     if (v == NULL) {
-        return fail(err, VC_R_MISSING_FIELD, NULL, "text", "required field is missing");
+        return vc_fail(err, VC_R_MISSING_FIELD, NULL, "text", "required field is missing");
     }
     if (!json_is_string(v)) {
-        return fail(err, VC_R_WRONG_TYPE, NULL, "text", "must be a string");
+        return vc_fail(err, VC_R_WRONG_TYPE, NULL, "text", "must be a string");
     }
     size_t chars = vc_utf8_chars((const unsigned char *) json_string_value(v), json_string_length(v));
     if (chars == 0) {
-        return fail(err, VC_R_BAD_LENGTH, NULL, "text", "must not be empty");
+        return vc_fail(err, VC_R_BAD_LENGTH, NULL, "text", "must not be empty");
     }
     if (chars > lim->max_text_chars) {
-        return fail(err, VC_R_TEXT_TOO_LONG, NULL, "text", "longer than %zu characters",
+        return vc_fail(err, VC_R_TEXT_TOO_LONG, NULL, "text", "longer than %zu characters",
                     lim->max_text_chars);
     }
-    if (!no_controls(json_string_value(v), json_string_length(v), 1)) {
-        return fail(err, VC_R_BAD_VALUE, NULL, "text", "must not contain control characters "
+    if (!vc_no_controls(json_string_value(v), json_string_length(v), 1)) {
+        return vc_fail(err, VC_R_BAD_VALUE, NULL, "text", "must not contain control characters "
                     "other than tab and newline");
     }
     return 0;
@@ -641,13 +627,13 @@ static int check_user(json_t *obj, const char *name, vc_reason r, vc_error *err)
     json_t *v = json_object_get(obj, name);
 
     if (v == NULL) {
-        return fail(err, VC_R_MISSING_FIELD, NULL, name, "required field is missing");
+        return vc_fail(err, VC_R_MISSING_FIELD, NULL, name, "required field is missing");
     }
     if (!json_is_string(v)) {
-        return fail(err, VC_R_WRONG_TYPE, NULL, name, "must be a string");
+        return vc_fail(err, VC_R_WRONG_TYPE, NULL, name, "must be a string");
     }
     if (!vc_username_valid(json_string_value(v), json_string_length(v))) {
-        return fail(err, r, NULL, name, "must be a username: 3-32 characters of [a-z0-9_.-]");
+        return vc_fail(err, r, NULL, name, "must be a username: 3-32 characters of [a-z0-9_.-]");
     }
     return 0;
 }
@@ -664,12 +650,12 @@ static int validate_chat(const vc_limits *lim, const unsigned char *body, size_t
     out->kind = VC_KIND_CHAT;
     if (!vc_username_valid(sender, strlen(sender))) {
         /* the module checks the token subject first; this is defence in depth */
-        return fail(err, VC_R_BAD_VALUE, NULL, NULL, "sender is not a valid username");
+        return vc_fail(err, VC_R_BAD_VALUE, NULL, NULL, "sender is not a valid username");
     }
-    if ((root = parse_object(lim, body, len, err)) == NULL) {
+    if ((root = vc_parse_object(lim, body, len, err)) == NULL) {
         return -1;
     }
-    if (only_fields(root, allowed, NULL, err) < 0
+    if (vc_only_fields(root, allowed, NULL, err) < 0
         || check_user(root, "to", VC_R_BAD_RECIPIENT, err) < 0
         || check_text(lim, root, err) < 0)
     {
@@ -679,7 +665,7 @@ static int validate_chat(const vc_limits *lim, const unsigned char *body, size_t
     to = json_string_value(json_object_get(root, "to"));
     if (strcmp(to, sender) == 0) {
         json_decref(root);
-        return fail(err, VC_R_SELF_MESSAGE, NULL, "to", "cannot send a message to yourself");
+        return vc_fail(err, VC_R_SELF_MESSAGE, NULL, "to", "cannot send a message to yourself");
     }
     vc_conversation_id(sender, to, out->conversation);
     out->key_len = strlen(out->conversation);
@@ -687,7 +673,7 @@ static int validate_chat(const vc_limits *lim, const unsigned char *body, size_t
 
     json_t *jtext = json_object_get(root, "text");
     char ra[24];
-    size_t ra_len = int_str(received_at, ra);
+    size_t ra_len = vc_int_str(received_at, ra);
     const vc_out_part parts[] = {
         PART_LIT("v"), PART_RAW(STR(SCHEMA_VERSION), sizeof(STR(SCHEMA_VERSION)) - 1),
         PART_LIT("kind"), PART_LIT("chat"),
@@ -698,7 +684,7 @@ static int validate_chat(const vc_limits *lim, const unsigned char *body, size_t
         PART_LIT("text"), PART_STR(json_string_value(jtext), json_string_length(jtext)),
         PART_LIT("received_at"), PART_RAW(ra, ra_len),
     };
-    int rc = put_msg(parts, sizeof(parts) / sizeof(parts[0]), out, err);
+    int rc = vc_put_msg(parts, sizeof(parts) / sizeof(parts[0]), out, err);
     json_decref(root);
     return rc;
 }
@@ -748,7 +734,7 @@ void vc_msg_free(vc_msg *m)
 
 /* ---- consumed-message check (sinks) ---- */
 
-static int check_envelope(json_t *obj, const char *kind, vc_error *err)
+int vc_check_envelope(json_t *obj, const char *kind, vc_error *err)
 {
     json_t *v = json_object_get(obj, "v");
     json_t *k = json_object_get(obj, "kind");
@@ -756,16 +742,16 @@ static int check_envelope(json_t *obj, const char *kind, vc_error *err)
     json_t *ra = json_object_get(obj, "received_at");
 
     if (!json_is_integer(v) || json_integer_value(v) != SCHEMA_VERSION) {
-        return fail(err, VC_R_BAD_VALUE, NULL, "v", "schema version must be %d", SCHEMA_VERSION);
+        return vc_fail(err, VC_R_BAD_VALUE, NULL, "v", "schema version must be %d", SCHEMA_VERSION);
     }
     if (!json_is_string(k) || strcmp(json_string_value(k), kind) != 0) {
-        return fail(err, VC_R_BAD_VALUE, NULL, "kind", "kind must be \"%s\"", kind);
+        return vc_fail(err, VC_R_BAD_VALUE, NULL, "kind", "kind must be \"%s\"", kind);
     }
     if (!json_is_string(id) || !vc_ulid_valid(json_string_value(id), json_string_length(id))) {
-        return fail(err, VC_R_BAD_VALUE, NULL, "id", "id must be a ULID");
+        return vc_fail(err, VC_R_BAD_VALUE, NULL, "id", "id must be a ULID");
     }
     if (!json_is_integer(ra) || json_integer_value(ra) <= 0) {
-        return fail(err, VC_R_BAD_VALUE, NULL, "received_at", "must be a positive integer (ms)");
+        return vc_fail(err, VC_R_BAD_VALUE, NULL, "received_at", "must be a positive integer (ms)");
     }
     return 0;
 }
@@ -784,12 +770,12 @@ static int check_chat_msg(const vc_limits *lim, json_t *obj, vc_error *err)
     const char *from = json_string_value(json_object_get(obj, "from"));
     const char *to = json_string_value(json_object_get(obj, "to"));
     if (strcmp(from, to) == 0) {
-        return fail(err, VC_R_SELF_MESSAGE, NULL, "to", "from == to");
+        return vc_fail(err, VC_R_SELF_MESSAGE, NULL, "to", "from == to");
     }
     vc_conversation_id(from, to, conv);
     c = json_object_get(obj, "conversation");
     if (!json_is_string(c) || strcmp(json_string_value(c), conv) != 0) {
-        return fail(err, VC_R_BAD_VALUE, NULL, "conversation", "must be \"%s\"", conv);
+        return vc_fail(err, VC_R_BAD_VALUE, NULL, "conversation", "must be \"%s\"", conv);
     }
     return 0;
 }
@@ -810,16 +796,18 @@ int vc_message_check(const vc_catalog *cat, const vc_limits *lim, vc_kind kind,
     if (parsed) {
         *parsed = NULL;
     }
-    if ((root = parse_object(lim, buf, len, err)) == NULL) {
+    if ((root = vc_parse_object(lim, buf, len, err)) == NULL) {
         return -1;
     }
     if (kind == VC_KIND_VOTE) {
-        rc = only_fields(root, vote_fields, NULL, err) < 0
-             || check_envelope(root, "vote", err) < 0
+        rc = vc_only_fields(root, vote_fields, NULL, err) < 0
+             || vc_check_envelope(root, "vote", err) < 0
              || check_vote_body(cat, root, 1, &voter, &voter_len, err) < 0 ? -1 : 0;
+    } else if (kind == VC_KIND_ORDER) {
+        rc = vc_check_order_msg(root, err);
     } else {
-        rc = only_fields(root, chat_fields, NULL, err) < 0
-             || check_envelope(root, "chat", err) < 0
+        rc = vc_only_fields(root, chat_fields, NULL, err) < 0
+             || vc_check_envelope(root, "chat", err) < 0
              || check_chat_msg(lim, root, err) < 0 ? -1 : 0;
     }
     if (rc < 0 || parsed == NULL) {

@@ -1,7 +1,7 @@
 /*
  * validate.h - request validation for POST /api/votes and
  * POST /api/chat/messages, and the sinks' schema re-check of consumed
- * messages (the poison check).
+ * messages (the poison check).  Orders and books: shop.h.
  *
  * Deliberately free of nginx types so that the same code runs in the edge
  * module, in the sinks, in cmocka tests and under libFuzzer.  Input is raw
@@ -22,7 +22,8 @@
 
 typedef enum {
     VC_KIND_VOTE = 1,
-    VC_KIND_CHAT = 2
+    VC_KIND_CHAT = 2,
+    VC_KIND_ORDER = 3       /* shop.h */
 } vc_kind;
 
 /* Stable reasons; vc_reason_str() gives the "error" code of the body and the
@@ -71,7 +72,8 @@ typedef struct {
     vc_kind kind;
     char   *json;           /* malloc'd, NUL-terminated; release with vc_msg_free */
     size_t  json_len;
-    char    key[VC_KEY_MAX + 1];    /* Kafka key: voter or id (vote), conversation (chat) */
+    char    key[VC_KEY_MAX + 1];    /* Kafka key: voter or id (vote), conversation (chat),
+                                     * book id in decimal (order) */
     size_t  key_len;
     char    conversation[VC_CONV_MAX + 1];  /* chat only */
 } vc_msg;
@@ -88,6 +90,8 @@ size_t vc_utf8_chars(const unsigned char *s, size_t len);
  * returns 1 if depth <= max.  Runs before jansson so a hostile 100k-deep body
  * costs a linear scan, not recursion. */
 int vc_json_depth_ok(const unsigned char *s, size_t len, size_t max);
+/* No C0 controls, no DEL; allow_ws keeps \t \n \r. */
+int vc_no_controls(const char *s, size_t len, int allow_ws);
 /* 3-32 characters of [a-z0-9_.-]. */
 int vc_username_valid(const char *s, size_t len);
 /* "a:b" with a <= b bytewise; out must hold VC_CONV_MAX + 1 bytes. */

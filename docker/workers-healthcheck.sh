@@ -5,6 +5,7 @@
 case "$(cat /proc/1/comm)" in
     vote-sink) exec http-ok "${VOTE_SINK_METRICS_PORT:-9101}" /healthz ;;
     chat-sink) exec http-ok "${CHAT_SINK_METRICS_PORT:-9102}" /healthz ;;
+    order-sink) exec http-ok "${ORDER_SINK_METRICS_PORT:-9103}" /healthz ;;
     vote-api)  exec http-ok "${API_PORT:-8090}" /healthz ;;
     *)         exit 0 ;;   # a tool or a shell: nothing to check
 esac

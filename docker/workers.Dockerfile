@@ -1,4 +1,4 @@
-# workers.Dockerfile - the C daemons in one image: vote-sink, chat-sink and vote-api (plus the
+# workers.Dockerfile - the C daemons in one image: vote-sink, chat-sink, order-sink and vote-api (plus the
 # sink-inspect tool). The container's first argument chooses the daemon (workers-entrypoint.sh).
 #
 #   docker build -f docker/workers.Dockerfile -t vote-workers .   (context: the repository root)
@@ -26,7 +26,8 @@ COPY workers/ workers/
 RUN make -C common BUILD_DIR=/build -j"$(nproc)" \
  && make -C workers BUILD_DIR=/build -j"$(nproc)" \
  && make -C workers/api BUILD_DIR=/build -j"$(nproc)" \
- && strip --strip-unneeded /build/bin/vote-sink /build/bin/chat-sink /build/bin/sink-inspect /build/bin/vote-api
+ && strip --strip-unneeded /build/bin/vote-sink /build/bin/chat-sink /build/bin/order-sink \
+      /build/bin/sink-inspect /build/bin/vote-api
 
 # ---- runtime --------------------------------------------------------------------------------
 FROM debian:${DEBIAN_SUITE}-slim
@@ -40,7 +41,8 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid vote --no-create-home --shell /usr/sbin/nologin vote \
  && mkdir -p /etc/vote/secrets
 
-COPY --from=build /build/bin/vote-sink /build/bin/chat-sink /build/bin/sink-inspect /build/bin/vote-api /opt/vote/bin/
+COPY --from=build /build/bin/vote-sink /build/bin/chat-sink /build/bin/order-sink /build/bin/sink-inspect \
+     /build/bin/vote-api /opt/vote/bin/
 COPY stack/polls.json /etc/vote/polls.json
 COPY docker/workers-entrypoint.sh /usr/local/bin/workers-entrypoint
 COPY docker/workers-healthcheck.sh /usr/local/bin/workers-healthcheck

@@ -8,6 +8,9 @@ Kafka, then compares, per poll and for chat:
     == the run's documents in MongoDB vote.votes      (duplicate-voter votes included)
     == new sum of Redis poll:{p}:totals + new poll:{p}:dupes
     202 chat answers == the run's rows in PostgreSQL messages
+    every 202 order id in PostgreSQL orders, in exactly one final state (shipped, payment_failed,
+    rejected), and for every book they touched: copies sold (reserved, paid, shipped) + copies
+    left == copies published, stock >= 0 (the bookstore, issue 14)
 
 "the run's documents" are those of the records the votes topic received during the run (its
 end offsets at the snapshot, `audit.py snapshot`, and after the drain): the audit reads that
@@ -71,6 +74,7 @@ def settings(args):
         "brokers": env("KAFKA_BROKERS", "127.0.0.1:%s" % env("KAFKA_PORT", "9092")),
         "catalog": env("POLL_CATALOG", os.path.join(ROOT, "stack", "polls.json")),
         "vote_topic": args.vote_topic, "chat_topic": args.chat_topic,
+        "order_topic": getattr(args, "order_topic", "orders"),
         "polls": [p for p in (args.polls or "").split(",") if p],
         "bound_ms": 1000 * getattr(args, "timeout", 5),
     }
@@ -138,7 +142,8 @@ class Stores:
             out["pg_messages"] = c.fetchone()[0]
         out["kafka_end"] = {t: kafka_offsets(self.s["brokers"], t)
                             for t in (self.s["vote_topic"], self.s["chat_topic"],
-                                      self.s["vote_topic"] + ".dlq", self.s["chat_topic"] + ".dlq")}
+                                      self.s["vote_topic"] + ".dlq", self.s["chat_topic"] + ".dlq",
+                                      self.s["order_topic"] + ".dlq")}
         return out
 
     def lookup_votes(self, ids, progress, threads=8):
@@ -181,6 +186,24 @@ class Stores:
         if errors:
             raise errors[0]
         return found
+
+    def order_states(self, ids):
+        """{id: (status, book id)} of the order ids found in PostgreSQL"""
+        found = {}
+        with self.pg.cursor() as c:
+            for i in range(0, len(ids), 1000):
+                c.execute("SELECT id, status, book_id FROM orders WHERE id = ANY(%s)", (ids[i:i + 1000],))
+                found.update((r[0], (r[1], r[2])) for r in c.fetchall())
+        return found
+
+    def books_off_balance(self, books):
+        """the books whose stock does not add up: copies published != copies left + copies of
+        their orders that hold stock, or stock below 0"""
+        with self.pg.cursor() as c:
+            c.execute("SELECT b.id FROM books b WHERE b.id = ANY(%s) AND (b.copies_left < 0 OR b.copies <> "
+                      "b.copies_left + (SELECT coalesce(sum(o.copies), 0) FROM orders o WHERE o.book_id = b.id "
+                      "AND o.status IN ('reserved', 'paid', 'shipped')))", (list(books),))
+            return [r[0] for r in c.fetchall()]
 
     def missing_chat_ids(self, ids):
         found = set()
@@ -343,6 +366,7 @@ def load_results(path):
         die("no results file %s (nor %s.w*)" % (path, path))
     agg = {"votes": {}, "chat": {"accepted": 0, "unknown": 0, "status": {}},
            "hostile": {"sent": 0, "as_expected": 0, "unexpected": 0, "accepted": 0, "unknown": 0},
+           "orders": {"accepted": 0, "unknown": 0, "status": {}}, "books": set(),
            "files": files, "run_ids": set(), "processes": 0, "chat_prefixes": set(),
            "ids": {}, "has_ids": True, "accepted_without_id": 0, "started_at": None}
     for f in files:
@@ -371,6 +395,12 @@ def load_results(path):
             agg["chat"]["status"][k] = agg["chat"]["status"].get(k, 0) + v
         for k in agg["hostile"]:
             agg["hostile"][k] += d.get("hostile", {}).get(k, 0)
+        od = d.get("orders", {})
+        agg["orders"]["accepted"] += od.get("accepted", 0)
+        agg["orders"]["unknown"] += od.get("unknown", 0)
+        for k, v in od.get("status", {}).items():
+            agg["orders"]["status"][k] = agg["orders"]["status"].get(k, 0) + v
+        agg["books"].update(d.get("books", []))
     return agg
 
 
@@ -457,6 +487,9 @@ def do_checks(args, st, res, before, deadline, a):
             check("chat: requests with unknown outcome", ch["unknown"], 0)
     done("chat")
 
+    check_orders(args, st, res, deadline - reserve / 2, check, a)
+    done("orders")
+
     h = res["hostile"]
     if h["sent"]:
         check("hostile: accepted (202) hostile requests", h["accepted"], 0)
@@ -466,7 +499,7 @@ def do_checks(args, st, res, before, deadline, a):
             # Users stopped at the end of the run while waiting for an answer; nothing hostile can
             # be stored (the stores' equalities below would show it), so this is only reported.
             a["notes"].append("%d hostile request(s) were cut off by the end of the run (no answer read)" % cut)
-    for t in (args.vote_topic + ".dlq", args.chat_topic + ".dlq"):
+    for t in (args.vote_topic + ".dlq", args.chat_topic + ".dlq", args.order_topic + ".dlq"):
         check("%s: new dead letters" % t, dlq_delta(after, before, t), 0)
     done("hostile, DLQ")
 
@@ -525,6 +558,38 @@ def do_checks(args, st, res, before, deadline, a):
     done("MongoDB")
 
 
+FINAL_ORDER_STATES = ("shipped", "payment_failed", "rejected")
+
+
+def check_orders(args, st, res, until, check, a):
+    """The bookstore: every 202 order id stored, each in one final state (waiting, up to `until`,
+    for the simulated payments and shipments), and the stock of every book involved adds up."""
+    o = res["orders"]
+    oids = res["ids"].get("orders", [])
+    if not o["accepted"] and not oids and not res["books"]:
+        return
+    if res["has_ids"]:
+        check("orders: distinct ids among the 202 answers", len(set(oids)), o["accepted"])
+    while True:
+        states = st.order_states(oids)
+        waiting = [x for x in oids if x in states and states[x][0] not in FINAL_ORDER_STATES]
+        lost = [x for x in oids if x not in states]
+        if (not waiting and not lost) or time.time() >= until:
+            break
+        time.sleep(0.5)
+    a["lost"]["orders"] = len(lost)
+    a["orders"] = {s: sum(1 for v in states.values() if v[0] == s) for s in FINAL_ORDER_STATES}
+    check("orders: 202 answers missing in PostgreSQL (lost)", len(lost), 0)
+    for x in lost[:5]:
+        a["notes"].append("lost order %s" % x)
+    check("orders: stored but not in a final state", len(waiting), 0)
+    books = set(res["books"]) | {v[1] for v in states.values()}
+    bad = st.books_off_balance(books)
+    check("orders: books where sold + left != published (of %d)" % len(books), len(bad), 0)
+    if o["unknown"] and not args.allow_unknown:
+        check("orders: requests with unknown outcome", o["unknown"], 0)
+
+
 def report(args, res, before, a, elapsed):
     print()
     print("zero-loss audit  run %s  (%d load process%s, %s)" % (
@@ -545,6 +610,11 @@ def report(args, res, before, a, elapsed):
     print("%-10s %10d %10s %10s %10s %10s %10s %8d   (PostgreSQL rows: %s%s)" % (
         "chat", ch["accepted"], "-", "-", "-", "-", "-", ch["unknown"], a.get("pg_rows", "-"),
         ", senders %s*" % a["chat_prefix"] if a.get("chat_prefix") else ""))
+    o = res["orders"]
+    if o["accepted"] or o["unknown"]:
+        print("%-10s %10d %10s %10s %10s %10s %10s %8d   (final: %s)" % (
+            "orders", o["accepted"], "-", "-", "-", "-", "-", o["unknown"],
+            ", ".join("%s %d" % kv for kv in sorted(a.get("orders", {}).items())) or "-"))
     h = res["hostile"]
     if h["sent"]:
         print("hostile: %d sent, %d refused as expected, %d unexpected, %d accepted" % (
@@ -574,7 +644,9 @@ def write_json(path, res, before, a, rc):
     b, after = before or {"polls": {}}, a.get("after")
     out = {"pass": rc == 0, "failures": a["failures"], "pending": a["pending"], "polls": {},
            "chat": {"accepted": res["chat"]["accepted"], "unknown": res["chat"]["unknown"],
-                    "pg_rows": a.get("pg_rows"), "lost": a["lost"].get("chat")}}
+                    "pg_rows": a.get("pg_rows"), "lost": a["lost"].get("chat")},
+           "orders": {"accepted": res["orders"]["accepted"], "unknown": res["orders"]["unknown"],
+                      "lost": a["lost"].get("orders"), "final": a.get("orders")}}
     for p in a["polls"]:
         c = res["votes"].get(p, {"accepted": 0, "unknown": 0})
         m = a["mongo"].get(p)
@@ -594,6 +666,7 @@ PHASES = [
     ("store counters", "store counters after the run (Redis, PostgreSQL, Kafka end offsets)"),
     ("Redis", "distinct 202 ids; Redis count == sum of totals; dupes >= re-votes; unknown outcomes"),
     ("chat", "chat: every 202 id in PostgreSQL; rows == 202s"),
+    ("orders", "orders: every 202 id in PostgreSQL in one final state; per book sold + left == published"),
     ("hostile, DLQ", "hostile requests refused; no new dead letters"),
     ("Kafka run records", "the run's vote records read from Kafka"),
     ("MongoDB look-ups", "MongoDB look-ups of the run's ids"),
@@ -653,6 +726,7 @@ def main(argv=None):
                     help="key prefix the vote sink uses (default $VOTE_SINK_REDIS_PREFIX or none)")
     ap.add_argument("--vote-topic", default=env("VOTE_TOPIC", "votes"))
     ap.add_argument("--chat-topic", default=env("CHAT_TOPIC", "chat"))
+    ap.add_argument("--order-topic", default=env("ORDER_TOPIC", "orders"))
     ap.add_argument("--polls", help="comma-separated poll ids to audit (default: every poll in $POLL_CATALOG)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     sp = sub.add_parser("snapshot", help="record store counters before a run")

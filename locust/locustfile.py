@@ -8,6 +8,11 @@ Users:
                exercise the one-vote-per-voter rule.
   ChatUser     registers, logs in, sends 1:1 messages to other simulated users, reads
                conversations and history; expects 202 for sends.
+  BuyerUser    (profile "flash") a bookstore buyer in a flash sale: the first buyer of the
+               process publishes the sale's book (LOAD_FLASH_COPIES copies, as a seller), then
+               every buyer browses the catalog, orders one copy (POST /api/orders, expects 202
+               {"id","status":"pending"}) and looks at their orders. Tokens are signed with the
+               stack's key (JWT_SECRETS_FILE), as the api daemon signs a login.
   HostileUser  (profile "hostile") sends malformed / hostile requests - bad JSON, invalid
                UTF-8, wrong types, unknown poll, oversized and deeply nested bodies, wrong
                content type and method, forged / alg=none / expired / tampered tokens,
@@ -24,9 +29,10 @@ the edge's 503 ack_timeout (handed to Kafka, not acknowledged in time), is count
 the audit (locust/audit.py) needs those to be 0 for an exact PASS, or --allow-unknown.
 
 Environment:
-  LOAD_PROFILE       smoke | steady | burst | hostile            (default steady)
-  LOAD_USERS         peak users              (default per profile: 10/40/150/40)
-  LOAD_DURATION      total seconds           (default per profile: 20/60/90/60)
+  LOAD_PROFILE       smoke | steady | burst | hostile | flash    (default steady)
+  LOAD_USERS         peak users              (default per profile: 10/40/150/40/200)
+  LOAD_DURATION      total seconds           (default per profile: 20/60/90/60/30)
+  LOAD_FLASH_COPIES  copies of the flash sale's book (default 10)
   LOAD_SPAWN_RATE    users started per second (default: peak/10, at least 1)
   LOAD_DATASET       data set from gen_dataset.py (default $STATE_DIR/load/dataset.json;
                      generated in memory with seed 2027 when the file does not exist)
@@ -69,10 +75,12 @@ EDGE_CA_FILE = os.environ.get("EDGE_CA_FILE", os.path.join(STATE_DIR, "tls", "ca
 
 PROFILES = {
     # name: (peak users, duration s, weights {user class: weight}, shape kind)
-    "smoke":   (10, 20, {"VoteUser": 3, "ChatUser": 1, "HostileUser": 0}, "steady"),
-    "steady":  (40, 60, {"VoteUser": 8, "ChatUser": 2, "HostileUser": 0}, "steady"),
-    "burst":   (150, 90, {"VoteUser": 9, "ChatUser": 1, "HostileUser": 0}, "burst"),
-    "hostile": (40, 60, {"VoteUser": 6, "ChatUser": 3, "HostileUser": 1}, "steady"),
+    "smoke":   (10, 20, {"VoteUser": 3, "ChatUser": 1, "HostileUser": 0, "BuyerUser": 0}, "steady"),
+    "steady":  (40, 60, {"VoteUser": 8, "ChatUser": 2, "HostileUser": 0, "BuyerUser": 0}, "steady"),
+    "burst":   (150, 90, {"VoteUser": 9, "ChatUser": 1, "HostileUser": 0, "BuyerUser": 0}, "burst"),
+    "hostile": (40, 60, {"VoteUser": 6, "ChatUser": 3, "HostileUser": 1, "BuyerUser": 0}, "steady"),
+    # the bookstore's flash sale: buyers only, ramped fast to the peak (burst shape)
+    "flash":   (200, 30, {"VoteUser": 0, "ChatUser": 0, "HostileUser": 0, "BuyerUser": 1}, "burst"),
 }
 PROFILE = os.environ.get("LOAD_PROFILE", "steady")
 if PROFILE not in PROFILES:
@@ -123,6 +131,8 @@ def _new_counters():
         "votes": defaultdict(lambda: {"accepted": 0, "accepted_duplicate_voter": 0,
                                       "unknown": 0, "status": defaultdict(int)}),
         "chat": {"accepted": 0, "unknown": 0, "status": defaultdict(int)},
+        "orders": {"accepted": 0, "unknown": 0, "status": defaultdict(int)},
+        "books": [],                       # books this process published (the flash sale's)
         "hostile": {"sent": 0, "as_expected": 0, "unexpected": 0, "accepted": 0,
                     "unknown": 0, "by_case": defaultdict(lambda: defaultdict(int))},
         "accounts": {"registered": 0, "login_failed": 0},
@@ -155,6 +165,9 @@ def _write_results(environment, final):
                       for p, c in COUNTERS["votes"].items()},
             "chat": {"accepted": COUNTERS["chat"]["accepted"], "unknown": COUNTERS["chat"]["unknown"],
                      "status": dict(COUNTERS["chat"]["status"])},
+            "orders": {"accepted": COUNTERS["orders"]["accepted"], "unknown": COUNTERS["orders"]["unknown"],
+                       "status": dict(COUNTERS["orders"]["status"])},
+            "books": list(COUNTERS["books"]),
             "hostile": {k: v for k, v in COUNTERS["hostile"].items() if k != "by_case"},
             "hostile_by_case": {k: dict(v) for k, v in COUNTERS["hostile"]["by_case"].items()},
             "accounts": dict(COUNTERS["accounts"]),
@@ -565,6 +578,90 @@ class HostileUser(EdgeUser):
                 h["unknown"] += 1
             r.failure("hostile %s: expected %s, got %d: %s" % (name, "/".join(map(str, sorted(expected))), code,
                                                               (r.text or "")[:200]))
+
+
+# ----------------------------------------------------------------------------- bookstore
+
+FLASH_COPIES = int(os.environ.get("LOAD_FLASH_COPIES", "10"))
+FLASH_BOOK = {"id": None, "lock": None}
+BUYER_SEQ = [0]
+
+
+def _signed_token(sub):
+    kid, key = _real_signing_key()
+    if key is None:
+        return None
+    now = int(time.time())
+    return _jwt({"alg": "HS256", "typ": "JWT", "kid": kid},
+                {"sub": sub, "iat": now, "exp": now + 3600, "jti": "%s-%s" % (sub, _ulid_like())}, key)
+
+
+class BuyerUser(EdgeUser):
+    """A buyer in the bookstore's flash sale (see the module docstring)."""
+    weight = WEIGHTS.get("BuyerUser", 0)
+    abstract = WEIGHTS.get("BuyerUser", 0) == 0
+    wait_time = between(0.2, 1.0)
+    network_timeout = REQUEST_TIMEOUT
+    connection_timeout = 5.0
+
+    def on_start(self):
+        BUYER_SEQ[0] += 1
+        self.username = "%sb%d.%d" % (CHAT_PREFIX, WORKER_SLOT, BUYER_SEQ[0])
+        self.token = _signed_token(self.username)
+        if FLASH_BOOK["lock"] is None:
+            import gevent.lock
+            FLASH_BOOK["lock"] = gevent.lock.Semaphore()
+        with FLASH_BOOK["lock"]:
+            if FLASH_BOOK["id"] is None:
+                self._publish()
+
+    def _auth(self):
+        return {"Authorization": "Bearer %s" % self.token}
+
+    def _publish(self):
+        seller = _signed_token("%sseller%d" % (CHAT_PREFIX, WORKER_SLOT))
+        body = {"title": "Flash sale %s" % RUN_ID, "author": "Locust", "condition": "new",
+                "price_cents": 1999, "copies": FLASH_COPIES}
+        with self.client.post("/api/books", data=_body(body), catch_response=True, name="POST /api/books",
+                              headers=json_headers(Authorization="Bearer %s" % seller)) as r:
+            try:
+                FLASH_BOOK["id"] = json.loads(r.text)["id"] if r.status_code == 201 else None
+            except (ValueError, KeyError, TypeError):
+                FLASH_BOOK["id"] = None
+            if FLASH_BOOK["id"] is None:
+                r.failure("publish: %d %s" % (r.status_code or 0, (r.text or "")[:200]))
+                return
+            COUNTERS["books"].append(FLASH_BOOK["id"])
+            r.success()
+
+    @task(5)
+    def buy(self):
+        if not self.token or FLASH_BOOK["id"] is None:
+            return
+        with self.client.post("/api/orders", data=_body({"book": FLASH_BOOK["id"], "copies": 1}),
+                              headers=json_headers(**self._auth()), catch_response=True,
+                              name="POST /api/orders") as r:
+            code = r.status_code or 0
+            c = COUNTERS["orders"]
+            c["status"][str(code)] += 1
+            if code == 202:
+                c["accepted"] += 1
+                _remember_id("orders", r)
+                r.success()
+            elif _unknown_outcome(code, r):
+                c["unknown"] += 1
+                r.failure("unknown outcome (%d): %s" % (code, r.error or (r.text or "")[:120]))
+            else:
+                r.failure("expected 202, got %d: %s" % (code, (r.text or "")[:200]))
+
+    @task(2)
+    def browse(self):
+        self.client.get("/api/books?limit=20", name="GET /api/books")
+
+    @task(1)
+    def my_orders(self):
+        if self.token:
+            self.client.get("/api/orders?limit=10", headers=self._auth(), name="GET /api/orders")
 
 
 # ----------------------------------------------------------------------------- shape

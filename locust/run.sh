@@ -4,7 +4,7 @@
 #
 #   locust/run.sh [PROFILE] [--users N] [--duration SECONDS] [--processes N]
 #                 [--out DIR] [--allow-unknown] [--shared] [--no-audit] [--audit-timeout S]
-#   PROFILE: smoke | steady (default) | burst | hostile   (see locust/README.md)
+#   PROFILE: smoke | steady (default) | burst | hostile | flash   (see locust/README.md)
 #
 # Steps: make the data set (once, $STATE_DIR/load/dataset.json), snapshot the stores,
 # headless Locust with CSV output in DIR (default $STATE_DIR/load/<time>-<profile>),
@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
         --shared) shared=--shared ;;
         --no-audit) audit=0 ;;
         --audit-timeout) audit_timeout=$2; shift ;;
-        smoke|steady|burst|hostile) profile=$1 ;;
+        smoke|steady|burst|hostile|flash) profile=$1 ;;
         *) echo "locust/run.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
     shift

@@ -114,7 +114,7 @@ vote_kafka_brokers $TEST_NGINX_KAFKA_BROKERS;
 location = /x { vote_enqueue poll; }
 --- must_die
 --- error_log
-invalid value "poll" in "vote_enqueue", expected "vote" or "chat"
+invalid value "poll" in "vote_enqueue", expected "vote", "chat" or "order"
 
 === TEST 11: unknown durability
 --- http_config

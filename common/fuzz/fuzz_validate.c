@@ -1,8 +1,9 @@
 /*
- * fuzz_validate.c - libFuzzer target for common/validate.c.
+ * fuzz_validate.c - libFuzzer target for common/validate.c and shop.c.
  *
  * The first input byte picks the path (vote, chat, poison check of a vote or
- * chat message); the rest is the body.  Invariants checked beyond "no crash,
+ * chat message, order, poison check of an order message, book POST or PATCH
+ * body); the rest is the body.  Invariants checked beyond "no crash,
  * no leak, no UB": an accepted request yields JSON that the sinks' poison
  * check accepts (edge and sinks agree), every error carries a status of
  * 400/422 and a field that is valid UTF-8, and a vote gets exactly the same
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shop.h"
 #include "validate.h"
 
 static const char catalog_json[] =
@@ -85,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     vc_limits_default(&lim);
     lim.max_text_chars = 64;      /* reachable by the fuzzer */
-    uint8_t sel = data[0] & 3;
+    uint8_t sel = data[0] & 7;
     data++;
     size--;
 
@@ -100,8 +102,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         kind = VC_KIND_CHAT;
         rc = vc_validate_chat(&lim, data, size, "alice", id, 1, &m, &e);
         break;
+    case 4:
+        kind = VC_KIND_ORDER;
+        rc = vc_validate_order(&lim, data, size, "alice", id, 1, &m, &e);
+        break;
+    case 6:
+    case 7: {
+        json_t *root;
+        vc_book b;
+        if (vc_validate_book(&lim, data, size, sel == 7, &root, &b, &e) < 0) {
+            check_error(&e);
+        } else if ((sel == 6 && (b.title == NULL || b.copies < 1))
+                   || !vc_book_condition_valid(b.condition ? b.condition : "new")) {
+            abort();
+        }
+        json_decref(root);
+        return 0;
+    }
     default:
-        if (vc_message_check(cat, &lim, sel == 2 ? VC_KIND_VOTE : VC_KIND_CHAT, data, size, NULL, &e) < 0) {
+        kind = sel == 2 ? VC_KIND_VOTE : sel == 3 ? VC_KIND_CHAT : VC_KIND_ORDER;
+        if (vc_message_check(cat, &lim, kind, data, size, NULL, &e) < 0) {
             if (e.status != 400 && e.status != 422) abort();
         }
         return 0;

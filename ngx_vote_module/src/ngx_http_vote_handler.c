@@ -1,12 +1,12 @@
 /*
- * ngx_http_vote_handler.c - the enqueue handler for POST /api/votes and
- * POST /api/chat/messages.
+ * ngx_http_vote_handler.c - the enqueue handler for POST /api/votes,
+ * POST /api/chat/messages and POST /api/orders.
  *
  * Order of checks (cheapest and most specific first, and nothing is produced
  * for any 4xx): method (405), content type (415), declared size (413), token
- * for chat (401), then the body is read asynchronously, its real size checked
- * (413) and validated by common/validate.c (400/422).  A valid message is
- * produced with rd_kafka_producev(), never blocking:
+ * for chat and orders (401), then the body is read asynchronously, its real
+ * size checked (413) and validated by common/validate.c or shop.c (400/422).
+ * A valid message is produced with rd_kafka_producev(), never blocking:
  *   - queue full or any produce error -> 503 + Retry-After
  *   - durability local  -> 202 as soon as librdkafka queued it
  *   - durability broker -> the request is suspended until its delivery report
@@ -19,6 +19,8 @@
 #include "ngx_http_vote.h"
 #include "ngx_http_vote_metrics.h"
 #include "ngx_http_vote_producer.h"
+
+#include "shop.h"
 
 static ngx_http_vote_ctx_t *ngx_http_vote_ctx_create(ngx_http_request_t *r);
 static void ngx_http_vote_detach(ngx_http_vote_ctx_t *ctx);
@@ -83,7 +85,7 @@ ngx_int_t ngx_http_vote_handler(ngx_http_request_t *r)
         return ngx_http_vote_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
                                     "request body is larger than vote_max_body_size", NULL);
     }
-    if (vlcf->kind == VC_KIND_CHAT) {
+    if (vlcf->kind == VC_KIND_CHAT || vlcf->kind == VC_KIND_ORDER) {
         rc = ngx_http_vote_authenticate(r, vmcf, vlcf, ctx, &code, &detail);
         if (rc != NGX_OK) {
             return ngx_http_vote_reject(r, rc, code, detail, NULL);
@@ -239,7 +241,13 @@ static ngx_int_t ngx_http_vote_validate(ngx_http_request_t *r, ngx_http_vote_ctx
         rc = vc_validate_vote(vmcf->catalog, &lim, body, len, ctx->id, now_ms, msg, &err);
     } else {
         ngx_cpystrn((u_char *) sender, ctx->sender.data, sizeof(sender));
-        rc = vc_validate_chat(&lim, body, len, sender, ctx->id, now_ms, msg, &err);
+        if (ctx->kind == VC_KIND_CHAT) {
+            rc = vc_validate_chat(&lim, body, len, sender, ctx->id, now_ms,
+                                  msg, &err);
+        } else {
+            rc = vc_validate_order(&lim, body, len, sender, ctx->id, now_ms,
+                                   msg, &err);
+        }
     }
     if (rc != 0) {
         ctx->id[0] = '\0';       /* nothing was produced: no $vote_msg_id */

@@ -12,7 +12,7 @@
 #include "ngx_http_vote_metrics.h"
 
 #define NGX_HTTP_VOTE_SHM_SIZE  (256 * 1024)
-#define NGX_HTTP_VOTE_KINDS     3          /* 0 unused, vote, chat */
+#define NGX_HTTP_VOTE_KINDS     4          /* 0 unused, vote, chat, order */
 #define NGX_HTTP_VOTE_HIST_N    15         /* 14 bounds + Inf */
 
 static const uint64_t ngx_http_vote_hist_le_us[NGX_HTTP_VOTE_HIST_N - 1] = {
@@ -33,7 +33,9 @@ static const char *ngx_http_vote_auth_names[NGX_HTTP_VOTE_AUTH_REASONS] = {
     "not_yet_valid", "bad_claims", "missing", "revoked", "bad_subject"
 };
 
-static const char *ngx_http_vote_kind_names[NGX_HTTP_VOTE_KINDS] = { "none", "vote", "chat" };
+static const char *ngx_http_vote_kind_names[NGX_HTTP_VOTE_KINDS] = {
+    "none", "vote", "chat", "order"
+};
 
 typedef struct {
     ngx_atomic_t  requests[NGX_HTTP_VOTE_KINDS][NGX_HTTP_VOTE_S__COUNT];

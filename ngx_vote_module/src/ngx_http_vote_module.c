@@ -372,6 +372,8 @@ static char *ngx_http_vote_check_loc(ngx_conf_t *cf, ngx_http_vote_loc_conf_t *c
     if (conf->topic.len == 0) {
         if (conf->kind == VC_KIND_CHAT) {
             ngx_str_set(&conf->topic, "chat");
+        } else if (conf->kind == VC_KIND_ORDER) {
+            ngx_str_set(&conf->topic, "orders");
         } else {
             ngx_str_set(&conf->topic, "votes");
         }
@@ -384,8 +386,12 @@ static char *ngx_http_vote_check_loc(ngx_conf_t *cf, ngx_http_vote_loc_conf_t *c
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"vote_enqueue vote\" requires \"vote_poll_catalog\"");
         return NGX_CONF_ERROR;
     }
-    if (conf->kind == VC_KIND_CHAT && !vmcf->jwt_loaded) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"vote_enqueue chat\" requires \"vote_jwt_secrets\"");
+    if ((conf->kind == VC_KIND_CHAT || conf->kind == VC_KIND_ORDER)
+        && !vmcf->jwt_loaded)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"vote_enqueue %s\" requires \"vote_jwt_secrets\"",
+                           conf->kind == VC_KIND_CHAT ? "chat" : "order");
         return NGX_CONF_ERROR;
     }
     if (conf->max_text == 0 || conf->max_depth < 2) {
@@ -443,9 +449,12 @@ static char *ngx_http_vote_enqueue(ngx_conf_t *cf, ngx_command_t *cmd, void *con
         vlcf->kind = VC_KIND_VOTE;
     } else if (ngx_strcmp(value[1].data, "chat") == 0) {
         vlcf->kind = VC_KIND_CHAT;
+    } else if (ngx_strcmp(value[1].data, "order") == 0) {
+        vlcf->kind = VC_KIND_ORDER;
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\" in \"vote_enqueue\", expected \"vote\" or \"chat\"",
+                           "invalid value \"%V\" in \"vote_enqueue\", "
+                           "expected \"vote\", \"chat\" or \"order\"",
                            &value[1]);
         return NGX_CONF_ERROR;
     }

@@ -1,5 +1,5 @@
 -- paced.lua: wrk script for latency at a given rate. Requests (POSTs of the
--- body in $BODY_FILE) take slots on one timeline, one slot every 1/$RATE s:
+-- body in $BODY_FILE, with the optional $EXTRA_HEADER) take slots on one timeline, one slot every 1/$RATE s:
 -- a connection whose answer arrived waits for the next free slot, so the
 -- offered rate is $RATE requests/s as long as some of the wrk -c connections
 -- are idle (run it with -t1). wrk times each request from send to answer;
@@ -23,6 +23,11 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
+local extra = os.getenv("EXTRA_HEADER")   -- "Name: value", e.g. Authorization (orders)
+if extra and extra ~= "" then
+  local name, value = extra:match("^([^:]+):%s*(.*)$")
+  wrk.headers[name] = value
+end
 
 local gap = 1000 / tonumber(os.getenv("RATE"))
 local next_slot = nil

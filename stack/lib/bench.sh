@@ -1,4 +1,4 @@
-# bench.sh: ./build.sh bench [edge|sinks|api|all]: performance as ratios against a baseline
+# bench.sh: ./build.sh bench [edge|sinks|mongo|api|pipeline|orders|all]: performance as ratios against a baseline
 # measured in the same run, written into docs/BENCHMARKS.md.
 #
 # Each benchmark prints its table and replaces its own section of docs/BENCHMARKS.md (between
@@ -96,9 +96,9 @@ cmd_bench() {
     local what=${1:-all}
     mkdir -p "$STATE_DIR/bench"
     case "$what" in
-        edge|sinks|mongo|api|pipeline) ;;
+        edge|sinks|mongo|api|pipeline|orders) ;;
         all) ;;
-        *) die "unknown benchmark '$what' (edge, sinks, mongo, api, pipeline, all)" ;;
+        *) die "unknown benchmark '$what' (edge, sinks, mongo, api, pipeline, orders, all)" ;;
     esac
     cmd_setup >/dev/null && cmd_build >/dev/null || die "setup/build failed"
     ( cmd_up ) >/dev/null || die "the stack did not come up"
@@ -106,7 +106,7 @@ cmd_bench() {
     # edge last: it writes over a million records to Kafka and drops its topic at the end, and
     # that writeback and deletion (1-2 GB, the broker deletes 60 s later) landed in the sinks'
     # timed drains when edge ran first.
-    for b in sinks mongo api pipeline edge; do
+    for b in sinks mongo api pipeline orders edge; do
         [ "$what" = all ] || [ "$what" = "$b" ] || continue
         if type "bench_$b" >/dev/null 2>&1; then bench_"$b" || rc=1
         else warn "benchmark '$b' is not available yet"; [ "$what" = all ] || rc=1; fi

@@ -36,12 +36,18 @@ edge_vote_202s() {
         | awk '/^vote_edge_requests_total\{kind="vote",status="202"\}/ {print $2}'
 }
 
+# The edge's 202s of every kind (votes, chat, orders): what a load profile answers first.
+edge_202s() {
+    curl -fsS --max-time 2 "http://127.0.0.1:$EDGE_PORT/metrics" 2>/dev/null \
+        | awk '/^vote_edge_requests_total\{kind="[a-z]+",status="202"\}/ { n += $2 } END { print n + 0 }'
+}
+
 chaos_wait_for_load() {
     local load=$1 start now deadline=$((SECONDS + 90))
-    start=$(edge_vote_202s); start=${start:-0}
+    start=$(edge_202s); start=${start:-0}
     while [ $SECONDS -lt $deadline ] && kill -0 "$load" 2>/dev/null; do
-        now=$(edge_vote_202s)
-        if [ "${now:-0}" -gt $((start + 20)) ]; then chaos_log "load is flowing ($((now - start)) votes answered 202)"; return 0; fi
+        now=$(edge_202s)
+        if [ "${now:-0}" -gt $((start + 20)) ]; then chaos_log "load is flowing ($((now - start)) requests answered 202)"; return 0; fi
         sleep 0.5
     done
     return 1
@@ -52,7 +58,8 @@ chaos_log() { printf '    chaos %s %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 # One round of a scenario; returns when the round is over.
 chaos_round() {
     case $1 in
-        worker-kill)    chaos_kill_sink vote-sink; sleep "$CHAOS_PERIOD"; chaos_kill_sink chat-sink; sleep "$CHAOS_PERIOD" ;;
+        worker-kill)    chaos_kill_sink vote-sink; sleep "$CHAOS_PERIOD"; chaos_kill_sink chat-sink; sleep "$CHAOS_PERIOD"
+                        chaos_kill_sink order-sink; sleep "$CHAOS_PERIOD" ;;
         broker-restart) chaos_down_for kafka "$CHAOS_DOWN"; sleep "$CHAOS_PERIOD" ;;
         store-restart)  for s in redis mongo postgres; do chaos_down_for "$s" "$CHAOS_DOWN"; sleep "$CHAOS_PERIOD"; done ;;
         nginx-reload)   nginx_cmd -s reload && chaos_log "nginx -s reload"; sleep "$CHAOS_PERIOD" ;;
@@ -88,7 +95,7 @@ cmd_chaos() {
     local load=$!
     # Locust takes a while to start on a busy machine: break nothing before votes flow, and
     # count the run's time from there (its --duration starts when its users start).
-    chaos_wait_for_load "$load" || { wait "$load"; die "no vote was answered 202 within 90s of starting the load"; }
+    chaos_wait_for_load "$load" || { wait "$load"; die "no request was answered 202 within 90s of starting the load"; }
     local deadline=$((SECONDS + duration - CHAOS_DOWN - 5))
     while [ $SECONDS -lt $deadline ] && kill -0 "$load" 2>/dev/null; do
         chaos_round "$scenario"

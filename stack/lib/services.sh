@@ -4,20 +4,21 @@
 # (data, logs/<name>.log, run/<name>.pid). Order matters: stores and Kafka first, then the
 # daemons that use them, then the edge.
 
-SERVICES="kafka redis postgres mongo vote-sink chat-sink api edge"
+SERVICES="kafka redis postgres mongo vote-sink chat-sink order-sink api edge"
 
 service_port() {
     case $1 in
         kafka) echo "$KAFKA_PORT";; redis) echo "$REDIS_PORT";; postgres) echo "$PG_PORT";;
         mongo) echo "$MONGO_PORT";; edge) echo "$EDGE_PORT";; api) echo "$API_PORT";;
         vote-sink) echo "$VOTE_SINK_METRICS_PORT";; chat-sink) echo "$CHAT_SINK_METRICS_PORT";;
+        order-sink) echo "$ORDER_SINK_METRICS_PORT";;
     esac
 }
 service_port_var() {
     case $1 in
         kafka) echo KAFKA_PORT;; redis) echo REDIS_PORT;; postgres) echo PG_PORT;; mongo) echo MONGO_PORT;;
         edge) echo EDGE_PORT;; api) echo API_PORT;; vote-sink) echo VOTE_SINK_METRICS_PORT;;
-        chat-sink) echo CHAT_SINK_METRICS_PORT;;
+        chat-sink) echo CHAT_SINK_METRICS_PORT;; order-sink) echo ORDER_SINK_METRICS_PORT;;
     esac
 }
 
@@ -46,10 +47,10 @@ stop_kafka() { stop_pid kafka 60; }
 
 create_topics() {
     local existing; existing=$("$KAFKA_TOPICS_CMD" list 2>/dev/null)
-    for t in votes chat; do
+    for t in votes chat orders; do
         grep -qx "$t" <<<"$existing" || "$KAFKA_TOPICS_CMD" create "$t" "$VOTE_PARTITIONS" || die "cannot create topic $t"
     done
-    for t in votes.dlq chat.dlq auth.revocations; do
+    for t in votes.dlq chat.dlq orders.dlq auth.revocations; do
         grep -qx "$t" <<<"$existing" || "$KAFKA_TOPICS_CMD" create "$t" 1 || die "cannot create topic $t"
     done
 }
@@ -163,6 +164,11 @@ start_chat-sink() {
     spawn chat-sink "$BUILD_DIR/bin/chat-sink" --brokers "$KAFKA_BROKERS" \
         --redis-port "$REDIS_PORT" --pg "$PG_CONNINFO" --metrics-port "$CHAT_SINK_METRICS_PORT"
 }
+start_order-sink() {
+    [ -x "$BUILD_DIR/bin/order-sink" ] || die "order-sink is not built: run ./build.sh build"
+    spawn order-sink "$BUILD_DIR/bin/order-sink" --brokers "$KAFKA_BROKERS" \
+        --redis-port "$REDIS_PORT" --pg "$PG_CONNINFO" --metrics-port "$ORDER_SINK_METRICS_PORT"
+}
 start_api() {
     [ -x "$BUILD_DIR/bin/vote-api" ] || die "vote-api is not built: run ./build.sh build"
     spawn api "$BUILD_DIR/bin/vote-api" --port "$API_PORT" --brokers "$KAFKA_BROKERS" \
@@ -171,9 +177,11 @@ start_api() {
 http_ok() { curl -fsS -o /dev/null --max-time 2 "$1"; }
 ready_vote-sink() { http_ok "http://127.0.0.1:$VOTE_SINK_METRICS_PORT/metrics"; }
 ready_chat-sink() { http_ok "http://127.0.0.1:$CHAT_SINK_METRICS_PORT/metrics"; }
+ready_order-sink() { http_ok "http://127.0.0.1:$ORDER_SINK_METRICS_PORT/metrics"; }
 ready_api() { http_ok "http://127.0.0.1:$API_PORT/healthz"; }
 stop_vote-sink() { stop_pid vote-sink 30; }
 stop_chat-sink() { stop_pid chat-sink 30; }
+stop_order-sink() { stop_pid order-sink 30; }
 stop_api() { stop_pid api 20; }
 
 # ---- the edge (nginx + ngx_vote_module) -----------------------------------------------------
@@ -241,6 +249,7 @@ service_inputs() {
     case $1 in
         vote-sink) echo "$BUILD_DIR/bin/vote-sink" "$POLL_CATALOG" ;;
         chat-sink) echo "$BUILD_DIR/bin/chat-sink" ;;
+        order-sink) echo "$BUILD_DIR/bin/order-sink" ;;
         api)       echo "$BUILD_DIR/bin/vote-api" "$POLL_CATALOG" ;;
         edge)      echo "$BUILD_DIR/modules/ngx_http_vote_module.so" "$ROOT"/nginx-conf/*.conf "$POLL_CATALOG" \
                         "$EDGE_TLS_CERT" ;;
@@ -315,10 +324,10 @@ cmd_up() {
     step "Starting the stack (state in $STATE_DIR)"
     for s in kafka redis postgres mongo; do start_service "$s"; done
     step "Kafka topics and PostgreSQL schema"
-    create_topics; ok "topics: votes chat ($VOTE_PARTITIONS partitions), votes.dlq chat.dlq auth.revocations"
+    create_topics; ok "topics: votes chat orders ($VOTE_PARTITIONS partitions), votes.dlq chat.dlq orders.dlq auth.revocations"
     apply_schema; ok "schema applied (stack/schema.sql)"
     step "Daemons and the edge"
-    for s in vote-sink chat-sink api edge; do start_service "$s"; done
+    for s in vote-sink chat-sink order-sink api edge; do start_service "$s"; done
     trap - EXIT
     print_endpoints
 }
@@ -333,11 +342,12 @@ print_endpoints() {
                                     trust it machine-wide: sudo cp $EDGE_CA_FILE /usr/local/share/ca-certificates/vote-edge-local.crt && sudo update-ca-certificates
                                     browsers: import it as an authority (Firefox: Settings > Certificates; Chromium: chrome://settings/certificates)
     api daemon (behind the edge)    http://127.0.0.1:$API_PORT
-    Kafka                           $KAFKA_BROKERS   topics: votes chat votes.dlq chat.dlq auth.revocations
+    Kafka                           $KAFKA_BROKERS   topics: votes chat orders votes.dlq chat.dlq orders.dlq auth.revocations
     Redis                           127.0.0.1:$REDIS_PORT
     PostgreSQL                      $PG_CONNINFO
     MongoDB-wire (FerretDB)         $MONGO_URI   database vote
     sink metrics                    http://127.0.0.1:$VOTE_SINK_METRICS_PORT/metrics  http://127.0.0.1:$CHAT_SINK_METRICS_PORT/metrics
+                                    http://127.0.0.1:$ORDER_SINK_METRICS_PORT/metrics (order sink)
     logs                            $LOG_DIR  (./build.sh logs SERVICE)
 EOF
 }

@@ -18,15 +18,15 @@ is "$got" "k$$=$payload" "a record produced with kcat is consumed back with its 
 
 topics=$("$KAFKA_TOPICS_CMD" list)
 missing=""
-for t in votes chat votes.dlq chat.dlq auth.revocations; do grep -qx "$t" <<<"$topics" || missing="$missing $t"; done
-is "$missing" "" "topics votes, chat, votes.dlq, chat.dlq and auth.revocations exist"
+for t in votes chat orders votes.dlq chat.dlq orders.dlq auth.revocations; do grep -qx "$t" <<<"$topics" || missing="$missing $t"; done
+is "$missing" "" "topics votes, chat, orders, votes.dlq, chat.dlq, orders.dlq and auth.revocations exist"
 parts=$(kcat -b "$KAFKA_BROKERS" -L -t votes 2>/dev/null | grep -c 'partition [0-9]*,')
 is "$parts" "$VOTE_PARTITIONS" "votes has VOTE_PARTITIONS=$VOTE_PARTITIONS partitions"
 
 is "$(redis-cli -p "$REDIS_PORT" ping)" "PONG" "redis-cli ping answers PONG"
 is "$(psql -X -tA "$PG_CONNINFO" -c 'select 1')" "1" "psql select 1 as user vote on database vote"
 tables=$(psql -X -tA "$PG_CONNINFO" -c "select string_agg(tablename, ',' order by tablename) from pg_tables where schemaname='public'")
-is "$tables" "conversation_reads,messages,sink_offsets,users" "stack/schema.sql is applied"
+is "$tables" "books,conversation_reads,messages,order_events,orders,sink_offsets,users" "stack/schema.sql is applied"
 ok '"$BUILD_DIR/bin/mongo-ping" "$MONGO_URI"' "mongo-c-driver pings the MongoDB-wire server"
 ok '! "$BUILD_DIR/bin/mongo-ping" mongodb://127.0.0.1:1/' "mongo-ping fails against a port nobody listens on (the check can fail)"
 done_testing

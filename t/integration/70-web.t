@@ -6,7 +6,8 @@
 # contest vote from its form; with election votes in the stack (it casts 150 through the edge)
 # the election's charts draw, hold the numbers of the results endpoint, move when a vote is cast
 # with the form, and fit a phone's width; and it uses the chat page as a person would: register
-# + log in, open a conversation, send, and see the message come back on the live stream.
+# + log in, open a conversation, send, and see the message come back on the live stream; and the
+# bookstore: sell a book, find it, buy it, and watch the order reach its final state live.
 # Screenshots (desktop and a 390 px phone) are kept under $STATE_DIR/web-screenshots/.
 # Needs the running stack and the environment build.sh exports. EDGE_URL (default
 # http://127.0.0.1:$EDGE_PORT) is the one setting naming the edge; EDGE_CA_FILE its CA if https.
@@ -24,7 +25,8 @@ content_type() {
 is "$(content_type /)" "200 text/html" "GET / is the dashboard (text/html)"
 is "$(content_type /index.html)" "200 text/html" "GET /index.html is text/html"
 is "$(content_type /chat.html)" "200 text/html" "GET /chat.html is text/html"
-for f in results.js charts.js chat.js api.js vendor/chart.umd.js; do
+is "$(content_type /shop.html)" "200 text/html" "GET /shop.html (the bookstore) is text/html"
+for f in results.js charts.js chat.js shop.js api.js vendor/chart.umd.js; do
     like "$(content_type "/$f")" '^200 (application|text)/javascript$' "GET /$f has a JavaScript type (module scripts need one)"
 done
 is "$(content_type /style.css)" "200 text/css" "GET /style.css is text/css"
@@ -72,4 +74,6 @@ done
 user="webt$$${RANDOM}"
 browser chat "$base" "$shots/chat.png" "$user" "${user}p" "web test password $$"
 ok "[ -s '$shots/chat.png' ]" "screenshot of the chat page: $shots/chat.png"
+browser shop "$base" "$shots/shop.png" "${user}b" "${JWT_SECRETS_FILE:-$STATE_DIR/jwt-secrets}"
+ok "[ -s '$shots/shop.png' ]" "screenshot of the bookstore: $shots/shop.png"
 done_testing

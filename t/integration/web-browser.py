@@ -18,6 +18,12 @@ waits for real conditions in the page and takes the screenshots. Scenarios:
                               register + log in USER through the form, open PEER, send a
                               message and wait until the live stream delivers it back, find it
                               again after a reload, log out (the token then answers 401)
+  shop BASE OUT.png USER SECRETS
+                              the bookstore as USER (a token signed with the first key of the
+                              SECRETS file, put where a chat-page login keeps it): "my orders"
+                              goes live, a book sold with the form is found by the catalog
+                              search, bought from its page, and its order reaches a final state
+                              on the page through the live stream
 
 BASE is the edge's URL (one setting: http://127.0.0.1:$EDGE_PORT, or https://... with
 EDGE_CA_FILE naming the CA that signed the edge's certificate).
@@ -25,6 +31,7 @@ Prints one line "check NAME ok|fail DETAIL" per check; exit 0 when every check p
 """
 import base64
 import hashlib
+import hmac
 import json
 import os
 import random
@@ -434,8 +441,53 @@ def chat(b, base, out, user, peer, password):
     check("token-revoked", status == 401, f"old token answered {status} after logout")
 
 
+def signed_token(secrets, sub):
+    with open(secrets) as f:
+        kid, key = f.readline().split()
+    enc = lambda o: base64.urlsafe_b64encode(json.dumps(o).encode()).rstrip(b"=").decode()  # noqa: E731
+    now = int(time.time())
+    head = enc({"alg": "HS256", "typ": "JWT", "kid": kid})
+    body = enc({"sub": sub, "iat": now, "exp": now + 3600, "jti": f"{sub}-{now}"})
+    sig = hmac.new(key.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{base64.urlsafe_b64encode(sig).rstrip(b'=').decode()}"
+
+
+def shop(b, base, out, user, secrets):
+    b.goto(f"{base}/shop.html")
+    session = {"token": signed_token(secrets, user), "username": user, "expires_at": int(time.time()) + 3600}
+    b.js(f"sessionStorage.setItem('vote-chat-session', {json.dumps(json.dumps(session))})")
+    b.call("Page.reload")
+    b.wait("document.readyState === 'complete'")
+    live = b.wait("document.getElementById('live').textContent === 'live'", 15)
+    check("orders-live", live, "my orders follow the stream (fetch + Authorization header)")
+    title = f"Browser book {user}"
+    b.js(f"""(() => {{ const v = (id, x) => {{ document.getElementById(id).value = x; }};
+        v('title', {json.dumps(title)}); v('author', 'Headless'); v('price', '12.50'); v('sell-copies', '1');
+        document.querySelector('#sell-form button').click(); }})()""")
+    sold = b.wait("document.getElementById('sell-result').textContent", 10)
+    check("sell", sold and "Published as book" in sold, sold or "no answer shown")
+    b.js(f"""(() => {{ document.getElementById('q').value = {json.dumps(title)};
+        document.querySelector('#search-form button').click(); }})()""")
+    found = b.wait(f"[...document.querySelectorAll('#books a')].find(a => a.textContent === {json.dumps(title)}) ? 1 : 0", 10)
+    check("search", found == 1, "the catalog search finds the new book")
+    if found != 1:
+        b.screenshot(out)
+        return
+    b.js("document.querySelector('#books a').click()")
+    page = b.wait("!document.getElementById('book-card').classList.contains('hidden') && document.getElementById('book-meta').textContent", 10)
+    check("book-page", page and "$12.50" in page and "1 of 1 left" in page, page or "book page not shown")
+    b.js("document.querySelector('#buy-form button').click()")
+    placed = b.wait("document.getElementById('buy-result').textContent", 10)
+    check("buy-202", placed and "pending" in placed, placed or "no answer shown")
+    final = b.wait("[...document.querySelectorAll('#orders .badge')].map(x => x.textContent)"
+                   ".find(t => t === 'shipped' || t === 'payment_failed') || ''", 25)
+    check("order-final-live", bool(final), f"the order reached {final} on the page" if final else "no final state within 25 s")
+    time.sleep(0.3)
+    b.screenshot(out)
+
+
 def main():
-    if len(sys.argv) < 4 or sys.argv[1] not in ("dashboard", "election", "chat"):
+    if len(sys.argv) < 4 or sys.argv[1] not in ("dashboard", "election", "chat", "shop"):
         sys.exit(__doc__)
     binary = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     proc, profile, b = start_chromium(binary)
@@ -445,6 +497,8 @@ def main():
             dashboard(b, sys.argv[2], sys.argv[3])
         elif sys.argv[1] == "election":
             election(b, sys.argv[2], sys.argv[3])
+        elif sys.argv[1] == "shop":
+            shop(b, *sys.argv[2:6])
         else:
             chat(b, *sys.argv[2:7])
     except Exception as e:  # reported as a failed check, so the TAP test shows why

@@ -23,6 +23,17 @@ enum MHD_Result handle_conversations(api_request *r);
 enum MHD_Result handle_messages(api_request *r);
 enum MHD_Result handle_chat_stream(api_request *r);
 
+/* handlers_books.c */
+enum MHD_Result handle_book_create(api_request *r);
+enum MHD_Result handle_books(api_request *r);
+enum MHD_Result handle_book(api_request *r);
+enum MHD_Result handle_book_update(api_request *r);
+enum MHD_Result handle_book_delete(api_request *r);
+
+/* handlers_orders.c */
+enum MHD_Result handle_orders(api_request *r);
+enum MHD_Result handle_order(api_request *r);
+
 /* handlers_ops.c */
 enum MHD_Result handle_healthz(api_request *r);
 enum MHD_Result handle_metrics(api_request *r);

@@ -20,6 +20,7 @@
 #include "strbuf.h"
 
 #define CHAT_PREFIX "chat:user:"
+#define ORDER_PREFIX "order:user:"
 #define RESULTS_PREFIX "results:"
 
 struct pubsub {
@@ -48,6 +49,22 @@ static void on_chat(pubsub *ps, const char *user, const char *payload, size_t le
     json_decref(msg);
 }
 
+/* order:user:{u} (the order sink) -> an SSE "order" frame to u's chat streams. No `id:`
+ * line: the stream's Last-Event-ID must stay a chat message id (resume of the history). */
+static void on_order(pubsub *ps, const char *user, const char *payload, size_t len)
+{
+    json_t *o = json_loadb(payload, len, 0, NULL);
+    char *text = json_is_string(json_object_get(o, "id")) ? json_dumps(o, JSON_COMPACT) : NULL;
+    strbuf frame = {0};
+    if (text && sse_format(&frame, "order", NULL, text, strlen(text)) == 0)
+        sse_publish(ps->app->hub, SSE_CHAT, user, NULL, frame.data, frame.len);
+    else
+        log_warn("pubsub_bad_order", "unusable payload on %s%s", ORDER_PREFIX, user);
+    sb_free(&frame);
+    free(text);
+    json_decref(o);
+}
+
 static void on_results(pubsub *ps, const char *poll)
 {
     const vc_catalog *cat = ps->app->catalog;
@@ -68,6 +85,8 @@ static void dispatch(pubsub *ps, const redisReply *r)
     const redisReply *payload = r->element[3];
     if (strncmp(channel, CHAT_PREFIX, strlen(CHAT_PREFIX)) == 0)
         on_chat(ps, channel + strlen(CHAT_PREFIX), payload->str, payload->len);
+    else if (strncmp(channel, ORDER_PREFIX, strlen(ORDER_PREFIX)) == 0)
+        on_order(ps, channel + strlen(ORDER_PREFIX), payload->str, payload->len);
     else if (strncmp(channel, RESULTS_PREFIX, strlen(RESULTS_PREFIX)) == 0)
         on_results(ps, channel + strlen(RESULTS_PREFIX));
 }
@@ -81,7 +100,8 @@ static redisContext *subscribe(void)
      * unblocks the read with shutdown(2). */
     struct timeval none = {0, 0};
     redisReply *r = redisSetTimeout(c, none) == REDIS_OK
-                        ? redisCommand(c, "PSUBSCRIBE %s %s", CHAT_PREFIX "*", RESULTS_PREFIX "*")
+                        ? redisCommand(c, "PSUBSCRIBE %s %s %s", CHAT_PREFIX "*", ORDER_PREFIX "*",
+                                       RESULTS_PREFIX "*")
                         : NULL;
     if (!r || r->type == REDIS_REPLY_ERROR) {
         log_error("pubsub_subscribe", "%s", r ? r->str : c->errstr);
@@ -141,7 +161,8 @@ static void *pubsub_main(void *arg)
             results_mark_all_changed(ps->app->results);
             sse_close_kind(ps->app->hub, SSE_CHAT);
         }
-        log_info("pubsub_subscribed", "listening on %s* and %s*", CHAT_PREFIX, RESULTS_PREFIX);
+        log_info("pubsub_subscribed", "listening on %s*, %s* and %s*", CHAT_PREFIX, ORDER_PREFIX,
+                 RESULTS_PREFIX);
         read_loop(ps, c);
         atomic_store(&ps->connected, 0);
         set_ctx(ps, NULL);

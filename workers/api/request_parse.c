@@ -51,7 +51,8 @@ int parse_request_limits(int too_large, size_t nparams, size_t longest_value, co
     if (nparams > QUERY_MAX_PARAMS || longest_value > QUERY_MAX_VALUE)
         return problem(p, 400, "bad_query", "too many or too long query parameters", NULL);
     /* A body must be JSON; a bodyless POST (logout) needs no Content-Type. */
-    if (strcmp(method, "POST") == 0 && body_len > 0 && !is_json_content(content_type))
+    if ((strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) && body_len > 0 &&
+        !is_json_content(content_type))
         return problem(p, 415, "unsupported_media_type", "Content-Type must be application/json",
                        NULL);
     return 0;
@@ -99,6 +100,59 @@ int parse_peer(const char *seg, size_t len, char peer[VC_USERNAME_MAX + 1], api_
         return problem(p, 422, "bad_peer", "peer must be a username", "peer");
     memcpy(peer, seg, len);
     peer[len] = '\0';
+    return 0;
+}
+
+/* 1 when seg[0..len) is a decimal in 1..VC_BOOK_ID_MAX (no sign, no leading zero). */
+static int book_id_ok(const char *seg, size_t len)
+{
+    if (len == 0 || len > 16 || seg[0] == '0')
+        return 0;
+    long long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (seg[i] < '0' || seg[i] > '9')
+            return 0;
+        v = v * 10 + (seg[i] - '0');
+    }
+    return v <= VC_BOOK_ID_MAX;
+}
+
+int parse_book_id(const char *seg, size_t len, char id[24], api_problem *p)
+{
+    if (!book_id_ok(seg, len))
+        return problem(p, 422, "bad_book_id", "a book id is an integer from 1 to 2^53-1", "id");
+    memcpy(id, seg, len);
+    id[len] = '\0';
+    return 0;
+}
+
+int parse_order_id(const char *seg, size_t len, char id[27], api_problem *p)
+{
+    if (len != 26 || !vc_ulid_valid(seg, len))
+        return problem(p, 422, "bad_order_id", "an order id is a ULID (26 characters)", "id");
+    memcpy(id, seg, len);
+    id[len] = '\0';
+    return 0;
+}
+
+int parse_catalog(const char *q, const char *seller, const char *before, const char *limit,
+                  catalog_query *c, api_problem *p)
+{
+    c->q = q;
+    c->seller = seller;
+    c->before = before;
+    if (q) {
+        size_t n = strlen(q), chars = vc_utf8_chars((const unsigned char *)q, n);
+        if (!vc_utf8_valid((const unsigned char *)q, n) || !vc_no_controls(q, n, 0) ||
+            chars == 0 || chars > CATALOG_QUERY_MAX)
+            return problem(p, 422, "bad_query", "q must be 1-100 characters of text", "q");
+    }
+    if (seller && !vc_username_valid(seller, strlen(seller)))
+        return problem(p, 422, "bad_seller", "seller must be a username", "seller");
+    if (before && !book_id_ok(before, strlen(before)))
+        return problem(p, 422, "bad_cursor", "before must be a book id", "before");
+    if (parse_uint_value(limit, PAGE_DEFAULT, 1, PAGE_MAX, &c->limit) < 0)
+        return problem(p, 422, "bad_limit", "limit must be 1-200", "limit");
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "shop.h"       /* common/: VC_BOOK_ID_MAX */
 #include "validate.h"   /* common/: VC_USERNAME_MAX */
 
 #define QUERY_MAX_PARAMS 8
@@ -68,6 +69,24 @@ int parse_peer(const char *seg, size_t len, char peer[VC_USERNAME_MAX + 1], api_
  * cursor to resume after, or NULL. */
 int parse_resume_cursor(const char *header, const char *query, const char **last,
                         api_problem *p);
+
+/* The {id} segment of /api/books/{id}: a decimal 1..VC_BOOK_ID_MAX, copied
+ * NUL-terminated into id. */
+int parse_book_id(const char *seg, size_t len, char id[24], api_problem *p);
+
+/* The {id} segment of /api/orders/{id}: an order id (ULID). */
+int parse_order_id(const char *seg, size_t len, char id[27], api_problem *p);
+
+/* GET /api/books: ?q= (1-100 characters, matched in title or author),
+ * ?seller= (a username), ?before= (a book id: the page after it) and ?limit=
+ * (1-200); each NULL when absent. */
+#define CATALOG_QUERY_MAX 100
+typedef struct {
+    const char *q, *seller, *before;
+    unsigned limit;
+} catalog_query;
+int parse_catalog(const char *q, const char *seller, const char *before, const char *limit,
+                  catalog_query *c, api_problem *p);
 
 /* {"username","password"} (exactly these two strings) of register/login.
  * The strings live in *root, which the caller json_decref's (also on -1). */

@@ -30,6 +30,13 @@ static route routes[] = {
     {"GET", "/api/chat/conversations", handle_conversations, "chat_conversations", -1},
     {"GET", "/api/chat/conversations/*/messages", handle_messages, "chat_messages", -1},
     {"GET", "/api/chat/stream", handle_chat_stream, "chat_stream", -1},
+    {"POST", "/api/books", handle_book_create, "books_create", -1},
+    {"GET", "/api/books", handle_books, "books_list", -1},
+    {"GET", "/api/books/*", handle_book, "book_get", -1},
+    {"PATCH", "/api/books/*", handle_book_update, "book_update", -1},
+    {"DELETE", "/api/books/*", handle_book_delete, "book_delete", -1},
+    {"GET", "/api/orders", handle_orders, "orders_list", -1},
+    {"GET", "/api/orders/*", handle_order, "order_get", -1},
     {"GET", "/healthz", handle_healthz, "healthz", -1},
     {"GET", "/metrics", handle_metrics, "metrics", -1},
 };

@@ -1,9 +1,9 @@
 /*
  * fuzz_msg.c - libFuzzer target for the sinks' message decoding (workers/lib/msg.c):
- * whatever bytes a topic holds, as vote (with and without the poll catalog) or chat.
+ * whatever bytes a topic holds, as vote (with and without the poll catalog), chat or order.
  *
- * The first byte picks the decoder (& 3: 0 vote with the catalog, 1 vote without, 2 and 3
- * chat); the rest is the Kafka message value.  Invariants for a decoded message: every field
+ * The first byte picks the decoder (& 7: 0 vote with the catalog, 1 vote without, 2 and 3
+ * chat, 4-7 order); the rest is the Kafka message value.  Invariants for a decoded message: every field
  * the sinks write (MongoDB document, Redis script arguments, PostgreSQL row) is present,
  * valid UTF-8 without NUL (BSON keys and PostgreSQL text end at a NUL); chat lengths are the
  * strings' lengths; and the fields re-encoded as the contract's message (docs/CONTRACT.md)
@@ -119,6 +119,31 @@ static void fuzz_chat(const uint8_t *data, size_t size)
     chat_msg_free(m);
 }
 
+static void fuzz_order(const uint8_t *data, size_t size)
+{
+    char reason[MSG_REASON_MAX];
+    struct order_msg *m;
+
+    reason[0] = '\0';
+    m = order_msg_decode((const char *) data, size, reason, sizeof reason);
+    if (m == NULL) {
+        if (reason[0] == '\0') {
+            violation("order message refused without a reason", data, size);
+        }
+        return;
+    }
+    if (!text_ok(m->id, strlen(m->id)) || !text_ok(m->buyer, strlen(m->buyer))
+        || m->book < 1 || m->copies < 1) {
+        violation("order field missing, not UTF-8 or out of range", data, size);
+    }
+    check_same(json_pack("{s:i, s:s, s:s, s:I, s:I, s:s, s:I}", "v", 1, "kind", "order",
+                         "id", m->id, "book", (json_int_t) m->book, "copies",
+                         (json_int_t) m->copies, "buyer", m->buyer, "received_at",
+                         (json_int_t) m->received_at),
+               data, size);
+    order_msg_free(m);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t *copy;
@@ -133,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) {
         return 0;
     }
-    sel = data[0] & 3;
+    sel = data[0] & 7;
     size--;
     copy = malloc(size ? size : 1);      /* exact size: ASan sees any overread */
     memcpy(copy, data + 1, size);
@@ -141,8 +166,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_vote(&cat, copy, size);
     } else if (sel == 1) {
         fuzz_vote(NULL, copy, size);
-    } else {
+    } else if (sel < 4) {
         fuzz_chat(copy, size);
+    } else {
+        fuzz_order(copy, size);
     }
     free(copy);
     return 0;

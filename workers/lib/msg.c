@@ -165,3 +165,32 @@ void chat_msg_free(struct chat_msg *m)
 {
     free(m);
 }
+
+struct order_msg *order_msg_decode(const char *buf, size_t len, char *reason, size_t cap)
+{
+    if (buf == NULL) {
+        snprintf(reason, cap, "empty message");
+        return NULL;
+    }
+    vc_json_arena_begin();
+    struct order_msg *m = NULL;
+    json_t *root = checked_root(NULL, VC_KIND_ORDER, buf, len, reason, cap);
+    if (root != NULL && (m = calloc(1, sizeof *m)) == NULL)
+        snprintf(reason, cap, "out of memory");
+    if (m != NULL) {
+        /* vc_message_check() bounded both strings: a ULID and a 3-32 byte username */
+        snprintf(m->id, sizeof m->id, "%s", json_string_value(json_object_get(root, "id")));
+        snprintf(m->buyer, sizeof m->buyer, "%s", json_string_value(json_object_get(root, "buyer")));
+        m->book = json_integer_value(json_object_get(root, "book"));
+        m->copies = json_integer_value(json_object_get(root, "copies"));
+        m->received_at = json_integer_value(json_object_get(root, "received_at"));
+    }
+    json_decref(root);
+    vc_json_arena_end();
+    return m;
+}
+
+void order_msg_free(struct order_msg *m)
+{
+    free(m);
+}

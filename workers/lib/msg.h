@@ -48,6 +48,15 @@ struct chat_msg {
     int64_t received_at;
 };
 
+/* A decoded order (the bookstore): fixed size, no pointers into the message. */
+struct order_msg {
+    char id[27];                                /* ULID */
+    char buyer[33];                             /* username */
+    int64_t book;
+    int64_t copies;
+    int64_t received_at;                        /* ms since the epoch */
+};
+
 /*
  * Decode + validate. Return 0 on success; -1 with a reason "<code>: <field> <detail>"
  * (code from vc_reason_str, e.g. "unknown_poll: poll ...") when the message is poison.
@@ -62,5 +71,9 @@ void vote_msg_clear(struct vote_msg *m);
  * with the reason (same codes as above) when the message is poison or memory ran out. */
 struct chat_msg *chat_msg_decode(const char *buf, size_t len, char *reason, size_t reason_cap);
 void chat_msg_free(struct chat_msg *m);
+
+/* Order: checked by common's rules (shop.c), copied out; NULL with the reason when poison. */
+struct order_msg *order_msg_decode(const char *buf, size_t len, char *reason, size_t reason_cap);
+void order_msg_free(struct order_msg *m);
 
 #endif

@@ -31,9 +31,24 @@ static void set_error(struct pg_conn *pc, const char *msg)
             *p = ' '; /* keep log lines single-line and quotable */
 }
 
+/* 1 when an idle session was closed by the server meanwhile (a restart, an administrator's
+ * terminate): reading what is pending, without blocking, finds the EOF before a statement is
+ * sent, so the statement goes to a new session instead of failing on the dead one. Never
+ * inside a transaction: a session is only replaced between transactions. */
+static int idle_session_gone(PGconn *c)
+{
+    if (PQtransactionStatus(c) != PQTRANS_IDLE)
+        return 0;
+    /* twice: a terminated backend's last words (FATAL) come first, its EOF on the next read */
+    for (int i = 0; i < 2; i++)
+        if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)
+            return 1;
+    return 0;
+}
+
 PGconn *pg_conn_get(struct pg_conn *pc)
 {
-    if (pc->conn != NULL && PQstatus(pc->conn) == CONNECTION_OK)
+    if (pc->conn != NULL && PQstatus(pc->conn) == CONNECTION_OK && !idle_session_gone(pc->conn))
         return pc->conn;
     pg_conn_drop(pc);
     PGconn *c = PQconnectdb(pc->conninfo);

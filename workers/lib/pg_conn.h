@@ -18,7 +18,8 @@ struct pg_conn {
 };
 
 void pg_conn_init(struct pg_conn *pc, const char *conninfo);
-/* Returns a connection in CONNECTION_OK state or NULL (last_error set). */
+/* Returns a connection in CONNECTION_OK state or NULL (last_error set). An idle session the
+ * server closed meanwhile (a restart) is replaced here, before any statement is sent. */
 PGconn *pg_conn_get(struct pg_conn *pc);
 void pg_conn_drop(struct pg_conn *pc);
 /* Run a parameter-less command expected to return PGRES_COMMAND_OK; 0 on success. */

@@ -161,6 +161,39 @@ static void test_chat_fields_copied_out(void **state)
 
 /* A text too large for the arena block (64 kB) falls back to malloc inside jansson and is
  * still checked like any other (poison, the reason intact); nothing of it leaks (valgrind/ASan runs). */
+/* The order sink's decoding: the fields it writes, and the edge's rules as the poison check. */
+static void test_order_decode(void **state)
+{
+    (void)state;
+    static const char ok[] =
+        "{\"v\":1,\"kind\":\"order\",\"id\":\"01JD0000000000000000000009\",\"book\":9007199254740991,"
+        "\"copies\":3,\"buyer\":\"alice\",\"received_at\":1763786400123}";
+    char reason[MSG_REASON_MAX] = "";
+    struct order_msg *m = order_msg_decode(ok, strlen(ok), reason, sizeof reason);
+    assert_non_null(m);
+    assert_string_equal(m->id, "01JD0000000000000000000009");
+    assert_string_equal(m->buyer, "alice");
+    assert_true(m->book == 9007199254740991LL);
+    assert_int_equal(m->copies, 3);
+    assert_true(m->received_at == 1763786400123LL);
+    order_msg_free(m);
+    static const char *const poison[] = {
+        "{\"v\":1,\"kind\":\"order\",\"id\":\"01JD0000000000000000000009\",\"book\":1,\"copies\":11,"
+        "\"buyer\":\"alice\",\"received_at\":1}",
+        "{\"v\":1,\"kind\":\"order\",\"id\":\"01JD0000000000000000000009\",\"book\":1,\"copies\":1,"
+        "\"buyer\":\"Al ice\",\"received_at\":1}",
+        "{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"book\":1,\"copies\":1,"
+        "\"buyer\":\"alice\",\"received_at\":1}",
+        "not json",
+    };
+    for (size_t i = 0; i < sizeof poison / sizeof poison[0]; i++) {
+        reason[0] = '\0';
+        assert_null(order_msg_decode(poison[i], strlen(poison[i]), reason, sizeof reason));
+        assert_true(reason[0] != '\0');
+    }
+    assert_null(order_msg_decode(NULL, 0, reason, sizeof reason));
+}
+
 static void test_chat_large_text(void **state)
 {
     (void)state;
@@ -205,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_chat_rules),
         cmocka_unit_test(test_chat_fields_copied_out),
         cmocka_unit_test(test_chat_large_text),
+        cmocka_unit_test(test_order_decode),
     };
     return cmocka_run_group_tests_name("workers-msg", tests, setup_catalog, teardown_catalog);
 }

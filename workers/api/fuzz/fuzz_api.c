@@ -12,6 +12,8 @@
  * what is accepted is what the handlers then rely on: route parameters are non-empty segments
  * of the path, cursors are message ids, limits are in range, a peer or a new account's name is
  * a valid username, a password is within its bounds, the success bodies can be built.
+ * The bookstore's routes read the same fields: the catalog takes `after` as its ?q= and
+ * `last_event_id` as its ?seller=; book ids, order ids and book bodies (common/shop.c) too.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #include "request_parse.h"
 #include "respond.h"
 #include "router.h"
+#include "shop.h"
 #include "ulid.h"
 #include "validate.h"
 
@@ -146,6 +149,53 @@ static void route(const char *name, const char **params, const size_t *lens, con
             } else if (limit < 1 || limit > RECENT_MAX) {
                 violation("a recent limit out of range", f[F_LIMIT]);
             }
+        }
+        return;
+    }
+    if (strcmp(name, "books_list") == 0) {
+        catalog_query c;
+        if (parse_catalog(f[F_AFTER], f[F_LEI_QUERY], f[F_BEFORE], f[F_LIMIT], &c, &p) < 0) {
+            check_problem(&p);
+        } else if (c.limit < 1 || c.limit > PAGE_MAX
+                   || (c.seller && !vc_username_valid(c.seller, strlen(c.seller)))) {
+            violation("a catalog query accepted against the rules", c.seller);
+        }
+        return;
+    }
+    if (strcmp(name, "book_get") == 0 || strcmp(name, "book_update") == 0
+        || strcmp(name, "book_delete") == 0) {
+        char id[24];
+        if (parse_book_id(params[0], lens[0], id, &p) < 0) {
+            check_problem(&p);
+            return;
+        }
+        if (strtoll(id, NULL, 10) < 1 || strtoll(id, NULL, 10) > VC_BOOK_ID_MAX) {
+            violation("a book id out of range", id);
+        }
+    }
+    if (strcmp(name, "books_create") == 0 || strcmp(name, "book_update") == 0) {
+        vc_limits lim;
+        vc_book b;
+        vc_error e;
+        json_t *root;
+        vc_limits_default(&lim);
+        if (vc_validate_book(&lim, (const unsigned char *) body, body_len,
+                             strcmp(name, "book_update") == 0, &root, &b, &e) < 0) {
+            json_t *eb = respond_error_body(vc_reason_str(e.reason), e.detail, e.field);
+            if (e.status < 400 || e.status > 499 || eb == NULL) {
+                violation("a book body refused without a 4xx", e.detail);
+            }
+            json_decref(eb);
+        }
+        json_decref(root);
+        return;
+    }
+    if (strcmp(name, "order_get") == 0) {
+        char id[27];
+        if (parse_order_id(params[0], lens[0], id, &p) < 0) {
+            check_problem(&p);
+        } else {
+            check_cursor(id);
         }
         return;
     }
