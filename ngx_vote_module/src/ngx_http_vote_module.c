@@ -6,6 +6,7 @@
  * $vote_* variables.
  */
 #include "ngx_http_vote.h"
+#include "kafka_conf.h"
 #include "ngx_http_vote_metrics.h"
 #include "ngx_http_vote_producer.h"
 #include "ngx_http_vote_revocations.h"
@@ -261,12 +262,11 @@ static char *ngx_http_vote_property(ngx_conf_t *cf, ngx_command_t *cmd, void *co
     if (kc == NULL) {
         return NGX_CONF_ERROR;
     }
-    if (rd_kafka_conf_set(kc, (char *) value[1].data, (char *) value[2].data, err, sizeof(err))
-        != RD_KAFKA_CONF_OK)
+    if (vc_kafka_conf_set(kc, (char *) value[1].data, (char *) value[2].data, err, sizeof(err))
+        < 0)
     {
         rd_kafka_conf_destroy(kc);
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid kafka property \"%V\": %s",
-                           &value[1], err);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %s", err);
         return NGX_CONF_ERROR;
     }
     rd_kafka_conf_destroy(kc);

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "kafka_conf.h"
 #include "ngx_http_vote_kafka.h"
 #include "revocation.h"
 
@@ -254,8 +255,8 @@ static rd_kafka_t *ngx_http_vote_revocation_consumer(ngx_cycle_t *cycle,
         return NULL;
     }
     if (ngx_http_vote_kafka_conf(cycle->log, &vmcf->brokers, vmcf->props, conf) != NGX_OK
-        || rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err)) != RD_KAFKA_CONF_OK
-        || rd_kafka_conf_set(conf, "log.queue", "true", err, sizeof(err)) != RD_KAFKA_CONF_OK)
+        || vc_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err)) < 0
+        || vc_kafka_conf_set(conf, "log.queue", "true", err, sizeof(err)) < 0)
     {
         rd_kafka_conf_destroy(conf);
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: revocation consumer config failed");

@@ -7,7 +7,7 @@
 #include <jansson.h>
 
 #include "db.h"
-#include "metrics.h"
+#include "api_metrics.h"
 #include "rds.h"
 #include "respond.h"
 #include "revoked.h"

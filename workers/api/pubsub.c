@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "metrics.h"
+#include "api_metrics.h"
 #include "rds.h"
 #include "results.h"
 #include "sse.h"

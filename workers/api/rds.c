@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "metrics.h"
+#include "api_metrics.h"
 #include "redis_conn.h"
 
 #define RDS_TIMEOUT_MS 2000 /* bounds every command: a wedged Redis cannot hold a thread */

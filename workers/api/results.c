@@ -16,7 +16,7 @@
 
 #include "etag.h"
 #include "log.h"
-#include "metrics.h"
+#include "api_metrics.h"
 #include "rds.h"
 #include "respond.h"
 #include "ulid.h"

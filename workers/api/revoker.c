@@ -13,8 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kafka_conf.h"
 #include "log.h"
-#include "metrics.h"
+#include "api_metrics.h"
 #include "revocation.h"
 
 struct revoker {
@@ -76,26 +77,31 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     delivery_wait_unref_locked(w);
 }
 
-static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
+/* A new conf with the table applied (common/kafka_conf.c), or NULL (logged). */
+static rd_kafka_conf_t *make_conf(const char *const table[][2], size_t n)
 {
-    char err[256];
-    if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
-        log_error("kafka_conf", "%s=%s: %s", k, v, err);
-        return -1;
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (!conf)
+        return NULL;
+    if (vc_kafka_conf_set_table(conf, table, n, err, sizeof err) < 0) {
+        log_error("kafka_conf", "%s", err);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
     }
-    return 0;
+    return conf;
 }
 
 static rd_kafka_t *make_producer(const char *brokers)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *const props[][2] = {
+        {"bootstrap.servers", brokers}, {"acks", "all"}, {"enable.idempotence", "true"},
+        {"message.timeout.ms", "5000"}, {"linger.ms", "0"},
+    };
+    rd_kafka_conf_t *conf = make_conf(props, sizeof props / sizeof props[0]);
     char err[256];
-    if (conf_set(conf, "bootstrap.servers", brokers) || conf_set(conf, "acks", "all") ||
-        conf_set(conf, "enable.idempotence", "true") ||
-        conf_set(conf, "message.timeout.ms", "5000") || conf_set(conf, "linger.ms", "0")) {
-        rd_kafka_conf_destroy(conf);
+    if (!conf)
         return NULL;
-    }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!rk) {
@@ -107,19 +113,18 @@ static rd_kafka_t *make_producer(const char *brokers)
 
 static rd_kafka_t *make_consumer(const char *brokers)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[256];
     /* Every replica reads every partition (assign, never subscribe) and
      * commits nothing; librdkafka still wants a group.id for assign(). */
     char group[64];
     snprintf(group, sizeof group, "vote-api-revocations-%d", (int)getpid());
-    if (conf_set(conf, "bootstrap.servers", brokers) || conf_set(conf, "group.id", group) ||
-        conf_set(conf, "enable.auto.commit", "false") ||
-        conf_set(conf, "enable.auto.offset.store", "false") ||
-        conf_set(conf, "fetch.wait.max.ms", "100")) {
-        rd_kafka_conf_destroy(conf);
+    const char *const props[][2] = {
+        {"bootstrap.servers", brokers}, {"group.id", group}, {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"}, {"fetch.wait.max.ms", "100"},
+    };
+    rd_kafka_conf_t *conf = make_conf(props, sizeof props / sizeof props[0]);
+    if (!conf)
         return NULL;
-    }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!rk) {
         log_error("kafka_consumer", "%s", err);

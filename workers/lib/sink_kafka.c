@@ -35,8 +35,7 @@ rd_kafka_t *sink_consumer_create(struct sink_loop *loop)
 {
     const struct sink_config *c = loop->cfg;
     char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *props[][2] = {
+    const char *const props[][2] = {
         { "bootstrap.servers", c->brokers },
         { "group.id", c->group },
         { "client.id", c->client_id },
@@ -67,15 +66,11 @@ rd_kafka_t *sink_consumer_create(struct sink_loop *loop)
         { "session.timeout.ms", "10000" },
         { "heartbeat.interval.ms", "1000" },
     };
-    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++) {
-        if (rd_kafka_conf_set(conf, props[i][0], props[i][1], err, sizeof err) !=
-            RD_KAFKA_CONF_OK) {
-            wlog_error("kafka config", "key=%s err=\"%s\"", props[i][0], err);
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-    }
-    if (vc_kafka_conf_apply_list(conf, c->sink_props, err, sizeof err) != 0 ||
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf == NULL)
+        return NULL;
+    if (vc_kafka_conf_set_table(conf, props, sizeof props / sizeof props[0], err, sizeof err) != 0 ||
+        vc_kafka_conf_apply_list(conf, c->sink_props, err, sizeof err) != 0 ||
         vc_kafka_conf_apply_list(conf, c->kafka_props, err, sizeof err) != 0) {
         wlog_error("kafka config", "err=\"%s\"", err);
         rd_kafka_conf_destroy(conf);

@@ -18,7 +18,7 @@
 #include "config.h"
 #include "log.h"
 #include "etag.h"
-#include "metrics.h"
+#include "api_metrics.h"
 #include "password.h"
 #include "request_parse.h"
 #include "results.h"
