@@ -190,9 +190,9 @@ static void ngx_http_vote_revocation_record(rd_kafka_message_t *m, void *opaque)
 
 /* Woken through the pipe by either queue. librdkafka sends one wake-up per
  * "polling period" and only rd_kafka_q_serve()-based calls end that period
- * (rd_kafka_poll, rd_kafka_consume_callback_queue); rd_kafka_consume_queue()
- * does not, and with it the second wake-up never came: the list stayed
- * "not loaded" for ever. Both calls below never wait. */
+ * (rd_kafka_poll, rd_kafka_consume_callback_queue; not
+ * rd_kafka_consume_queue), so these are the calls that keep the wake-ups
+ * coming. Neither waits. */
 static void ngx_http_vote_revocation_handler(ngx_event_t *ev)
 {
     ngx_http_vote_revocations_t *revs = ngx_http_vote_revocations;

@@ -117,9 +117,13 @@ cmd_bench() {
 # ./build.sh bench api: workers/api/tools/bench-api.sh measures, the section is written here.
 bench_api() {
     step "bench api: results through the edge vs nginx serving the same body; SSE fan-out"
-    local f=$STATE_DIR/bench/api.md body
-    body=$(BENCH_SECONDS=$BENCH_SECONDS BENCH_CONNECTIONS=$BENCH_CONNECTIONS \
-           "$ROOT/workers/api/tools/bench-api.sh") || { warn "bench-api.sh failed"; return 1; }
+    local f=$STATE_DIR/bench/api.md body dir
+    # the shipped api-*.conf as the edge renders them, its micro-cache under $dir/nginx
+    dir=$(mktemp -d) && render_edge_conf_at "$dir" "$EDGE_PORT" "$EDGE_TLS_PORT" \
+        || { warn "cannot render the edge config for bench api"; return 1; }
+    body=$(BENCH_API_DIR=$dir BENCH_SECONDS=$BENCH_SECONDS BENCH_CONNECTIONS=$BENCH_CONNECTIONS \
+           "$ROOT/workers/api/tools/bench-api.sh") || { warn "bench-api.sh failed"; rm -rf "$dir"; return 1; }
+    rm -rf "$dir"
     {
         echo "## Api daemon: results and live streams"
         echo

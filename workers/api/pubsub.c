@@ -14,7 +14,7 @@
 
 #include "log.h"
 #include "api_metrics.h"
-#include "rds.h"
+#include "thread_redis.h"
 #include "results.h"
 #include "sse.h"
 #include "strbuf.h"
@@ -28,7 +28,6 @@ struct pubsub {
     pthread_mutex_t lock;  /* guards ctx against pubsub_stop's shutdown() */
     redisContext *ctx;
     atomic_int stop;
-    atomic_int connected;
 };
 
 /* chat:user:{u} -> an SSE "message" frame to u's streams. */
@@ -74,7 +73,7 @@ static void dispatch(pubsub *ps, const redisReply *r)
 
 static redisContext *subscribe(void)
 {
-    redisContext *c = rds_connect_new();
+    redisContext *c = thread_redis_connect_new();
     if (!c)
         return NULL;
     /* Blocking reads without timeout: a quiet channel is normal.  Shutdown
@@ -134,7 +133,6 @@ static void *pubsub_main(void *arg)
             continue;
         }
         set_ctx(ps, c);
-        atomic_store(&ps->connected, 1);
         backoff_ms = 100;
         if (lost_before) { /* events may have been missed while away */
             metrics_inc(M_PUBSUB_RECONNECTS);
@@ -143,7 +141,6 @@ static void *pubsub_main(void *arg)
         }
         log_info("pubsub_subscribed", "listening on %s* and %s*", CHAT_PREFIX, RESULTS_PREFIX);
         read_loop(ps, c);
-        atomic_store(&ps->connected, 0);
         set_ctx(ps, NULL);
         redisFree(c);
         lost_before = 1;
@@ -180,4 +177,3 @@ void pubsub_stop(pubsub *ps)
     free(ps);
 }
 
-int pubsub_connected(pubsub *ps) { return atomic_load(&ps->connected); }

@@ -1,7 +1,7 @@
 /*
  * chat_sink.c - the chat sink daemon: Kafka `chat` -> PostgreSQL `messages` + Redis pub/sub.
  *
- * Two batches are written at once by default (--pg-connections 2): kconsumer runs one
+ * Two batches are written at once by default (--writers 2): kconsumer runs one
  * writer thread per connection and hands batches out in consumption order (kconsumer.h).
  * Each batch is ONE PostgreSQL transaction holding its rows and its partitions' next
  * offsets, so rows and offsets commit together:
@@ -19,7 +19,7 @@
  * lock while waiting, and never takes it before the earlier batch committed. The one wait
  * that could close a cycle (an id in both batches: the earlier COPY waits on the later
  * transaction, which waits for the earlier turn) is bounded by lock_timeout: the earlier
- * batch fails, both are retried in order. With --pg-connections 1 (no overlap) the offsets
+ * batch fails, both are retried in order. With --writers 1 (no overlap) the offsets
  * upsert and the COPY go as ONE simple-query message without BEGIN, an implicit transaction
  * committed when the COPY completes (two round trips instead of three).
  *
@@ -63,7 +63,7 @@
 struct chat_opts {
     struct sink_config kafka;      /* Kafka, batching, backoff and replay: sink_options.h */
     const char *pg_conninfo, *redis_host, *redis_prefix;
-    long pg_port, pg_connections, redis_port, redis_timeout_ms;
+    long pg_port, writers, redis_port, redis_timeout_ms;
     const char *metrics_addr, *log_level;
     long metrics_port;
 };
@@ -119,8 +119,8 @@ static const struct wopt option_table[] = {
     SINK_KAFKA_OPTIONS(opts.kafka, "CHAT_SINK", "chat-sink", "chat", "chat.dlq"),
     { "pg", "PG_CONNINFO", WOPT_STR, &opts.pg_conninfo, NULL, "libpq conninfo (overrides --pg-port); add options='-csearch_path=x' for a schema" },
     { "pg-port", "PG_PORT", WOPT_INT, &opts.pg_port, "5432", "PostgreSQL port on 127.0.0.1 (db vote, user vote)" },
-    { "pg-connections", "CHAT_SINK_PG_CONNECTIONS", WOPT_INT, &opts.pg_connections, "2",
-      "PostgreSQL connections, one batch in flight on each (1-4; 1 = no overlap)" },
+    { "writers", "CHAT_SINK_WRITERS", WOPT_INT, &opts.writers, "2",
+      "batches written at once, each on its own PostgreSQL connection (1-4; 1 = no overlap)" },
     { "redis-host", "REDIS_HOST", WOPT_STR, &opts.redis_host, "127.0.0.1", "Redis host (pub/sub)" },
     { "redis-port", "REDIS_PORT", WOPT_INT, &opts.redis_port, "6379", "Redis port" },
     { "redis-timeout-ms", "REDIS_TIMEOUT_MS", WOPT_INT, &opts.redis_timeout_ms, "1000", "Redis connect/command timeout" },
@@ -783,20 +783,21 @@ int main(int argc, char **argv)
     if (cr != WCONFIG_OK)
         return cr == WCONFIG_HELP ? 0 : 2;
     int level = wlog_level_parse(opts.log_level);
-    wlog_init("chat-sink", level < 0 ? WLOG_INFO : (enum wlog_level)level);
-    wmetrics_init("sink=\"chat-sink\"");
-    /* Prefetch sized for this sink's drain rate (kconsumer.c explains why the queue must
-     * hold over a second of draining with librdkafka 2.0): 60000 messages (~1.2 s at
-     * 50k msgs/s; 30000 left 50-250 ms fetch gaps at 35-40k msgs/s, so PostgreSQL sat
-     * idle), and 16 MB for large messages. Measured peak RSS 48-55 MB on a preloaded topic,
-     * under the 64 MB budget. --kafka-props still overrides both. */
-    opts.kafka.sink_props = "queued.min.messages=60000,queued.max.messages.kbytes=16384";
-    if (opts.pg_connections < 1 || opts.pg_connections > SINK_MAX_WRITERS) {
-        wlog_error("--pg-connections must be 1-4", "value=%ld", opts.pg_connections);
+    if (level < 0) {
+        wconfig_error("--log-level must be debug, info, warn or error, not '%s'", opts.log_level);
         return 2;
     }
-    opts.kafka.writers = opts.pg_connections; /* one kconsumer writer per connection */
-    struct chat_sink s = { .o = &opts, .nslots = (unsigned)opts.pg_connections };
+    wlog_init("chat-sink", (enum wlog_level)level);
+    wmetrics_init("sink=\"chat-sink\"");
+    /* Prefetch sized for this sink's drain rate (lib/sink_kafka.c says why the queue must
+     * hold over a second of draining with librdkafka 2.0): 60000 messages (~1.2 s at
+     * 50k msgs/s) and 16 MB for large messages, within the 64 MB RSS budget.
+     * --kafka-props still overrides both. */
+    opts.kafka.sink_props = "queued.min.messages=60000,queued.max.messages.kbytes=16384";
+    if (wconfig_check_range("writers", opts.writers, 1, SINK_MAX_WRITERS) < 0)
+        return 2;
+    opts.kafka.writers = opts.writers; /* one kconsumer writer per connection */
+    struct chat_sink s = { .o = &opts, .nslots = (unsigned)opts.writers };
     register_chat_metrics(&s);
     for (unsigned i = 0; i < s.nslots; i++)
         slot_init(&s.slot[i], i);

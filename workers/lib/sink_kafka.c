@@ -49,9 +49,7 @@ rd_kafka_t *sink_consumer_create(struct sink_loop *loop)
          * queue is forwarded to, and once it reaches either one, librdkafka before 2.1
          * (Debian 12 ships 2.0.2) stops fetching and its broker thread sleeps up to a
          * fixed 1 s (rd_kafka_max_block_ms) before looking again, so the queue must hold
-         * more than a second of draining or the sink starves (measured: 0.3-0.6 s stalls
-         * every ~17 batches with 10000 messages / 8 MB at ~30k msgs/s; 30000 messages
-         * still left 50-250 ms gaps at 35-40k msgs/s). A faster sink raises these
+         * more than a second of draining or the sink starves. A faster sink raises these
          * through sink_config.sink_props (the chat sink does). */
         { "queued.max.messages.kbytes", "12288" },
         { "queued.min.messages", "30000" },

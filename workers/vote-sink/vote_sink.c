@@ -45,6 +45,7 @@
 #include "wlog.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <mongoc/mongoc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -820,14 +821,17 @@ int main(int argc, char **argv)
                                            "vote-sink: consume votes from Kafka into Redis tallies and MongoDB, effectively once.");
     if (cr != WCONFIG_OK)
         return cr == WCONFIG_HELP ? 0 : 2;
-    if (opts.recent_cap < 1 || opts.chunk_votes < 0 || opts.writers < 1 || opts.writers > SINK_MAX_WRITERS) {
-        fprintf(stderr, "vote-sink: --recent-cap must be >= 1, --chunk-votes >= 0 (0 = one chunk per partition), "
-                "--writers 1-%d\n", SINK_MAX_WRITERS);
+    if (wconfig_check_range("recent-cap", opts.recent_cap, 1, LONG_MAX) < 0 ||
+        wconfig_check_range("chunk-votes", opts.chunk_votes, 0, LONG_MAX) < 0 ||
+        wconfig_check_range("writers", opts.writers, 1, SINK_MAX_WRITERS) < 0)
+        return 2;
+    int level = wlog_level_parse(opts.log_level);
+    if (level < 0) {
+        wconfig_error("--log-level must be debug, info, warn or error, not '%s'", opts.log_level);
         return 2;
     }
     opts.kafka.writers = opts.writers;
-    int level = wlog_level_parse(opts.log_level);
-    wlog_init("vote-sink", level < 0 ? WLOG_INFO : (enum wlog_level)level);
+    wlog_init("vote-sink", (enum wlog_level)level);
     wmetrics_init("sink=\"vote-sink\"");
     struct vote_sink s = { .o = &opts, .fault_exits_left = opts.fault_exit_after_redis,
                           .nwriters = (size_t)opts.writers };
