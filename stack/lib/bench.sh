@@ -22,19 +22,7 @@ machine_line() {
 bench_write_section() {
     local name=$1 body=$2
     [ -f "$BENCH_DOC" ] || die "missing $BENCH_DOC"
-    python3 - "$BENCH_DOC" "$name" "$body" <<'PY'
-import re, sys
-doc, name, body_file = sys.argv[1:]
-text = open(doc).read()
-body = open(body_file).read().rstrip() + "\n"
-begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-block = f"{begin}\n{body}{end}"
-if begin in text:
-    text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda m: block, text, flags=re.S)
-else:
-    text = text.rstrip() + "\n\n" + block + "\n"
-open(doc, "w").write(text)
-PY
+    python3 "$STACK_DIR/lib/bench_section.py" "$BENCH_DOC" "$name" "$body"
 }
 
 # Header lines every section starts with.
