@@ -4,7 +4,7 @@
 # gauges; counted once per answer and summed
 # over two workers through the shared memory zone.
 use Test::Nginx::Socket 'no_plan';
-use FindBin; use lib "$FindBin::Bin/../ngx_vote_module/t";
+use FindBin; use lib "$FindBin::Bin";
 use VoteT;
 
 create_topics('votes');

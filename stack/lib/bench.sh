@@ -38,7 +38,7 @@ wrk_post() {
     local url=$1 body=$2 conns=${3:-$BENCH_CONNECTIONS} secs=${4:-$BENCH_SECONDS} extra_header=${5:-}
     local out
     out=$(BODY_FILE=$body EXTRA_HEADER=$extra_header wrk -t1 -c"$conns" -d"${secs}s" --latency \
-          -s "$STACK_DIR/bench/post.lua" "$url" 2>&1 && times) || { echo "wrk failed: $out" >&2; return 1; }
+          -s "$ROOT/bench/edge/post.lua" "$url" 2>&1 && times) || { echo "wrk failed: $out" >&2; return 1; }
     echo "$out" >> "$STATE_DIR/bench/wrk.log"
     local rps p50 p99 non2xx n cpu
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
@@ -59,14 +59,14 @@ to_ms() {
 }
 
 # Latency at about $3 req/s for $4 seconds: wrk with $BENCH_CONNECTIONS connections, each
-# pausing a random time between requests (stack/bench/paced.lua), so that the offered rate is
+# pausing a random time between requests (bench/edge/paced.lua), so that the offered rate is
 # about $3. wrk is light enough to stay out of the tail it measures: hey, which this used before,
 # needed most of a core at these rates and its own scheduling showed up as server latency
 # (bare `return` had a 2.1 ms p99 at half rate). Prints "P50_MS P99_MS ERRORS ACHIEVED_RPS".
 wrk_paced() {
     local url=$1 body=$2 rate=$3 secs=${4:-$BENCH_SECONDS} conns=$BENCH_CONNECTIONS out
     out=$(BODY_FILE=$body CONNS=$conns RATE=$rate wrk -t1 -c"$conns" -d"${secs}s" --latency \
-          -s "$STACK_DIR/bench/paced.lua" "$url" 2>&1) || { echo "wrk failed: $out" >&2; return 1; }
+          -s "$ROOT/bench/edge/paced.lua" "$url" 2>&1) || { echo "wrk failed: $out" >&2; return 1; }
     echo "$out" >> "$STATE_DIR/bench/wrk-paced.log"
     local p50 p99 errors rps
     p50=$(awk '$1=="50%" {print $2}' <<<"$out"); p99=$(awk '$1=="99%" {print $2}' <<<"$out")
@@ -102,7 +102,7 @@ cmd_bench() {
     return $rc
 }
 
-# ./build.sh bench api: workers/api/tools/bench-api.sh measures, the section is written here.
+# ./build.sh bench api: bench/api/bench-api.sh measures, the section is written here.
 bench_api() {
     step "bench api: results through the edge vs nginx serving the same body; SSE fan-out"
     local f=$STATE_DIR/bench/api.md body dir
@@ -110,7 +110,7 @@ bench_api() {
     dir=$(mktemp -d) && render_edge_conf_at "$dir" "$EDGE_PORT" "$EDGE_TLS_PORT" \
         || { warn "cannot render the edge config for bench api"; return 1; }
     body=$(BENCH_API_DIR=$dir BENCH_SECONDS=$BENCH_SECONDS BENCH_CONNECTIONS=$BENCH_CONNECTIONS \
-           "$ROOT/workers/api/tools/bench-api.sh") || { warn "bench-api.sh failed"; rm -rf "$dir"; return 1; }
+           "$ROOT/bench/api/bench-api.sh") || { warn "bench-api.sh failed"; rm -rf "$dir"; return 1; }
     rm -rf "$dir"
     {
         echo "## Api daemon: results and live streams"
@@ -123,7 +123,7 @@ bench_api() {
     ok "docs/BENCHMARKS.md updated (section api)"
 }
 
-# ./build.sh bench sinks: workers/bench/sinks.sh measures drain rates against independent
+# ./build.sh bench sinks: bench/sinks/sinks.sh measures drain rates against independent
 # clients doing the same writes in the same batch sizes; the section is written here.
 bench_sinks() {
     step "bench sinks: drain rate vs redis-cli --pipe, a mongo-c-driver bulk insert, psql \\copy"
@@ -132,13 +132,13 @@ bench_sinks() {
     # written back during a timed drain would be charged to whichever side was running.
     info "sync: flushing dirty pages before the timed drains"
     sync
-    out=$(cd "$ROOT" && workers/bench/sinks.sh 2>&1) || { echo "$out" | tail -20 >&2; warn "sinks.sh failed"; return 1; }
+    out=$(cd "$ROOT" && bench/sinks/sinks.sh 2>&1) || { echo "$out" | tail -20 >&2; warn "sinks.sh failed"; return 1; }
     echo "$out" > "$STATE_DIR/bench/sinks.log"
     {
         echo "## Sinks: drain rate vs an independent client doing the same writes"
         echo
         bench_stamp "./build.sh bench sinks"
-        echo "Preloaded ${BENCH_VOTES:-200000} votes and ${BENCH_CHAT:-100000} chat messages, batches of ${BENCH_BATCH:-1000}; baselines in the same run (\`workers/bench/sinks.sh\`)."
+        echo "Preloaded ${BENCH_VOTES:-200000} votes and ${BENCH_CHAT:-100000} chat messages, batches of ${BENCH_BATCH:-1000}; baselines in the same run (\`bench/sinks/sinks.sh\`)."
         echo
         echo '```'
         sed -n '/^== results/,$p' <<<"$out" | grep -v '^== results'
