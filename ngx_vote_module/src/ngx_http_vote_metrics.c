@@ -268,6 +268,8 @@ ngx_int_t ngx_http_vote_metrics_handler(ngx_http_request_t *r)
     ngx_int_t    rc;
     size_t       size = 32768;
 
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "vote metrics handler");
+
     if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
     }

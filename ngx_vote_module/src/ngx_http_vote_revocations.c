@@ -197,6 +197,8 @@ static void ngx_http_vote_revocation_handler(ngx_event_t *ev)
 {
     ngx_http_vote_revocations_t *revs = ngx_http_vote_revocations;
 
+    ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ev->log, 0, "vote revocation queue");
+
     ngx_http_vote_queue_pipe_drain(&revs->queue_pipe);
     rd_kafka_poll(revs->rk, 0);                  /* logs and errors of this handle */
     if (rd_kafka_consume_callback_queue(revs->queue_pipe.queue, 0, ngx_http_vote_revocation_record,
