@@ -15,6 +15,8 @@ export ROOT
 . "$ROOT/stack/lib/bench.sh"
 . "$ROOT/stack/lib/bench_edge.sh"
 . "$ROOT/stack/lib/chaos.sh"
+. "$ROOT/stack/lib/cluster.sh"
+. "$ROOT/stack/lib/cluster_run.sh"
 . "$ROOT/stack/lib/fuzz.sh"
 . "$ROOT/stack/lib/k8s_setup.sh"
 . "$ROOT/stack/lib/k8s_apiserver.sh"
@@ -39,7 +41,8 @@ The local stack (all on 127.0.0.1, state in \$STATE_DIR, default ./.state):
                       started; ends with 'N passed, N failed'; exit 1 on any failure.
                       'test FILE...' runs only those test files
   bench [WHAT]        benchmarks as ratios against a baseline measured in the same run
-                      (edge, sinks, api or all); writes docs/BENCHMARKS.md. BENCH_SECONDS=10
+                      (edge, sinks, mongo, api, pipeline or all); writes docs/BENCHMARKS.md.
+                      BENCH_SECONDS=10
   load [PROFILE] [--users N] [--duration S]
                       headless Locust against the stack (profiles: smoke, steady, burst,
                       hostile), a summary, then the zero-loss audit (PASS/FAIL, exit 1 on FAIL)
@@ -48,6 +51,11 @@ The local stack (all on 127.0.0.1, state in \$STATE_DIR, default ./.state):
                       worker-kill (kill -9 a sink every 10 s), broker-restart (Kafka down 15 s),
                       store-restart (Redis, MongoDB-wire, PostgreSQL down 10 s each),
                       nginx-reload (every 5 s). CHAOS_PERIOD / CHAOS_DOWN shorten them
+  cluster-test [--profile short|full] [SCENARIO...]
+                      a multi-host run in network namespaces (3 Kafka brokers RF 3, 2 edges behind
+                      an nginx stream load balancer, 2 worker hosts, a stores host) under Locust
+                      load, breaking one part per scenario, each ending with the audit: broker-kill,
+                      edge-cut, worker-cut, broker-partition, slow-links (docs/CLUSTER.md)
   fuzz [TARGET] [SECONDS]
                       libFuzzer runs (ASan + UBSan) of every fuzz target or one (validate, jwt,
                       revocation, msg, api), SECONDS each (60), corpora grown in ./.cache/fuzz;
@@ -92,6 +100,7 @@ case "$cmd" in
     bench)         cmd_bench "$@" ;;
     load)          cmd_load "$@" ;;
     chaos)         cmd_chaos "$@" ;;
+    cluster-test)  cmd_cluster_test "$@" ;;
     fuzz)          cmd_fuzz "$@" ;;
     k8s-check)     cmd_k8s_check "$@" ;;
     -h|--help|help) usage ;;

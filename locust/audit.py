@@ -35,9 +35,10 @@ KAFKA_LAG_CMD set, `$KAFKA_LAG_CMD <group>` is used instead: it prints either on
 Commands:
   audit.py snapshot --out before.json          record the store counters now
   audit.py check --results R.json [--before before.json] [--timeout 120] [--allow-unknown]
+                 [--json OUT.json]
   audit.py show                                print the store counters and lag now
 
-Connections from the environment build.sh exports: REDIS_PORT, PG_CONNINFO (or PG_PORT),
+Connections from the environment build.sh exports: REDIS_HOST (default 127.0.0.1), REDIS_PORT, PG_CONNINFO (or PG_PORT),
 MONGO_URI (or MONGO_PORT), KAFKA_BROKERS, POLL_CATALOG. Exit status: 0 PASS, 1 FAIL,
 2 usage or connection error. Needs the venv from locust/setup.sh (pymongo, redis, psycopg2)
 and kcat.
@@ -62,7 +63,7 @@ def env(name, default):
 
 def settings(args):
     s = {
-        "redis_host": "127.0.0.1",
+        "redis_host": env("REDIS_HOST", "127.0.0.1"),
         "redis_port": int(env("REDIS_PORT", "6379")),
         "redis_prefix": args.redis_prefix,
         "pg": env("PG_CONNINFO", "host=127.0.0.1 port=%s dbname=vote user=vote" % env("PG_PORT", "5432")),
@@ -435,6 +436,7 @@ def do_checks(args, st, res, before, deadline, a):
         cids = res["ids"].get("chat", [])
         check("chat: distinct ids among the 202 answers", len(set(cids)), ch["accepted"])
         lost = st.missing_chat_ids(cids)
+        a["lost"]["chat"] = len(lost)
         check("chat: 202 answers missing in PostgreSQL (lost)", len(lost), 0)
         for x in lost[:5]:
             a["notes"].append("lost chat message %s" % x)
@@ -499,6 +501,7 @@ def do_checks(args, st, res, before, deadline, a):
         dup = delta(after, b, "polls", p, "redis_dupes")
         if res["has_ids"]:
             lost = [x for x in ids if found.get(x, (None,))[0] != p]
+            a["lost"][p] = len(lost)
             check("%s: 202 answers missing in MongoDB (lost)" % p, len(lost), 0)
             for x in lost[:5]:
                 a["notes"].append("lost %s vote %s" % (p, x))
@@ -566,6 +569,25 @@ def report(args, res, before, a, elapsed):
     return 0
 
 
+def write_json(path, res, before, a, rc):
+    """The audit's figures for scripts (the cluster test's scenario table); None = not measured."""
+    b, after = before or {"polls": {}}, a.get("after")
+    out = {"pass": rc == 0, "failures": a["failures"], "pending": a["pending"], "polls": {},
+           "chat": {"accepted": res["chat"]["accepted"], "unknown": res["chat"]["unknown"],
+                    "pg_rows": a.get("pg_rows"), "lost": a["lost"].get("chat")}}
+    for p in a["polls"]:
+        c = res["votes"].get(p, {"accepted": 0, "unknown": 0})
+        m = a["mongo"].get(p)
+        out["polls"][p] = {
+            "accepted": c["accepted"], "unknown": c["unknown"], "lost": a["lost"].get(p),
+            "mongo": m[0] if m else None,
+            "redis_sum": delta(after, b, "polls", p, "redis_totals_sum") if after else None,
+            "redis_dupes": delta(after, b, "polls", p, "redis_dupes") if after else None}
+    with open(path + ".tmp", "w") as f:
+        json.dump(out, f, indent=1, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
 # What each phase of do_checks proves, for the report of an audit cut by its bound.
 PHASES = [
     ("drain", "sinks drained (lag 0 against the offsets they applied)"),
@@ -593,7 +615,7 @@ def run_check(args, st):
     if args.before:
         with open(args.before) as f:
             before = json.load(f)
-    a = {"rows": [], "failures": [], "notes": [], "pending": [p for p, _ in PHASES], "mongo": {},
+    a = {"rows": [], "failures": [], "notes": [], "pending": [p for p, _ in PHASES], "mongo": {}, "lost": {},
          "looked_up": 0, "to_look_up": 0, "polls": sorted(set(st.polls) | set(res["votes"]))}
     err = []
 
@@ -616,6 +638,8 @@ def run_check(args, st):
     seen = dict(a, rows=list(a["rows"]), failures=list(a["failures"]), notes=list(a["notes"]),
                 mongo=dict(a["mongo"]), pending=[what[p] for p in list(a["pending"])])
     rc = report(args, res, before, seen, time.time() - t0)
+    if args.json:
+        write_json(args.json, res, before, seen, rc)
     if t.is_alive():
         sys.stdout.flush()
         os._exit(rc)      # the checking thread may sit in a store call: do not wait for it
@@ -642,6 +666,7 @@ def main(argv=None):
     sc.add_argument("--shared", action="store_true",
                     help="the stack has other writers: skip 'MongoDB docs == 202s'; every 202 id must "
                          "still be stored, and Redis must still agree with MongoDB")
+    sc.add_argument("--json", help="also write the figures and the verdict to this file (JSON)")
     sc.add_argument("--allow-unknown", action="store_true",
                     help="accept stores holding up to N more than the 202s when N requests had no answer")
     sub.add_parser("show", help="print store counters and lag now")

@@ -9,7 +9,8 @@
 # Steps: make the data set (once, $STATE_DIR/load/dataset.json), snapshot the stores,
 # headless Locust with CSV output in DIR (default $STATE_DIR/load/<time>-<profile>),
 # a short summary (requests/s, p50/p95/p99, answers by status), then locust/audit.py:
-# waits until the sinks drained and compares the 202s with MongoDB, Redis and PostgreSQL.
+# waits until the sinks drained and compares the 202s with MongoDB, Redis and PostgreSQL
+# (its figures also in DIR/audit.json).
 # --shared: other clients write to the same stack (see locust/README.md, "The audit").
 # Exit status: the audit's (0 PASS, 1 FAIL, 2 error).
 set -uo pipefail
@@ -63,5 +64,5 @@ echo
 echo
 echo "==> zero-loss audit"
 "$py" "$here/audit.py" check --results "$out/results.json" --before "$out/before.json" \
-    --timeout "$audit_timeout" $allow_unknown $shared | tee "$out/audit.txt"
+    --timeout "$audit_timeout" --json "$out/audit.json" $allow_unknown $shared | tee "$out/audit.txt"
 exit "${PIPESTATUS[0]}"

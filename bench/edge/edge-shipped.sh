@@ -4,7 +4,7 @@
 # A second edge renders the shipped config (render_edge_conf_at: same files, other ports and
 # state directory, the stack's certificate) and runs once per variant, each variant changing one
 # thing with sed: TLS off on the public listener, no access log, an unbuffered access log, no
-# limit_req, one worker, reuseport, durability local, linger.ms 0 / 5, and the stack's sinks
+# limit_req, one worker, reuseport, durability local, linger.ms 0 / 5, LZ4 compression, and the stack's sinks
 # stopped. wrk (HTTP/1.1, keep-alive) POSTs a vote to each variant and to a bench-only
 # `return 202` location of the same server (the baseline, over the same transport) in
 # interleaved rounds; prints req/s medians, the ratio to the baseline and the edge workers' CPU
@@ -19,7 +19,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/stack/lib/bench.sh"
 
 : "${SHIPPED_SECONDS:=5}" "${SHIPPED_ROUNDS:=2}" "${SHIPPED_CONNECTIONS:=64}" "${SHIPPED_PORT_BASE:=18280}"
-: "${SHIPPED_VARIANTS:=shipped no-tls no-access-log unbuffered-log no-limit-req one-worker reuseport local linger-0 linger-5 sinks-stopped}"
+: "${SHIPPED_VARIANTS:=shipped no-tls no-access-log unbuffered-log no-limit-req one-worker reuseport local linger-0 linger-5 lz4 sinks-stopped}"
 BENCH_SECONDS=$SHIPPED_SECONDS BENCH_CONNECTIONS=$SHIPPED_CONNECTIONS
 plain_port=$SHIPPED_PORT_BASE tls_port=$((SHIPPED_PORT_BASE + 1))
 dir=$STATE_DIR/bench/shipped
@@ -47,6 +47,7 @@ variant() {
         local)          sed -i '0,/vote_durability broker;/s//vote_durability local;/' "$conf/vote-edge-locations.conf" ;;
         linger-0)       sed -i 's|linger.ms 2;|linger.ms 0;|' "$conf/vote-edge-http.conf" ;;
         linger-5)       sed -i 's|linger.ms 2;|linger.ms 5;|' "$conf/vote-edge-http.conf" ;;
+        lz4)            sed -i 's|compression.codec none;|compression.codec lz4;|' "$conf/vote-edge-http.conf" ;;
         *) die "unknown variant $1" ;;
     esac
 }

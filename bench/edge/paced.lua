@@ -41,3 +41,16 @@ function delay()
   end
   return math.floor(d + 0.5)
 end
+
+-- With $IDS_FILE set, the id of every 202 answer is appended to that file (one per line), so
+-- that the zero-loss audit can look each one up (bench/pipeline/pipeline.py). Run with -t1.
+local ids_path = os.getenv("IDS_FILE")
+if ids_path then
+  local ids = assert(io.open(ids_path, "a"))
+  function response(status, headers, body)
+    if status == 202 then
+      local id = body:match('"id":"([0-9A-Z]+)"')
+      if id then ids:write(id, "\n") end
+    end
+  end
+end

@@ -4,6 +4,7 @@
   cpu-snap.py snap OUT LABEL=PID...     write the CPU ticks of those processes to OUT (JSON)
   cpu-snap.py diff A B [MESSAGES]       print CPU seconds spent between two snapshots
   cpu-snap.py brief A B MESSAGES        the same on one line, in microseconds per message
+  cpu-snap.py per A B LABEL UNITS       LABEL's CPU in microseconds per unit, a bare number
 
 Why: the drain rate alone does not say where a 2-core machine's time goes. Snapshots taken
 at the start and the end of a timed phase give, per process (and per thread for the sink,
@@ -147,6 +148,12 @@ def brief(a_file, b_file, messages):
     print(", ".join(out))
 
 
+def per(a_file, b_file, label, units):
+    rows, _ = deltas(a_file, b_file)
+    total = sum(t for lab, t, _ in rows if lab == label)
+    print(f"{total / HZ * 1e6 / units:.1f}")
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "snap":
         snap(sys.argv[2], sys.argv[3:])
@@ -154,6 +161,8 @@ def main():
         diff(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) == 5 else 0)
     elif len(sys.argv) == 5 and sys.argv[1] == "brief":
         brief(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif len(sys.argv) == 6 and sys.argv[1] == "per":
+        per(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
     else:
         sys.exit(__doc__)
 

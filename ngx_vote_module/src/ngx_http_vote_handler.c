@@ -326,7 +326,8 @@ static ngx_int_t ngx_http_vote_wait(ngx_http_request_t *r, ngx_http_vote_ctx_t *
 
 /* the ticket's callback: runs in the delivery report, inside rd_kafka_poll(),
  * while the request waits (the producer frees the ticket) */
-static void ngx_http_vote_delivered(void *data, rd_kafka_resp_err_t err)
+static void ngx_http_vote_delivered(void *data, rd_kafka_resp_err_t err,
+    ngx_flag_t maybe_stored)
 {
     ngx_http_vote_ctx_t *ctx = data;
     ngx_http_request_t  *r = ctx->request;
@@ -336,6 +337,10 @@ static void ngx_http_vote_delivered(void *data, rd_kafka_resp_err_t err)
     ngx_http_vote_detach(ctx);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         rc = ngx_http_vote_send_accepted(r, ctx);
+    } else if (maybe_stored) {
+        /* the same answer as vote_ack_timeout: the outcome is unknown */
+        rc = ngx_http_vote_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE, "ack_timeout",
+                                      "Kafka did not acknowledge the message in time", NULL);
     } else {
         rc = ngx_http_vote_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE, "not_acknowledged",
                                       rd_kafka_err2str(err), NULL);

@@ -140,7 +140,11 @@ static void ngx_http_vote_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, voi
     }
     ngx_free(t);                    /* before resuming: the request may free its context */
     if (data != NULL) {
-        delivered(data, m->err);
+        /* a message that reached a broker and then failed (e.g. timed out
+         * while the leader waited for an in-sync replica that was just
+         * killed) may have been written: librdkafka says possibly persisted */
+        delivered(data, m->err, rd_kafka_message_status(m)
+                                == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED);
     }
 }
 

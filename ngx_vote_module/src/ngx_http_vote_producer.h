@@ -7,8 +7,11 @@
 
 #include "ngx_http_vote.h"
 
-/* called from the delivery report (inside rd_kafka_poll()) while `data` is set */
-typedef void (*ngx_http_vote_delivered_pt)(void *data, rd_kafka_resp_err_t err);
+/* called from the delivery report (inside rd_kafka_poll()) while `data` is set;
+ * maybe_stored: the message failed after reaching a broker, so it may be in
+ * Kafka all the same (the outcome is unknown, not refused) */
+typedef void (*ngx_http_vote_delivered_pt)(void *data, rd_kafka_resp_err_t err,
+    ngx_flag_t maybe_stored);
 
 /* One produced message; the librdkafka msg_opaque.  malloc'd (not pool)
  * because it outlives the request when the client goes away: the waiter

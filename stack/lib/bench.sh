@@ -84,9 +84,9 @@ cmd_bench() {
     local what=${1:-all}
     mkdir -p "$STATE_DIR/bench"
     case "$what" in
-        edge|sinks|api) ;;
+        edge|sinks|mongo|api|pipeline) ;;
         all) ;;
-        *) die "unknown benchmark '$what' (edge, sinks, api, all)" ;;
+        *) die "unknown benchmark '$what' (edge, sinks, mongo, api, pipeline, all)" ;;
     esac
     cmd_setup >/dev/null && cmd_build >/dev/null || die "setup/build failed"
     ( cmd_up ) >/dev/null || die "the stack did not come up"
@@ -94,7 +94,7 @@ cmd_bench() {
     # edge last: it writes over a million records to Kafka and drops its topic at the end, and
     # that writeback and deletion (1-2 GB, the broker deletes 60 s later) landed in the sinks'
     # timed drains when edge ran first.
-    for b in sinks api edge; do
+    for b in sinks mongo api pipeline edge; do
         [ "$what" = all ] || [ "$what" = "$b" ] || continue
         if type "bench_$b" >/dev/null 2>&1; then bench_"$b" || rc=1
         else warn "benchmark '$b' is not available yet"; [ "$what" = all ] || rc=1; fi
@@ -121,6 +121,52 @@ bench_api() {
     cat "$f"
     bench_write_section api "$f"
     ok "docs/BENCHMARKS.md updated (section api)"
+}
+
+# ./build.sh bench mongo: bench/mongo/mongo-backends.sh measures the MongoDB-wire server on
+# each backend it can run on here; the section is written here.
+bench_mongo() {
+    step "bench mongo: the MongoDB-wire server's cost per vote, per backend (SQLite, PostgreSQL)"
+    local f=$STATE_DIR/bench/mongo.md body batch
+    body=$("$ROOT/bench/mongo/mongo-backends.sh") || { warn "mongo-backends.sh failed"; return 1; }
+    for batch in 100 5000; do
+        body+=$'\n'$(MONGO_BENCH_BACKENDS=sqlite MONGO_BENCH_BATCH=$batch "$ROOT/bench/mongo/mongo-backends.sh" | tail -n 1) \
+            || { warn "mongo-backends.sh (batches of $batch) failed"; return 1; }
+    done
+    {
+        echo "## MongoDB-wire server: cost per vote and audit reads, per backend"
+        echo
+        bench_stamp "./build.sh bench mongo"
+        echo "${MONGO_BENCH_DOCS:-100000} vote documents of the sink's shape per backend, each server fresh; \`_id\` look-ups are the audit's reads (\`bench/mongo/mongo-backends.sh\`)."
+        echo
+        echo "$body"
+    } > "$f"
+    cat "$f"
+    bench_write_section mongo "$f"
+    ok "docs/BENCHMARKS.md updated (section mongo)"
+}
+
+# ./build.sh bench pipeline: bench/pipeline/pipeline.py measures the whole pipeline's sustained rate
+# against the slowest store alone and audits what it sent; the section and its chart are
+# written here.
+bench_pipeline() {
+    step "bench pipeline: offered vote rate steps through the shipped edge, every sink running"
+    local out=$STATE_DIR/bench rc=0
+    rm -f "$out/pipeline.md"
+    PIPELINE_OUT=$out "$CACHE_DIR/venv/bin/python" "$ROOT/bench/pipeline/pipeline.py" \
+        || { rc=1; warn "pipeline.py failed or its audit did not pass (logs in $out/pipeline-*)"; }
+    [ -f "$out/pipeline.md" ] || return 1
+    cp "$out/pipeline-lag.png" "$ROOT/docs/bench-pipeline-lag.png" 2>/dev/null || true
+    {
+        echo "## Pipeline: sustained votes/s end to end vs the slowest store alone"
+        echo
+        bench_stamp "./build.sh bench pipeline"
+        cat "$out/pipeline.md"
+    } > "$out/pipeline-section.md"
+    cat "$out/pipeline-section.md"
+    bench_write_section pipeline "$out/pipeline-section.md"
+    ok "docs/BENCHMARKS.md updated (section pipeline)"
+    return $rc
 }
 
 # ./build.sh bench sinks: bench/sinks/sinks.sh measures drain rates against independent

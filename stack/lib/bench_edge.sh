@@ -157,10 +157,10 @@ bench_edge_ingest() {
                      -cp "$KAFKA_LIBS/*" org.apache.kafka.tools.ProducerPerformance --topic bench.votes \
                      --num-records "$n" --throughput -1 --payload-file "$records" \
                      --producer-props bootstrap.servers="$KAFKA_BROKERS" acks=all enable.idempotence=true \
-                     linger.ms=2 compression.type=lz4 2>&1 && times) ) || { warn "ProducerPerformance failed: $out"; return 1; } ;;
+                     linger.ms=2 compression.type=none 2>&1 && times) ) || { warn "ProducerPerformance failed: $out"; return 1; } ;;
         kcat)
             out=$( (kcat -P -q -b "$KAFKA_BROKERS" -t bench.votes -X acks=all -X enable.idempotence=true \
-                     -X linger.ms=2 -X compression.codec=lz4 -X queue.buffering.max.messages=500000 \
+                     -X linger.ms=2 -X compression.codec=none -X queue.buffering.max.messages=500000 \
                      -l "$lines" 2>&1 && times) ) || { warn "kcat -P failed: $out"; return 1; } ;;
     esac
     end=$(date +%s.%N); t1=$(bench_edge_cpu_ticks - "$kafka_pid")

@@ -30,8 +30,9 @@ chaos_down_for() {
 }
 
 # The edge's own count of vote 202s (Prometheus text on /metrics, summed over its workers).
+# Arguments, if any, are a command prefix (the cluster test: ip netns exec NS).
 edge_vote_202s() {
-    curl -fsS --max-time 2 "http://127.0.0.1:$EDGE_PORT/metrics" 2>/dev/null \
+    "$@" curl -fsS --max-time 2 "http://127.0.0.1:$EDGE_PORT/metrics" 2>/dev/null \
         | awk '/^vote_edge_requests_total\{kind="vote",status="202"\}/ {print $2}'
 }
 

@@ -25,6 +25,9 @@ STACK_DIR=$ROOT/stack
 : "${KAFKA_GC_OPTS:=-XX:+UseG1GC -XX:MaxGCPauseMillis=20}"
 : "${READY_TIMEOUT:=60}"
 : "${POLL_CATALOG:=$STACK_DIR/polls.json}"
+# The address Redis, PostgreSQL and FerretDB listen on; the cluster test (stack/lib/cluster.sh)
+# runs them in a network namespace of their own and opens them to its network.
+: "${STORE_BIND:=127.0.0.1}"
 # The edge's certificate and key (nginx.conf's ssl_certificate / ssl_certificate_key): by default
 # a server certificate that `up` issues from a local CA under $STATE_DIR/tls (stack/lib/tls.sh);
 # set both to use your own, and EDGE_CA_FILE to the CA that signed it.
@@ -37,7 +40,9 @@ STACK_DIR=$ROOT/stack
 
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 KAFKA_LIBS=$CACHE_DIR/kafka-$KAFKA_VERSION/libs
-FERRETDB_BIN=$CACHE_DIR/bin/ferretdb-local-$FERRETDB_VERSION-idfix   # see stack/ferretdb/vendor-patched.sh
+# Named after the launcher's sources too, so that a change to them rebuilds it (see
+# stack/ferretdb/vendor-patched.sh for the patch it carries).
+FERRETDB_BIN=$CACHE_DIR/bin/ferretdb-local-$FERRETDB_VERSION-$(cat "$STACK_DIR"/ferretdb/* | sha256sum | cut -c1-12)
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 PG_CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=vote user=vote"
 MONGO_URI=mongodb://127.0.0.1:$MONGO_PORT/
@@ -50,7 +55,7 @@ LOG_DIR=$STATE_DIR/logs
 EXPORTED_SETTINGS="ROOT STATE_DIR BUILD_DIR CACHE_DIR EDGE_PORT EDGE_TLS_PORT EDGE_TLS_CERT
     EDGE_TLS_KEY EDGE_CA_FILE EDGE_URL API_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT REDIS_PORT PG_PORT
     MONGO_PORT VOTE_SINK_METRICS_PORT CHAT_SINK_METRICS_PORT VOTE_PARTITIONS KAFKA_BROKERS
-    KAFKA_LIBS KAFKA_HEAP PG_CONNINFO MONGO_URI KAFKA_TOPICS_CMD POLL_CATALOG"
+    KAFKA_LIBS KAFKA_HEAP PG_CONNINFO MONGO_URI KAFKA_TOPICS_CMD POLL_CATALOG STORE_BIND"
 # shellcheck disable=SC2086 # a word list on purpose
 export $EXPORTED_SETTINGS
 

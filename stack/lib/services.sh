@@ -26,10 +26,13 @@ kafka_java() { java -Xmx128m -Dlog4j2.configurationFile="$STACK_DIR/kafka/tools-
 
 start_kafka() {
     [ -f "$KAFKA_LIBS/.complete" ] || die "Kafka jars missing: run ./build.sh setup"
-    render "$STACK_DIR/kafka/server.properties.template" "$STATE_DIR/kafka/server.properties"
+    # The cluster test renders its own template (node id, quorum, replication) and gives every
+    # broker the same cluster id.
+    render "${KAFKA_PROPERTIES_TEMPLATE:-$STACK_DIR/kafka/server.properties.template}" "$STATE_DIR/kafka/server.properties"
     if [ ! -f "$STATE_DIR/kafka/data/meta.properties" ]; then
         mkdir -p "$STATE_DIR/kafka/data"
-        local cluster_id; cluster_id=$(kafka_java kafka.tools.StorageTool random-uuid) || die "kafka: random-uuid failed"
+        local cluster_id=${KAFKA_CLUSTER_ID:-}
+        [ -n "$cluster_id" ] || cluster_id=$(kafka_java kafka.tools.StorageTool random-uuid) || die "kafka: random-uuid failed"
         kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$STATE_DIR/kafka/server.properties" \
             >> "$LOG_DIR/kafka.log" 2>&1 || die "kafka: formatting the log directory failed (see $LOG_DIR/kafka.log)"
     fi
@@ -107,9 +110,14 @@ start_postgres() {
         as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
             >> "$LOG_DIR/postgres.log" 2>&1 || die "initdb failed (see $LOG_DIR/postgres.log)"
     fi
+    # PG_TRUST_NET: a network (CIDR) whose clients are trusted as on loopback (the cluster test's).
+    if [ -n "${PG_TRUST_NET:-}" ] && ! as_pg grep -q "^host all all $PG_TRUST_NET trust" "$PG_DATA/pg_hba.conf"; then
+        echo "host all all $PG_TRUST_NET trust" | as_pg tee -a "$PG_DATA/pg_hba.conf" >/dev/null \
+            || die "cannot add $PG_TRUST_NET to $PG_DATA/pg_hba.conf"
+    fi
     mkdir -p "$PG_SOCKET"; [ "$(id -u)" = 0 ] && chown postgres: "$PG_SOCKET"
     as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -w -t "$READY_TIMEOUT" \
-        -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PG_SOCKET -c max_connections=200 -c synchronous_commit=on -c fsync=on" \
+        -o "-p $PG_PORT -c listen_addresses=$STORE_BIND -k $PG_SOCKET -c max_connections=200 -c synchronous_commit=on -c fsync=on" \
         start >> "$LOG_DIR/postgres.log" 2>&1 || die "PostgreSQL failed to start (see $LOG_DIR/postgres.log)"
     head -n 1 "$PG_DATA/postmaster.pid" > "$(pidfile postgres)"
 }
@@ -134,7 +142,7 @@ apply_schema() {
 # ---- MongoDB-wire (FerretDB) ---------------------------------------------------------------
 start_mongo() {
     [ -x "$FERRETDB_BIN" ] || die "FerretDB missing: run ./build.sh setup"
-    spawn mongo "$FERRETDB_BIN" --listen-addr "127.0.0.1:$MONGO_PORT" --sqlite-dir "$STATE_DIR/mongo"
+    spawn mongo "$FERRETDB_BIN" --listen-addr "$STORE_BIND:$MONGO_PORT" --sqlite-dir "$STATE_DIR/mongo"
 }
 ready_mongo() { "$BUILD_DIR/bin/mongo-ping" "$MONGO_URI" >/dev/null 2>&1; }
 stop_mongo() { stop_pid mongo 20; }

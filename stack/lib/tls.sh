@@ -6,13 +6,15 @@
 # against the CA or expires within 30 days.
 
 TLS_DIR=$STATE_DIR/tls
+# The names the certificate is issued for (the cluster test adds its load balancer's address).
+: "${EDGE_TLS_SAN:=DNS:localhost,IP:127.0.0.1,IP:::1}"
 
 edge_tls_issue() {
     local ext=$TLS_DIR/edge.ext
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
         -keyout "$EDGE_TLS_KEY" -out "$TLS_DIR/edge.csr" -subj "/CN=vote-edge local" 2>/dev/null || return 1
     printf '%s\n' 'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature' \
-        'extendedKeyUsage=serverAuth' 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1' > "$ext"
+        'extendedKeyUsage=serverAuth' "subjectAltName=$EDGE_TLS_SAN" > "$ext"
     openssl x509 -req -in "$TLS_DIR/edge.csr" -CA "$EDGE_CA_FILE" -CAkey "$TLS_DIR/ca.key" \
         -CAcreateserial -days 397 -sha256 -extfile "$ext" -out "$EDGE_TLS_CERT" 2>/dev/null || return 1
     rm -f "$TLS_DIR/edge.csr" "$ext"
@@ -43,5 +45,5 @@ edge_tls_files() {
         return 0
     fi
     ( umask 077; edge_tls_issue ) || die "openssl could not issue the edge certificate in $TLS_DIR"
-    ok "edge certificate issued for localhost, 127.0.0.1 and ::1: $EDGE_TLS_CERT"
+    ok "edge certificate issued for $EDGE_TLS_SAN: $EDGE_TLS_CERT"
 }
