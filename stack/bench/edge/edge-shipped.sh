@@ -9,10 +9,10 @@
 # `return 202` location of the same server (the baseline, over the same transport) in
 # interleaved rounds; prints req/s medians, the ratio to the baseline and the edge workers' CPU
 # per request. Run with the stack up: eval "$(./build.sh env)"; flock /tmp/bench.lock
-# bench/edge/edge-shipped.sh. Settings: SHIPPED_SECONDS (5), SHIPPED_ROUNDS (2),
+# stack/bench/edge/edge-shipped.sh. Settings: SHIPPED_SECONDS (5), SHIPPED_ROUNDS (2),
 # SHIPPED_CONNECTIONS (64), SHIPPED_PORT_BASE (18280: plain, +1 TLS), SHIPPED_VARIANTS.
 set -uo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 . "$ROOT/stack/lib/common.sh"
 . "$ROOT/stack/lib/tls.sh"
 . "$ROOT/stack/lib/services.sh"

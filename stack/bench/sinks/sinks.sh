@@ -13,7 +13,7 @@
 # BENCH_SINKS="vote chat" (default) or just one of them.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
 : "${BENCH_VOTES:=200000}" "${BENCH_CHAT:=100000}" "${BENCH_BATCH:=1000}" "${BENCH_SINK_ROUNDS:=5}" "${BENCH_VOTE_ROUNDS:=3}" "${BENCH_SINKS:=vote chat}"
 for v in KAFKA_BROKERS REDIS_PORT PG_PORT MONGO_PORT BUILD_DIR STATE_DIR KAFKA_TOPICS_CMD; do
     [ -n "${!v:-}" ] || { echo "sinks.sh: $v not set (run via ./build.sh bench sinks)" >&2; exit 2; }
