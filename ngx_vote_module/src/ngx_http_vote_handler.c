@@ -339,8 +339,9 @@ static void ngx_http_vote_delivered(void *data, rd_kafka_resp_err_t err,
         rc = ngx_http_vote_send_accepted(r, ctx);
     } else if (maybe_stored) {
         /* the same answer as vote_ack_timeout: the outcome is unknown */
-        rc = ngx_http_vote_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE, "ack_timeout",
-                                      "Kafka did not acknowledge the message in time", NULL);
+        rc = ngx_http_vote_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                 "ack_timeout", "Kafka did not acknowledge the message in time",
+                 NULL);
     } else {
         rc = ngx_http_vote_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE, "not_acknowledged",
                                       rd_kafka_err2str(err), NULL);

@@ -105,6 +105,18 @@ static void ngx_http_vote_error_cb(rd_kafka_t *rk, int err, const char *reason, 
     }
     ngx_log_error(level, ngx_cycle->log, 0, "vote: kafka %s: %s: %s", rd_kafka_name(rk),
                   rd_kafka_err2name((rd_kafka_resp_err_t) err), reason);
+
+    /* A fatal error leaves the client unusable for good: every later produce
+     * fails (seen when a partitioned leader came back and the idempotent
+     * producer's sequence numbers no longer matched). The worker stops
+     * gracefully, answering what it holds, and the master starts a new one
+     * with a new producer. */
+    if (err == RD_KAFKA_RESP_ERR__FATAL && !ngx_exiting && !ngx_quit) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "vote: kafka %s failed fatally: this worker exits, "
+                      "the master starts a new one", rd_kafka_name(rk));
+        ngx_quit = 1;
+    }
 }
 
 static void ngx_http_vote_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)

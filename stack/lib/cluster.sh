@@ -147,20 +147,26 @@ broker_pid() { tr -dc 0-9 < "$CLUSTER_DIR/b$1/run/kafka.pid" 2>/dev/null; }
 # kcat's metadata of the cluster, as seen from the client host.
 cluster_metadata() { on_host cl kcat -b "$CLUSTER_KAFKA_BROKERS" -L -m 3 "$@" 2>/dev/null; }
 
-# Waits until broker count $1 is listed in the metadata and every partition has its full ISR.
+# Waits until broker count $1 is listed in the metadata and every partition has its full ISR,
+# as every broker sees it: a broker that was cut off serves its stale view until it caught up.
 cluster_wait_healthy() {
-    local want=$1 limit=${2:-180} deadline md
+    local want=$1 limit=${2:-180} deadline i md views first
     deadline=$((SECONDS + limit))
     while [ $SECONDS -lt $deadline ]; do
-        md=$(cluster_metadata)
-        if [ "$(grep -c '^  broker [0-9]* at' <<<"$md")" -ge "$want" ] \
-            && grep -q 'partition' <<<"$md" \
-            && ! awk '/partition .*replicas:/ { r = $0; sub(/.*replicas: /, "", r); sub(/, isrs:.*/, "", r)
-                                              i = $0; sub(/.*isrs: /, "", i); sub(/[^0-9,].*$/, "", i)
-                                              if (split(r, a, ",") != split(i, b, ",")) bad = 1 }
-                     END { exit !bad }' <<<"$md"; then
-            return 0
-        fi
+        views=0 first=""
+        for ((i = 1; i <= CLUSTER_BROKERS; i++)); do
+            md=$(on_host cl kcat -b "$(cluster_ip "b$i"):9092" -L -m 3 2>/dev/null) || break
+            [ "$(grep -c '^  broker [0-9]* at' <<<"$md")" -ge "$want" ] && grep -q 'partition' <<<"$md" || break
+            awk '/partition .*replicas:/ { r = $0; sub(/.*replicas: /, "", r); sub(/, isrs:.*/, "", r)
+                                          i = $0; sub(/.*isrs: /, "", i); sub(/[^0-9,].*$/, "", i)
+                                          if (split(r, a, ",") != split(i, b, ",")) bad = 1 }
+                 END { exit bad }' <<<"$md" || break
+            md=$(grep -E '^  topic|partition' <<<"$md" | sort)
+            [ -z "$first" ] && first=$md
+            [ "$md" = "$first" ] || break
+            views=$((views + 1))
+        done
+        [ "$views" = "$CLUSTER_BROKERS" ] && return 0
         sleep 1
     done
     return 1

@@ -41,10 +41,10 @@ fault_start() {
     local b
     case $1 in
         broker-kill)
-            b=$(pick_leader); FAULT_TARGET=b$b
+            b=$(pick_leader); [ -n "$b" ] || return 1; FAULT_TARGET=b$b
             kill -KILL "$(broker_pid "$b")" && clog "kill -9 broker $b (leader of the most partitions, pid $(broker_pid "$b"))" ;;
         broker-partition)
-            b=$(pick_leader); FAULT_TARGET=b$b
+            b=$(pick_leader); [ -n "$b" ] || return 1; FAULT_TARGET=b$b
             cut_host "b$b" && clog "broker $b (leader of the most partitions) cut off from the other brokers and every client" ;;
         edge-cut)
             FAULT_TARGET=e1; cut_host e1 && clog "edge host e1 cut off the network" ;;
@@ -54,9 +54,9 @@ fault_start() {
             FAULT_TARGET=edges
             local i
             for ((i = 1; i <= CLUSTER_EDGES; i++)); do
-                ip -n "$(cluster_ns "e$i")" link show eth0 >/dev/null
-                ip netns exec "$(cluster_ns "e$i")" tc qdisc add dev eth0 root tbf rate "$CLUSTER_SLOW_RATE" burst 8kb latency 200ms
-                ip netns exec "$(cluster_ns sw)" tc qdisc add dev "e$i" root tbf rate "$CLUSTER_SLOW_RATE" burst 8kb latency 200ms
+                ip netns exec "$(cluster_ns "e$i")" tc qdisc add dev eth0 root tbf rate "$CLUSTER_SLOW_RATE" burst 8kb latency 200ms \
+                    && ip netns exec "$(cluster_ns sw)" tc qdisc add dev "e$i" root tbf rate "$CLUSTER_SLOW_RATE" burst 8kb latency 200ms \
+                    || return 1
             done
             clog "edge links slowed to $CLUSTER_SLOW_RATE each way (tbf: queueing delay, drops past 200 ms)" ;;
     esac
@@ -71,8 +71,8 @@ fault_heal() {
         slow-links)
             local i
             for ((i = 1; i <= CLUSTER_EDGES; i++)); do
-                ip netns exec "$(cluster_ns "e$i")" tc qdisc del dev eth0 root
-                ip netns exec "$(cluster_ns sw)" tc qdisc del dev "e$i" root
+                ip netns exec "$(cluster_ns "e$i")" tc qdisc del dev eth0 root \
+                    && ip netns exec "$(cluster_ns sw)" tc qdisc del dev "e$i" root || return 1
             done
             clog "edge links at full speed again" ;;
     esac
@@ -108,6 +108,14 @@ cluster_load() {   # output directory, seconds
         --audit-timeout 180 --out "$dir" > "$dir/run.log" 2>&1
 }
 
+# Stops a load run that a failed scenario leaves behind (its processes run in the client host).
+stop_load() {
+    [ -n "${CLUSTER_LOAD_PID:-}" ] || return 0
+    local p; for p in $(ip netns pids "$(cluster_ns cl)"); do kill -TERM "$p" 2>/dev/null; done
+    wait "$CLUSTER_LOAD_PID" 2>/dev/null
+    CLUSTER_LOAD_PID=
+}
+
 # One scenario: load, fault, heal, the load's end and audit, the figures. Returns 1 on FAIL.
 cluster_scenario() {
     local name=$1 dir=$CLUSTER_DIR/runs/$1 t0 start tf th rejoin="" i logs=() rc
@@ -121,15 +129,15 @@ cluster_scenario() {
     local deadline=$((SECONDS + 90))
     until [ "$(edges_vote_202s)" -gt $((start + 20)) ]; do
         kill -0 "$CLUSTER_LOAD_PID" 2>/dev/null && [ $SECONDS -lt $deadline ] \
-            || { clog "no vote was answered 202 within 90 s of starting the load (log: $dir/run.log)"; return 1; }
+            || { clog "no vote was answered 202 within 90 s of starting the load (log: $dir/run.log)"; stop_load; return 1; }
         sleep 0.5
     done
     clog "load is flowing through the load balancer"
     sleep 5
     tf=$(now)
-    fault_start "$name" || { clog "the fault could not be injected"; return 1; }
+    fault_start "$name" || { clog "the fault could not be injected"; stop_load; return 1; }
     sleep "$CLUSTER_FAULT_S"
-    fault_heal "$name" || { clog "the fault could not be healed"; return 1; }
+    fault_heal "$name" || { clog "the fault could not be healed"; stop_load; return 1; }
     th=$(now)
     case $name in broker-*)
         if cluster_wait_healthy "$CLUSTER_BROKERS" 120; then
@@ -140,7 +148,7 @@ cluster_scenario() {
     esac
     wait "$CLUSTER_LOAD_PID"; rc=$?
     CLUSTER_LOAD_PID=
-    if [ "$name" = worker-cut ]; then
+    if [ "$name" = worker-cut ] && [ "$CLUSTER_WORKERS" -ge 2 ]; then
         clog "vote sink partitions: w2 took w1's $(first_assignment "$CLUSTER_DIR/w2/logs/vote-sink.log" "$tf") s after the cut, w1 took its share back $(first_assignment "$CLUSTER_DIR/w1/logs/vote-sink.log" "$th") s after the heal"
     fi
     grep -E '^(PASS|FAIL)' "$dir/run.log" | sed 's/^/    audit: /'
