@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench.sh: ./build.sh bench [edge|sinks|api|all]: performance as ratios against a baseline
 # measured in the same run, written into docs/BENCHMARKS.md.
 #

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2206,SC2207  # splits lines of numbers (wrk, ps) into arrays on purpose
 # bench_edge.sh: ./build.sh bench edge: the vote endpoint against nginx's bare `return`.
 #
 # Subjects, measured in one run with wrk keep-alive POSTs of the same body, in interleaved
@@ -135,6 +136,7 @@ bench_edge_cpu_per_request() {
 bench_edge_cpu_medians() {
     local party out=()
     for party in 1 2 3 4 5 6; do
+        # shellcheck disable=SC2046 # median takes the numbers as words
         out+=("$(printf '%.1f' "$(median $(cut -d' ' -f"$party" <<<"$1"))")")
     done
     echo "${out[*]}"

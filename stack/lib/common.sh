@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # variables for the scripts that source it
 # common.sh: settings, progress output and process helpers shared by every build.sh step.
 #
 # Sourced by build.sh; every setting can be overridden from the environment.
@@ -56,7 +57,7 @@ EXPORTED_SETTINGS="ROOT STATE_DIR BUILD_DIR CACHE_DIR EDGE_PORT EDGE_TLS_PORT ED
     EDGE_TLS_KEY EDGE_CA_FILE EDGE_URL API_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT REDIS_PORT PG_PORT
     MONGO_PORT VOTE_SINK_METRICS_PORT CHAT_SINK_METRICS_PORT VOTE_PARTITIONS KAFKA_BROKERS
     KAFKA_LIBS KAFKA_HEAP PG_CONNINFO MONGO_URI KAFKA_TOPICS_CMD POLL_CATALOG STORE_BIND"
-# shellcheck disable=SC2086 # a word list on purpose
+# shellcheck disable=SC2086,SC2163 # a word list on purpose
 export $EXPORTED_SETTINGS
 
 # ---- progress output ---------------------------------------------------------------------

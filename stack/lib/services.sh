@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # services.sh: start, stop, readiness and status of each service of the local stack.
 #
 # Every service has start_<name>, ready_<name> and stop_<name>; state lives under $STATE_DIR

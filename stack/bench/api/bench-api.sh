@@ -19,7 +19,6 @@
 # only read from, apart from one bench account.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../../.." && pwd)
 API_PORT=${API_PORT:-8090}
 REDIS_PORT=${REDIS_PORT:-6379}
 SECS=${BENCH_SECONDS:-10}

@@ -71,7 +71,7 @@ workers_ticks() {
 measure() {
     local t0 t1 m
     t0=$(workers_ticks)
-    m=($(wrk_post "$2" "$body")) || return 1
+    read -ra m <<<"$(wrk_post "$2" "$body")" && [ ${#m[@]} -gt 0 ] || return 1
     t1=$(workers_ticks)
     echo "${m[0]} $(awk -v a="$t0" -v b="$t1" -v n="${m[3]}" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) * 1e6 / hz / n }')"
 }
