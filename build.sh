@@ -19,6 +19,7 @@ export ROOT
 . "$ROOT/stack/lib/cluster.sh"
 . "$ROOT/stack/lib/cluster_run.sh"
 . "$ROOT/stack/lib/fuzz.sh"
+. "$ROOT/stack/lib/lint.sh"
 . "$ROOT/stack/lib/k8s_setup.sh"
 . "$ROOT/stack/lib/k8s_apiserver.sh"
 . "$ROOT/stack/lib/k8s_check.sh"
@@ -66,6 +67,9 @@ The local stack (all on 127.0.0.1, state in \$STATE_DIR, default ./.state):
                       (kubeconform: Kubernetes + operator CRD schemas), lint docker/ (hadolint),
                       apply it server-side to a throwaway etcd + kube-apiserver on loopback,
                       re-apply and check the autoscaled counts were kept (--help for details)
+  lint [--root DIR]   the enforced style (docs/STYLE.md): clang-format --dry-run -Werror over every
+                      C file (each tree's .clang-format) and shellcheck -S warning over every shell
+                      script; a line per file that drifted, exit 1 if any did. Part of test
   env                 print the settings as shell exports: eval "\$(./build.sh env)" lets you
                       run one test file by hand against the running stack
 
@@ -104,6 +108,7 @@ case "$cmd" in
     chaos)         cmd_chaos "$@" ;;
     cluster-test)  cmd_cluster_test "$@" ;;
     fuzz)          cmd_fuzz "$@" ;;
+    lint)          cmd_lint "$@" ;;
     k8s-check)     cmd_k8s_check "$@" ;;
     -h|--help|help) usage ;;
     "")            usage >&2; exit 2 ;;

@@ -21,6 +21,19 @@ int vc_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
     return 0;
 }
 
+int vc_kafka_conf_set_table(rd_kafka_conf_t *conf, const char *const table[][2], size_t n,
+                            char *err, size_t errlen)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (vc_kafka_conf_set(conf, table[i][0], table[i][1], err, errlen) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void trim(const char **s, const char **e)
 {
     while (*s < *e && (**s == ' ' || **s == '\t' || **s == '\r' || **s == '\n')) (*s)++;

@@ -18,6 +18,11 @@
 int vc_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
                       char *err, size_t errlen);
 
+/* Set each {key, value} of a table (a component's defaults) in order.
+ * Returns 0, or -1 with a message naming the first property that failed. */
+int vc_kafka_conf_set_table(rd_kafka_conf_t *conf, const char *const table[][2], size_t n,
+                            char *err, size_t errlen);
+
 /* Apply one "key=value" string (whitespace around key and value trimmed).
  * Returns 0, or -1 with a message in err (no '=', empty key, unknown property,
  * invalid value). */

@@ -77,9 +77,9 @@ static int validate_order(const vc_limits *lim, const unsigned char *body,
     if (rc < 0) {
         return -1;
     }
-    size_t book_len = vc_int_str(book, book_s);
-    size_t copies_len = vc_int_str(copies, copies_s);
-    size_t ra_len = vc_int_str(received_at, ra);
+    size_t book_len = vc_json_out_int(book, book_s);
+    size_t copies_len = vc_json_out_int(copies, copies_s);
+    size_t ra_len = vc_json_out_int(received_at, ra);
 
     memcpy(out->key, book_s, book_len);
     out->key[book_len] = '\0';

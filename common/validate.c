@@ -6,6 +6,7 @@
 #include "validate.h"
 #include "validate_int.h"
 #include "json_arena.h"
+#include "json_out.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,95 +43,6 @@ void vc_limits_default(vc_limits *lim)
 {
     lim->max_depth = 4;
     lim->max_text_chars = 2000;
-}
-
-/* ---- byte-level helpers ---- */
-
-int vc_utf8_valid(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        uint32_t cp;
-
-        if (c < 0x80) { i++; continue; }
-        if (c >= 0xc2 && c <= 0xdf) { n = 1; cp = c & 0x1f; }
-        else if (c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; }
-        else if (c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; }
-        else return 0;                      /* continuation byte, 0xc0/0xc1, > 0xf4 */
-        if (len - i <= n) return 0;         /* truncated sequence */
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)   /* overlong */
-            || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-        {
-            return 0;
-        }
-        i += n + 1;
-    }
-    return 1;
-}
-
-size_t vc_utf8_chars(const unsigned char *s, size_t len)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        n += (s[i] & 0xc0) != 0x80;
-    }
-    return n;
-}
-
-int vc_json_depth_ok(const unsigned char *s, size_t len, size_t max)
-{
-    size_t depth = 0;
-    int in_str = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = s[i];
-        if (in_str) {
-            if (c == '\\') i++;            /* skip the escaped char */
-            else if (c == '"') in_str = 0;
-            continue;
-        }
-        if (c == '"') {
-            in_str = 1;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max) return 0;
-        } else if ((c == '}' || c == ']') && depth > 0) {
-            depth--;
-        }
-    }
-    return 1;
-}
-
-int vc_username_valid(const char *s, size_t len)
-{
-    if (len < VC_USERNAME_MIN || len > VC_USERNAME_MAX) {
-        return 0;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-void vc_conversation_id(const char *u1, const char *u2, char *out)
-{
-    const char *a = u1, *b = u2;
-
-    if (strcmp(u1, u2) > 0) {
-        a = u2;
-        b = u1;
-    }
-    snprintf(out, VC_CONV_MAX + 1, "%s:%s", a, b);
 }
 
 /* no C0 controls, no DEL; allow_ws lets chat text keep \t \n \r */
@@ -331,157 +243,13 @@ static int check_vote_body(const vc_catalog *cat, json_t *obj, int consumed,
     return check_attrs(poll, json_object_get(obj, "attrs"), consumed, err);
 }
 
-/* ---- the produced message ----
- *
- * Written directly instead of building a second jansson object and calling
- * json_dumps(): that cost a dozen allocations, two snprintf() calls for the
- * integers and a strlen() per message on the edge's hot path.  The output is
- * byte for byte what json_dumps(obj, JSON_COMPACT) gave for the same fields in
- * the same order (test_validate.c and the fuzzer compare the two): strings are
- * escaped like jansson's dump_string() without JSON_ESCAPE_SLASH or
- * JSON_ENSURE_ASCII, i.e. only '"', '\\' and C0 controls; the input is
- * already valid UTF-8, so everything else is copied verbatim. */
+/* ---- the produced message (json_out.h) ---- */
 
-static size_t esc_len(const char *s, size_t len)
-{
-    size_t n = 2;                           /* the quotes */
-
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) s[i];
-        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r'
-            || c == '\t')
-        {
-            n += 2;
-        } else if (c < 0x20) {
-            n += 6;                         /* \u00XX */
-        } else {
-            n++;
-        }
-    }
-    return n;
-}
-
-static char *esc_put(char *p, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789ABCDEF";   /* jansson prints \u%04X */
-
-    *p++ = '"';
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) s[i];
-        char e = 0;
-        switch (c) {
-        case '"':  e = '"';  break;
-        case '\\': e = '\\'; break;
-        case '\b': e = 'b';  break;
-        case '\f': e = 'f';  break;
-        case '\n': e = 'n';  break;
-        case '\r': e = 'r';  break;
-        case '\t': e = 't';  break;
-        }
-        if (e) {
-            *p++ = '\\';
-            *p++ = e;
-        } else if (c < 0x20) {
-            memcpy(p, "\\u00", 4);
-            p[4] = hex[c >> 4];
-            p[5] = hex[c & 15];
-            p += 6;
-        } else {
-            *p++ = (char) c;
-        }
-    }
-    *p++ = '"';
-    return p;
-}
-
-/* decimal int64 without snprintf; buf holds at least 21 bytes */
-size_t vc_int_str(int64_t v, char *buf)
-{
-    char tmp[20];
-    uint64_t u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
-    size_t n = 0, o = 0;
-
-    do {
-        tmp[n++] = (char) ('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) {
-        buf[o++] = '-';
-    }
-    while (n) {
-        buf[o++] = tmp[--n];
-    }
-    return o;
-}
-
-/* parts alternate key, value: keys and non-raw values are escaped strings.
- * A part with s == NULL is skipped together with its key. */
 int vc_put_msg(const vc_out_part *parts, size_t nparts, vc_msg *out, vc_error *err)
 {
-    size_t len = 2, i;                      /* the braces */
-    char *p;
-
-    for (i = 0; i < nparts; i += 2) {
-        if (parts[i + 1].s == NULL) continue;
-        len += esc_len(parts[i].s, parts[i].len) + 1 + 1;   /* key, ':' and ',' */
-        len += parts[i + 1].raw ? parts[i + 1].len : esc_len(parts[i + 1].s, parts[i + 1].len);
-    }
-    out->json = malloc(len + 1);
-    if (out->json == NULL) {
+    if (vc_json_out_object(parts, nparts, &out->json, &out->json_len) < 0) {
         return vc_fail(err, VC_R_INTERNAL, NULL, NULL, "out of memory");
     }
-    p = out->json;
-    *p++ = '{';
-    for (i = 0; i < nparts; i += 2) {
-        if (parts[i + 1].s == NULL) continue;
-        if (p != out->json + 1) *p++ = ',';
-        p = esc_put(p, parts[i].s, parts[i].len);
-        *p++ = ':';
-        if (parts[i + 1].raw) {
-            memcpy(p, parts[i + 1].s, parts[i + 1].len);
-            p += parts[i + 1].len;
-        } else {
-            p = esc_put(p, parts[i + 1].s, parts[i + 1].len);
-        }
-    }
-    *p++ = '}';
-    *p = '\0';
-    out->json_len = (size_t) (p - out->json);
-    return 0;
-}
-
-/* the attrs object of a vote as compact JSON text, in the order of the body
- * (jansson keeps insertion order, and so did json_dumps); *buf is malloc'd
- * when it does not fit in the caller's small buffer */
-static int attrs_json(json_t *attrs, char *small, size_t small_size, char **buf, size_t *len)
-{
-    const char *k;
-    json_t *v;
-    size_t n = 2;
-    char *p;
-
-    *buf = small;
-    if (attrs == NULL) {
-        memcpy(small, "{}", 2);
-        *len = 2;
-        return 0;
-    }
-    json_object_foreach(attrs, k, v) {
-        n += esc_len(k, strlen(k)) + 1 + esc_len(json_string_value(v), json_string_length(v)) + 1;
-    }
-    if (n > small_size && (*buf = malloc(n)) == NULL) {
-        return -1;
-    }
-    p = *buf;
-    *p++ = '{';
-    json_object_foreach(attrs, k, v) {
-        if (p != *buf + 1) *p++ = ',';
-        p = esc_put(p, k, strlen(k));
-        *p++ = ':';
-        p = esc_put(p, json_string_value(v), json_string_length(v));
-    }
-    *p++ = '}';
-    *len = (size_t) (p - *buf);
     return 0;
 }
 
@@ -491,7 +259,7 @@ static int vote_msg(const char *id, int64_t received_at, const char *poll, size_
                     const char *attrs, size_t attrs_len, vc_msg *out, vc_error *err)
 {
     char ra[24];
-    size_t ra_len = vc_int_str(received_at, ra);
+    size_t ra_len = vc_json_out_int(received_at, ra);
 
     /* key: the voter keeps one voter's votes in one partition (dedup in order) */
     const char *key = voter ? voter : id;
@@ -540,7 +308,7 @@ static int validate_vote(const vc_catalog *cat, const vc_limits *lim,
     char small[512], *ab;
     size_t ab_len;
 
-    if (attrs_json(json_object_get(root, "attrs"), small, sizeof(small), &ab, &ab_len) < 0) {
+    if (vc_json_out_string_object(json_object_get(root, "attrs"), small, sizeof(small), &ab, &ab_len) < 0) {
         json_decref(root);
         return vc_fail(err, VC_R_INTERNAL, NULL, NULL, "out of memory");
     }
@@ -673,7 +441,7 @@ static int validate_chat(const vc_limits *lim, const unsigned char *body, size_t
 
     json_t *jtext = json_object_get(root, "text");
     char ra[24];
-    size_t ra_len = vc_int_str(received_at, ra);
+    size_t ra_len = vc_json_out_int(received_at, ra);
     const vc_out_part parts[] = {
         PART_LIT("v"), PART_RAW(STR(SCHEMA_VERSION), sizeof(STR(SCHEMA_VERSION)) - 1),
         PART_LIT("kind"), PART_LIT("chat"),

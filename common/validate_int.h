@@ -7,23 +7,12 @@
 #ifndef VC_VALIDATE_INT_H
 #define VC_VALIDATE_INT_H
 
+#include "json_out.h"
 #include "validate.h"
 
 #define SCHEMA_VERSION 1
 #define STR_(x) #x
 #define STR(x) STR_(x)
-
-/* One key or value of a produced message: a value already in JSON text
- * (literal) when raw=1, else a string to escape; s == NULL skips the pair. */
-typedef struct {
-    const char *s;
-    size_t      len;
-    int         raw;
-} vc_out_part;
-
-#define PART_STR(str, n)  { (str), (n), 0 }
-#define PART_LIT(lit)     { (lit), sizeof(lit) - 1, 0 }
-#define PART_RAW(str, n)  { (str), (n), 1 }
 
 /* Fill *err (status from the reason) and return -1. */
 __attribute__((format(printf, 5, 6)))
@@ -42,9 +31,6 @@ int vc_only_fields(json_t *obj, const char *const *allowed,
 int vc_str_field(json_t *obj, const char *name, const char *prefix,
                  int required, size_t max_chars, const char **val,
                  size_t *vlen, vc_error *err);
-
-/* Decimal int64 without snprintf; buf holds at least 21 bytes. */
-size_t vc_int_str(int64_t v, char *buf);
 
 /* The compact JSON object of parts (key, value pairs) into out->json. */
 int vc_put_msg(const vc_out_part *parts, size_t nparts, vc_msg *out,

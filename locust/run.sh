@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 
-profile=steady users= duration= processes=1 out= audit=1 allow_unknown= shared= audit_timeout=120
+profile=steady users='' duration='' processes=1 out='' audit=1 allow_unknown='' shared='' audit_timeout=120
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;

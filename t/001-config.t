@@ -2,7 +2,7 @@
 # (and so `nginx -t`) with a message naming the problem; a complete
 # configuration starts.  No Kafka traffic is needed: the producer connects lazily.
 use Test::Nginx::Socket 'no_plan';
-use FindBin; use lib "$FindBin::Bin/../ngx_vote_module/t";
+use FindBin; use lib "$FindBin::Bin";
 use VoteT;
 
 no_shuffle();

@@ -2,7 +2,7 @@
 # with kcat (value, key, headers), and every rejection of the contract with its
 # JSON body; after all the 4xx blocks the rejects topic must still be empty.
 use Test::Nginx::Socket 'no_plan';
-use FindBin; use lib "$FindBin::Bin/../ngx_vote_module/t";
+use FindBin; use lib "$FindBin::Bin";
 use VoteT;
 
 create_topics('votes', 'rejects');

@@ -3,7 +3,7 @@
 # contract's 400 malformed_json with a valid status line, not "HTTP/1.1 000"
 # {"error":"internal"}; nothing is produced for any of them.
 use Test::Nginx::Socket 'no_plan';
-use FindBin; use lib "$FindBin::Bin/../ngx_vote_module/t";
+use FindBin; use lib "$FindBin::Bin";
 use VoteT;
 
 create_topics('rejects');

@@ -5,7 +5,7 @@
 # a 401 and produces nothing.  Tokens are built in Perl (Digest::SHA), not by
 # the module's own code.
 use Test::Nginx::Socket 'no_plan';
-use FindBin; use lib "$FindBin::Bin/../ngx_vote_module/t";
+use FindBin; use lib "$FindBin::Bin";
 use VoteT;
 
 create_topics('chat', 'rejects', 'revocations');

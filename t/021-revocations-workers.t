@@ -6,7 +6,7 @@
 # a logout published after it loaded is refused within 1 s, and a forged token
 # is a 401, not a 503, whatever the list's state.
 use Test::Nginx::Socket 'no_plan';
-use FindBin; use lib "$FindBin::Bin/../ngx_vote_module/t";
+use FindBin; use lib "$FindBin::Bin";
 use VoteT;
 
 create_topics('chat', 'revocations');

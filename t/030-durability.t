@@ -10,7 +10,7 @@
 #   piling up; a quit flushes messages still lingering in librdkafka's queue
 #   (read back after nginx exited).
 use Test::Nginx::Socket 'no_plan';
-use FindBin; use lib "$FindBin::Bin/../ngx_vote_module/t";
+use FindBin; use lib "$FindBin::Bin";
 use VoteT;
 
 create_topics('votes', 'flush', 'late', 'split');

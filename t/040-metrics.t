@@ -1,9 +1,10 @@
 # 040-metrics.t - the Prometheus location: requests by kind and status,
 # validation and auth failures by reason, produce errors, delivery latency
-# histogram, in-flight and queue gauges; counted once per answer and summed
+# histogram (bounds printed as the daemons print theirs), in-flight and queue
+# gauges; counted once per answer and summed
 # over two workers through the shared memory zone.
 use Test::Nginx::Socket 'no_plan';
-use FindBin; use lib "$FindBin::Bin/../ngx_vote_module/t";
+use FindBin; use lib "$FindBin::Bin";
 use VoteT;
 
 create_topics('votes');
@@ -54,6 +55,10 @@ Content-Type: application/json
  . 'vote_edge_auth_failures_total\{reason="missing"\} 1\n.*'
  . 'vote_edge_produce_errors_total\{reason="queue_full"\} 0\n.*'
  . 'vote_edge_deliveries_total\{kind="vote",result="ok"\} 5\n.*'
+ . 'vote_edge_delivery_latency_seconds_bucket\{kind="vote",le="0\.0005"\} \d+\n'
+ . 'vote_edge_delivery_latency_seconds_bucket\{kind="vote",le="0\.001"\} \d+\n.*'
+ . 'vote_edge_delivery_latency_seconds_bucket\{kind="vote",le="1"\} \d+\n'
+ . 'vote_edge_delivery_latency_seconds_bucket\{kind="vote",le="2\.5"\} \d+\n.*'
  . 'vote_edge_delivery_latency_seconds_bucket\{kind="vote",le="\+Inf"\} 5\n.*'
  . 'vote_edge_delivery_latency_seconds_count\{kind="vote"\} 5\n.*'
  . 'vote_edge_inflight_messages 0\n.*vote_edge_queue_messages \d+\n$']

@@ -6,7 +6,7 @@
 # broker durability) are read back from Kafka, chat authenticates an HS256 token,
 # rejections keep their JSON errors, metrics count the HTTP/2 requests.
 use Test::Nginx::Socket 'no_plan';
-use FindBin; use lib "$FindBin::Bin/../ngx_vote_module/t";
+use FindBin; use lib "$FindBin::Bin";
 use VoteT;
 
 create_topics('votes', 'chat');

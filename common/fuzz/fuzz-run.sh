@@ -15,12 +15,13 @@ log="$art/$FUZZ_NAME.log"
 dirs=("$corpus" "$FUZZ_SEEDS")
 [ -d "$FUZZ_REGRESS" ] && dirs+=("$FUZZ_REGRESS")
 start=$SECONDS
-before=$(ls "$art" | grep -c -E '^(crash|leak|timeout|oom)-' || true)
+findings() { find "$art" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l; }
+before=$(findings)
 "$FUZZ_BIN" -max_total_time="$secs" -max_len=8192 -timeout=5 -rss_limit_mb=1024 \
     -dict="$FUZZ_DICT" -artifact_prefix="$art/" -print_final_stats=1 "${dirs[@]}" > "$log" 2>&1
 rc=$?
 took=$((SECONDS - start))
-after=$(ls "$art" | grep -c -E '^(crash|leak|timeout|oom)-' || true)
+after=$(findings)
 runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 last=$(grep -E '^#[0-9]+.* cov: ' "$log" | tail -1)
 cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<< "$last")

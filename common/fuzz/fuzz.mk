@@ -16,7 +16,8 @@ FUZZ_CC       ?= clang-14
 FUZZ_MK_DIR   := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 FUZZ_OUT      := $(abspath $(BUILD_DIR))
 FUZZ_COMMON   := $(abspath $(FUZZ_MK_DIR)/..)
-FUZZ_COMMON_SRCS := $(addprefix $(FUZZ_COMMON)/,ulid.c jwt.c catalog.c json_arena.c vote_scan.c validate.c shop.c \
+FUZZ_COMMON_SRCS := $(addprefix $(FUZZ_COMMON)/,ulid.c jwt.c catalog.c json_arena.c json_out.c vote_scan.c \
+                    validate.c validate_text.c shop.c \
                     revocation.c kafka_conf.c)
 FUZZ_PKGS     := jansson rdkafka libcrypto
 FUZZ_FLAGS    := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

@@ -38,6 +38,26 @@ static void test_apply(void **state)
     rd_kafka_conf_destroy(c);
 }
 
+/* a component's defaults: applied in order, the first bad one named */
+static void test_table(void **state)
+{
+    (void) state;
+    char err[512], v[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    const char *const ok[][2] = { { "linger.ms", "3" }, { "acks", "all" } };
+    const char *const bad[][2] = { { "linger.ms", "4" }, { "no.such.prop", "1" },
+                                   { "linger.ms", "5" } };
+
+    assert_int_equal(vc_kafka_conf_set_table(c, ok, 2, err, sizeof(err)), 0);
+    get(c, "linger.ms", v, sizeof(v));
+    assert_string_equal(v, "3");
+    assert_int_equal(vc_kafka_conf_set_table(c, bad, 3, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "no.such.prop"));
+    get(c, "linger.ms", v, sizeof(v));
+    assert_string_equal(v, "4");
+    rd_kafka_conf_destroy(c);
+}
+
 static void test_errors(void **state)
 {
     (void) state;
@@ -60,6 +80,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_apply),
+        cmocka_unit_test(test_table),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests_name("kafka_conf", tests, NULL, NULL);

@@ -12,26 +12,14 @@
 
 #include "validate.h"
 
-#define ID "01KAMXS8BV0000000000000001"
-#define TS 1763786400123LL
+#include "catalog_fixture.h"
 
-static vc_catalog *cat;
 static vc_limits lim;
 
 static int setup(void **state)
 {
-    char err[256];
-    (void) state;
     vc_limits_default(&lim);
-    cat = vc_catalog_load(TEST_SRCDIR "/../stack/polls.json", err, sizeof(err));
-    return cat ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void) state;
-    vc_catalog_free(cat);
-    return 0;
+    return catalog_setup(state);
 }
 
 static int vote(const char *body, vc_msg *m, vc_error *e)
@@ -355,5 +343,5 @@ int main(void)
         cmocka_unit_test(test_message_check_poison),
         cmocka_unit_test(test_helpers),
     };
-    return cmocka_run_group_tests_name("validate", tests, setup, teardown);
+    return cmocka_run_group_tests_name("validate", tests, setup, catalog_teardown);
 }

@@ -13,25 +13,7 @@
 #include "validate.h"
 #include "vote_scan.h"
 
-#define ID "01KAMXS8BV0000000000000001"
-#define TS 1763786400123LL
-
-static vc_catalog *cat;
-
-static int setup(void **state)
-{
-    char err[256];
-    (void) state;
-    cat = vc_catalog_load(TEST_SRCDIR "/../stack/polls.json", err, sizeof(err));
-    return cat ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void) state;
-    vc_catalog_free(cat);
-    return 0;
-}
+#include "catalog_fixture.h"
 
 static int scan(const char *body, vc_vote_scan_fields *f)
 {
@@ -167,5 +149,5 @@ int main(void)
         cmocka_unit_test(test_scan_leaves_the_rest_to_jansson),
         cmocka_unit_test(test_same_answer_as_the_reference),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, catalog_setup, catalog_teardown);
 }

@@ -66,6 +66,8 @@ ngx_int_t ngx_http_vote_handler(ngx_http_request_t *r)
     const char                *code, *detail;
     ngx_int_t                  rc;
 
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "vote handler");
+
     if (r != r->main) {
         return NGX_HTTP_NOT_ALLOWED;    /* no subrequests: they have no body of their own */
     }
@@ -298,6 +300,8 @@ static void ngx_http_vote_ack_timeout(ngx_event_t *ev)
                                - offsetof(ngx_http_vote_ctx_t, timer));
     ngx_http_request_t  *r = ctx->request;
 
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0, "vote ack timeout");
+
     ngx_http_vote_detach(ctx);
     ngx_http_vote_metric_produce_error(NGX_HTTP_VOTE_PE_ACK_TIMEOUT);
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
@@ -473,6 +477,8 @@ static void ngx_http_vote_body_handler(ngx_http_request_t *r)
     size_t                    len;
     ngx_int_t                 rc;
     vc_msg                    msg;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "vote body handler");
 
     body = ngx_http_vote_body(r, vlcf->max_body, &len, &status);
     if (body == NULL) {

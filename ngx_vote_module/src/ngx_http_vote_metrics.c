@@ -171,6 +171,23 @@ void ngx_http_vote_metric_queue_len(ngx_int_t len)
 
 /* ---- rendering ---- */
 
+/* microseconds as seconds in the shortest form, as the daemons' "%g" prints a
+ * bucket bound (0.0005, 1, 2.5): one exposition rule for every component */
+static u_char *ngx_http_vote_seconds(u_char *p, u_char *last, uint64_t us)
+{
+    u_char  frac[8], *f;
+
+    p = ngx_slprintf(p, last, "%uL", us / 1000000);
+    if (us % 1000000 == 0) {
+        return p;
+    }
+    f = ngx_sprintf(frac, "%06uL", us % 1000000);
+    while (f[-1] == '0') {
+        f--;
+    }
+    return ngx_slprintf(p, last, ".%*s", (size_t) (f - frac), frac);
+}
+
 static u_char *ngx_http_vote_render(u_char *p, u_char *last, ngx_http_vote_shm_t *s)
 {
     ngx_uint_t k, i;
@@ -220,9 +237,9 @@ static u_char *ngx_http_vote_render(u_char *p, u_char *last, ngx_http_vote_shm_t
             cum += s->hist[k][i];
             if (i < NGX_HTTP_VOTE_HIST_N - 1) {
                 p = ngx_slprintf(p, last, "vote_edge_delivery_latency_seconds_bucket{kind=\"%s\","
-                                 "le=\"%uL.%06uL\"} %uL\n", ngx_http_vote_kind_names[k],
-                                 ngx_http_vote_hist_le_us[i] / 1000000,
-                                 ngx_http_vote_hist_le_us[i] % 1000000, cum);
+                                 "le=\"", ngx_http_vote_kind_names[k]);
+                p = ngx_http_vote_seconds(p, last, ngx_http_vote_hist_le_us[i]);
+                p = ngx_slprintf(p, last, "\"} %uL\n", cum);
             } else {
                 p = ngx_slprintf(p, last, "vote_edge_delivery_latency_seconds_bucket{kind=\"%s\","
                                  "le=\"+Inf\"} %uL\n", ngx_http_vote_kind_names[k], cum);
@@ -252,6 +269,8 @@ ngx_int_t ngx_http_vote_metrics_handler(ngx_http_request_t *r)
     ngx_chain_t  out;
     ngx_int_t    rc;
     size_t       size = 32768;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "vote metrics handler");
 
     if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;

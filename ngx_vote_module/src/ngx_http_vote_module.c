@@ -6,6 +6,7 @@
  * $vote_* variables.
  */
 #include "ngx_http_vote.h"
+#include "kafka_conf.h"
 #include "ngx_http_vote_metrics.h"
 #include "ngx_http_vote_producer.h"
 #include "ngx_http_vote_revocations.h"
@@ -25,6 +26,7 @@ static char *ngx_http_vote_revocations(ngx_conf_t *cf, ngx_command_t *cmd, void 
 static char *ngx_http_vote_enqueue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_vote_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
+/* clang-format off */
 static ngx_conf_enum_t ngx_http_vote_durability[] = {
     { ngx_string("local"),  NGX_HTTP_VOTE_LOCAL },
     { ngx_string("broker"), NGX_HTTP_VOTE_BROKER },
@@ -201,6 +203,7 @@ ngx_module_t ngx_http_vote_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+/* clang-format on */
 
 /* ---- main configuration ---- */
 
@@ -261,12 +264,11 @@ static char *ngx_http_vote_property(ngx_conf_t *cf, ngx_command_t *cmd, void *co
     if (kc == NULL) {
         return NGX_CONF_ERROR;
     }
-    if (rd_kafka_conf_set(kc, (char *) value[1].data, (char *) value[2].data, err, sizeof(err))
-        != RD_KAFKA_CONF_OK)
+    if (vc_kafka_conf_set(kc, (char *) value[1].data, (char *) value[2].data, err, sizeof(err))
+        < 0)
     {
         rd_kafka_conf_destroy(kc);
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid kafka property \"%V\": %s",
-                           &value[1], err);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %s", err);
         return NGX_CONF_ERROR;
     }
     rd_kafka_conf_destroy(kc);
@@ -527,6 +529,13 @@ static void ngx_http_vote_exit_process(ngx_cycle_t *cycle)
 
 /* ---- variables ---- */
 
+enum {
+    NGX_HTTP_VOTE_VAR_MSG_ID = 0,
+    NGX_HTTP_VOTE_VAR_MSG_KEY,
+    NGX_HTTP_VOTE_VAR_CONVERSATION,
+    NGX_HTTP_VOTE_VAR_SENDER
+};
+
 static ngx_int_t ngx_http_vote_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
@@ -535,15 +544,15 @@ static ngx_int_t ngx_http_vote_variable(ngx_http_request_t *r, ngx_http_variable
 
     if (ctx != NULL) {
         switch (data) {
-        case 0:
+        case NGX_HTTP_VOTE_VAR_MSG_ID:
             if (ctx->id[0]) {
                 s.data = (u_char *) ctx->id;
                 s.len = VC_ULID_LEN;
             }
             break;
-        case 1: s = ctx->key; break;
-        case 2: s = ctx->conversation; break;
-        case 3: s = ctx->sender; break;
+        case NGX_HTTP_VOTE_VAR_MSG_KEY: s = ctx->key; break;
+        case NGX_HTTP_VOTE_VAR_CONVERSATION: s = ctx->conversation; break;
+        case NGX_HTTP_VOTE_VAR_SENDER: s = ctx->sender; break;
         }
     }
     if (s.len == 0) {
@@ -558,24 +567,38 @@ static ngx_int_t ngx_http_vote_variable(ngx_http_request_t *r, ngx_http_variable
     return NGX_OK;
 }
 
+/* NOCACHEABLE: the id appears only after validation, later than a log_format
+ * or a vote_key might first look at it */
+/* clang-format off */
+static ngx_http_variable_t ngx_http_vote_vars[] = {
+
+    { ngx_string("vote_msg_id"), NULL, ngx_http_vote_variable,
+      NGX_HTTP_VOTE_VAR_MSG_ID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("vote_msg_key"), NULL, ngx_http_vote_variable,
+      NGX_HTTP_VOTE_VAR_MSG_KEY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("vote_conversation"), NULL, ngx_http_vote_variable,
+      NGX_HTTP_VOTE_VAR_CONVERSATION, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("vote_sender"), NULL, ngx_http_vote_variable,
+      NGX_HTTP_VOTE_VAR_SENDER, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+/* clang-format on */
+
 static ngx_int_t ngx_http_vote_add_variables(ngx_conf_t *cf)
 {
-    static ngx_str_t names[] = {
-        ngx_string("vote_msg_id"), ngx_string("vote_msg_key"),
-        ngx_string("vote_conversation"), ngx_string("vote_sender")
-    };
-    ngx_http_variable_t *var;
-    ngx_uint_t           i;
+    ngx_http_variable_t *var, *v;
 
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        /* NOCACHEABLE: the id appears only after validation, later than a
-         * log_format or a vote_key might first look at it */
-        var = ngx_http_add_variable(cf, &names[i], NGX_HTTP_VAR_NOCACHEABLE);
+    for (v = ngx_http_vote_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
         if (var == NULL) {
             return NGX_ERROR;
         }
-        var->get_handler = ngx_http_vote_variable;
-        var->data = i;
+        var->get_handler = v->get_handler;
+        var->data = v->data;
     }
     return NGX_OK;
 }

@@ -228,6 +228,8 @@ static void ngx_http_vote_main_queue_handler(ngx_event_t *ev)
     ngx_http_vote_prod_t *p = c->data;
     int                   i;
 
+    ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ev->log, 0, "vote kafka main queue");
+
     ngx_http_vote_queue_pipe_drain(&p->queue_pipe);
     /* rd_kafka_poll(rk, 0) serves what is queued without waiting; bounded so
      * that a flood of reports cannot starve client connections */

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "kafka_conf.h"
 #include "ngx_http_vote_kafka.h"
 #include "revocation.h"
 
@@ -189,12 +190,14 @@ static void ngx_http_vote_revocation_record(rd_kafka_message_t *m, void *opaque)
 
 /* Woken through the pipe by either queue. librdkafka sends one wake-up per
  * "polling period" and only rd_kafka_q_serve()-based calls end that period
- * (rd_kafka_poll, rd_kafka_consume_callback_queue); rd_kafka_consume_queue()
- * does not, and with it the second wake-up never came: the list stayed
- * "not loaded" for ever. Both calls below never wait. */
+ * (rd_kafka_poll, rd_kafka_consume_callback_queue; not
+ * rd_kafka_consume_queue), so these are the calls that keep the wake-ups
+ * coming. Neither waits. */
 static void ngx_http_vote_revocation_handler(ngx_event_t *ev)
 {
     ngx_http_vote_revocations_t *revs = ngx_http_vote_revocations;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ev->log, 0, "vote revocation queue");
 
     ngx_http_vote_queue_pipe_drain(&revs->queue_pipe);
     rd_kafka_poll(revs->rk, 0);                  /* logs and errors of this handle */
@@ -254,8 +257,8 @@ static rd_kafka_t *ngx_http_vote_revocation_consumer(ngx_cycle_t *cycle,
         return NULL;
     }
     if (ngx_http_vote_kafka_conf(cycle->log, &vmcf->brokers, vmcf->props, conf) != NGX_OK
-        || rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err)) != RD_KAFKA_CONF_OK
-        || rd_kafka_conf_set(conf, "log.queue", "true", err, sizeof(err)) != RD_KAFKA_CONF_OK)
+        || vc_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err)) < 0
+        || vc_kafka_conf_set(conf, "log.queue", "true", err, sizeof(err)) < 0)
     {
         rd_kafka_conf_destroy(conf);
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: revocation consumer config failed");

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench.sh: ./build.sh bench [edge|sinks|mongo|api|pipeline|orders|all]: performance as ratios against a baseline
 # measured in the same run, written into docs/BENCHMARKS.md.
 #
@@ -22,19 +23,7 @@ machine_line() {
 bench_write_section() {
     local name=$1 body=$2
     [ -f "$BENCH_DOC" ] || die "missing $BENCH_DOC"
-    python3 - "$BENCH_DOC" "$name" "$body" <<'PY'
-import re, sys
-doc, name, body_file = sys.argv[1:]
-text = open(doc).read()
-body = open(body_file).read().rstrip() + "\n"
-begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-block = f"{begin}\n{body}{end}"
-if begin in text:
-    text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda m: block, text, flags=re.S)
-else:
-    text = text.rstrip() + "\n\n" + block + "\n"
-open(doc, "w").write(text)
-PY
+    python3 "$STACK_DIR/lib/bench_section.py" "$BENCH_DOC" "$name" "$body"
 }
 
 # Header lines every section starts with.
@@ -50,7 +39,7 @@ wrk_post() {
     local url=$1 body=$2 conns=${3:-$BENCH_CONNECTIONS} secs=${4:-$BENCH_SECONDS} extra_header=${5:-}
     local out
     out=$(BODY_FILE=$body EXTRA_HEADER=$extra_header wrk -t1 -c"$conns" -d"${secs}s" --latency \
-          -s "$STACK_DIR/bench/post.lua" "$url" 2>&1 && times) || { echo "wrk failed: $out" >&2; return 1; }
+          -s "$ROOT/stack/bench/edge/post.lua" "$url" 2>&1 && times) || { echo "wrk failed: $out" >&2; return 1; }
     echo "$out" >> "$STATE_DIR/bench/wrk.log"
     local rps p50 p99 non2xx n cpu
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
@@ -71,14 +60,14 @@ to_ms() {
 }
 
 # Latency at about $3 req/s for $4 seconds: wrk with $BENCH_CONNECTIONS connections, each
-# pausing a random time between requests (stack/bench/paced.lua), so that the offered rate is
+# pausing a random time between requests (stack/bench/edge/paced.lua), so that the offered rate is
 # about $3. wrk is light enough to stay out of the tail it measures: hey, which this used before,
 # needed most of a core at these rates and its own scheduling showed up as server latency
 # (bare `return` had a 2.1 ms p99 at half rate). Prints "P50_MS P99_MS ERRORS ACHIEVED_RPS".
 wrk_paced() {
     local url=$1 body=$2 rate=$3 secs=${4:-$BENCH_SECONDS} conns=$BENCH_CONNECTIONS out
     out=$(BODY_FILE=$body CONNS=$conns RATE=$rate wrk -t1 -c"$conns" -d"${secs}s" --latency \
-          -s "$STACK_DIR/bench/paced.lua" "$url" 2>&1) || { echo "wrk failed: $out" >&2; return 1; }
+          -s "$ROOT/stack/bench/edge/paced.lua" "$url" 2>&1) || { echo "wrk failed: $out" >&2; return 1; }
     echo "$out" >> "$STATE_DIR/bench/wrk-paced.log"
     local p50 p99 errors rps
     p50=$(awk '$1=="50%" {print $2}' <<<"$out"); p99=$(awk '$1=="99%" {print $2}' <<<"$out")
@@ -114,12 +103,16 @@ cmd_bench() {
     return $rc
 }
 
-# ./build.sh bench api: workers/api/tools/bench-api.sh measures, the section is written here.
+# ./build.sh bench api: stack/bench/api/bench-api.sh measures, the section is written here.
 bench_api() {
     step "bench api: results through the edge vs nginx serving the same body; SSE fan-out"
-    local f=$STATE_DIR/bench/api.md body
-    body=$(BENCH_SECONDS=$BENCH_SECONDS BENCH_CONNECTIONS=$BENCH_CONNECTIONS \
-           "$ROOT/workers/api/tools/bench-api.sh") || { warn "bench-api.sh failed"; return 1; }
+    local f=$STATE_DIR/bench/api.md body dir
+    # the shipped api-*.conf as the edge renders them, its micro-cache under $dir/nginx
+    dir=$(mktemp -d) && render_edge_conf_at "$dir" "$EDGE_PORT" "$EDGE_TLS_PORT" \
+        || { warn "cannot render the edge config for bench api"; return 1; }
+    body=$(BENCH_API_DIR=$dir BENCH_SECONDS=$BENCH_SECONDS BENCH_CONNECTIONS=$BENCH_CONNECTIONS \
+           "$ROOT/stack/bench/api/bench-api.sh") || { warn "bench-api.sh failed"; rm -rf "$dir"; return 1; }
+    rm -rf "$dir"
     {
         echo "## Api daemon: results and live streams"
         echo
@@ -131,21 +124,21 @@ bench_api() {
     ok "docs/BENCHMARKS.md updated (section api)"
 }
 
-# ./build.sh bench mongo: workers/bench/mongo-backends.sh measures the MongoDB-wire server on
+# ./build.sh bench mongo: stack/bench/mongo/mongo-backends.sh measures the MongoDB-wire server on
 # each backend it can run on here; the section is written here.
 bench_mongo() {
     step "bench mongo: the MongoDB-wire server's cost per vote, per backend (SQLite, PostgreSQL)"
     local f=$STATE_DIR/bench/mongo.md body batch
-    body=$("$ROOT/workers/bench/mongo-backends.sh") || { warn "mongo-backends.sh failed"; return 1; }
+    body=$("$ROOT/stack/bench/mongo/mongo-backends.sh") || { warn "mongo-backends.sh failed"; return 1; }
     for batch in 100 5000; do
-        body+=$'\n'$(MONGO_BENCH_BACKENDS=sqlite MONGO_BENCH_BATCH=$batch "$ROOT/workers/bench/mongo-backends.sh" | tail -n 1) \
+        body+=$'\n'$(MONGO_BENCH_BACKENDS=sqlite MONGO_BENCH_BATCH=$batch "$ROOT/stack/bench/mongo/mongo-backends.sh" | tail -n 1) \
             || { warn "mongo-backends.sh (batches of $batch) failed"; return 1; }
     done
     {
         echo "## MongoDB-wire server: cost per vote and audit reads, per backend"
         echo
         bench_stamp "./build.sh bench mongo"
-        echo "${MONGO_BENCH_DOCS:-100000} vote documents of the sink's shape per backend, each server fresh; \`_id\` look-ups are the audit's reads (\`workers/bench/mongo-backends.sh\`)."
+        echo "${MONGO_BENCH_DOCS:-100000} vote documents of the sink's shape per backend, each server fresh; \`_id\` look-ups are the audit's reads (\`stack/bench/mongo/mongo-backends.sh\`)."
         echo
         echo "$body"
     } > "$f"
@@ -154,14 +147,14 @@ bench_mongo() {
     ok "docs/BENCHMARKS.md updated (section mongo)"
 }
 
-# ./build.sh bench pipeline: stack/bench/pipeline.py measures the whole pipeline's sustained rate
+# ./build.sh bench pipeline: stack/bench/pipeline/pipeline.py measures the whole pipeline's sustained rate
 # against the slowest store alone and audits what it sent; the section and its chart are
 # written here.
 bench_pipeline() {
     step "bench pipeline: offered vote rate steps through the shipped edge, every sink running"
     local out=$STATE_DIR/bench rc=0
     rm -f "$out/pipeline.md"
-    PIPELINE_OUT=$out "$CACHE_DIR/venv/bin/python" "$ROOT/stack/bench/pipeline.py" \
+    PIPELINE_OUT=$out "$CACHE_DIR/venv/bin/python" "$ROOT/stack/bench/pipeline/pipeline.py" \
         || { rc=1; warn "pipeline.py failed or its audit did not pass (logs in $out/pipeline-*)"; }
     [ -f "$out/pipeline.md" ] || return 1
     cp "$out/pipeline-lag.png" "$ROOT/docs/bench-pipeline-lag.png" 2>/dev/null || true
@@ -177,7 +170,7 @@ bench_pipeline() {
     return $rc
 }
 
-# ./build.sh bench sinks: workers/bench/sinks.sh measures drain rates against independent
+# ./build.sh bench sinks: stack/bench/sinks/sinks.sh measures drain rates against independent
 # clients doing the same writes in the same batch sizes; the section is written here.
 bench_sinks() {
     step "bench sinks: drain rate vs redis-cli --pipe, a mongo-c-driver bulk insert, psql \\copy"
@@ -186,13 +179,13 @@ bench_sinks() {
     # written back during a timed drain would be charged to whichever side was running.
     info "sync: flushing dirty pages before the timed drains"
     sync
-    out=$(cd "$ROOT" && workers/bench/sinks.sh 2>&1) || { echo "$out" | tail -20 >&2; warn "sinks.sh failed"; return 1; }
+    out=$(cd "$ROOT" && stack/bench/sinks/sinks.sh 2>&1) || { echo "$out" | tail -20 >&2; warn "sinks.sh failed"; return 1; }
     echo "$out" > "$STATE_DIR/bench/sinks.log"
     {
         echo "## Sinks: drain rate vs an independent client doing the same writes"
         echo
         bench_stamp "./build.sh bench sinks"
-        echo "Preloaded ${BENCH_VOTES:-200000} votes and ${BENCH_CHAT:-100000} chat messages, batches of ${BENCH_BATCH:-1000}; baselines in the same run (\`workers/bench/sinks.sh\`)."
+        echo "Preloaded ${BENCH_VOTES:-200000} votes and ${BENCH_CHAT:-100000} chat messages, batches of ${BENCH_BATCH:-1000}; baselines in the same run (\`stack/bench/sinks/sinks.sh\`)."
         echo
         echo '```'
         sed -n '/^== results/,$p' <<<"$out" | grep -v '^== results'

@@ -1,8 +1,9 @@
+# shellcheck shell=bash disable=SC2206,SC2207  # splits lines of numbers (wrk, ps) into arrays on purpose
 # bench_edge.sh: ./build.sh bench edge: the vote endpoint against nginx's bare `return`.
 #
 # Subjects, measured in one run with wrk keep-alive POSTs of the same body, in interleaved
 # rounds (medians): nginx's `return 202` (the baseline), the module in queued (durability local)
-# and acked (durability broker, acks=all) mode with the bench config (stack/bench/edge-bench.conf,
+# and acked (durability broker, acks=all) mode with the bench config (stack/bench/edge/edge-bench.conf,
 # one worker), `return 202` over HTTPS (the HTTPS baseline) and the two modes with the shipped
 # nginx-conf/ over its HTTPS listener (rendered by render_edge_conf_at as for the stack's edge,
 # on private ports, producing to the bench topic; its plain listener only redirects). Then the broker's own ingest limit for
@@ -31,7 +32,7 @@ bench_edge_nginx() {
     mkdir -p "$dir/logs"
     export BENCH_EDGE_PORT BENCH_EDGE_TLS_PORT VOTE_MODULE_SO=$BUILD_DIR/modules/ngx_http_vote_module.so
     envsubst '${VOTE_MODULE_SO} ${STATE_DIR} ${KAFKA_BROKERS} ${POLL_CATALOG} ${BENCH_EDGE_PORT} ${BENCH_EDGE_TLS_PORT} ${EDGE_TLS_CERT} ${EDGE_TLS_KEY}' \
-        < "$STACK_DIR/bench/edge-bench.conf" > "$dir/nginx.conf"
+        < "$ROOT/stack/bench/edge/edge-bench.conf" > "$dir/nginx.conf"
     nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" "$@"
 }
 
@@ -135,6 +136,7 @@ bench_edge_cpu_per_request() {
 bench_edge_cpu_medians() {
     local party out=()
     for party in 1 2 3 4 5 6; do
+        # shellcheck disable=SC2046 # median takes the numbers as words
         out+=("$(printf '%.1f' "$(median $(cut -d' ' -f"$party" <<<"$1"))")")
     done
     echo "${out[*]}"
@@ -272,7 +274,7 @@ bench_edge() {
         rss0=$(bench_edge_worker_rss_kb); done_req=0
         secs=$(awk -v r="${med[$mode]%% *}" -v n="$BENCH_RSS_REQUESTS" 'BEGIN { s = int(n / r) + 1; print (s < 5 ? 5 : s) }')
         while [ "$done_req" -lt "$BENCH_RSS_REQUESTS" ]; do
-            out=$(BODY_FILE=$body wrk -t1 -c"$BENCH_CONNECTIONS" -d"${secs}s" -s "$STACK_DIR/bench/post.lua" "$(bench_edge_url "$mode")" 2>&1)
+            out=$(BODY_FILE=$body wrk -t1 -c"$BENCH_CONNECTIONS" -d"${secs}s" -s "$ROOT/stack/bench/edge/post.lua" "$(bench_edge_url "$mode")" 2>&1)
             n=$(awk '/requests in/ {print $1}' <<<"$out"); done_req=$((done_req + ${n:-0}))
             [ "${n:-0}" -gt 0 ] || { warn "wrk made no requests: $out"; return 1; }
             secs=5
@@ -284,7 +286,7 @@ bench_edge() {
     done
 
     local png_note=""
-    if "$CACHE_DIR/venv/bin/python" "$STACK_DIR/bench/plot_edge.py" "$curve" "$BENCH_EDGE_PNG" 2>>"$STATE_DIR/bench/plot.log"; then
+    if "$CACHE_DIR/venv/bin/python" "$ROOT/stack/bench/edge/plot_edge.py" "$curve" "$BENCH_EDGE_PNG" 2>>"$STATE_DIR/bench/plot.log"; then
         png_note="![rate against latency](bench-edge-latency.png)"
     else
         warn "no chart drawn (matplotlib missing? see $STATE_DIR/bench/plot.log)"
@@ -295,7 +297,7 @@ bench_edge() {
         echo "## Edge: the module against nginx's bare \`return\`"
         echo
         bench_stamp "./build.sh bench edge"
-        echo "Body \`$(cat "$body")\`, wrk -t1 -c$BENCH_CONNECTIONS keep-alive, ${BENCH_SECONDS}s per subject per round, $BENCH_ROUNDS interleaved rounds, medians; req/s count 2xx answers. Bench config: \`stack/bench/edge-bench.conf\` (one worker, acks=all, linger.ms 2; queued mode's producer linger.ms 10). Shipped config: \`nginx-conf/\` rendered as for the stack's edge (\`worker_processes auto\`, access log, \`limit_req\`, TLS; wrk speaks HTTP/1.1 over TLS, one handshake per connection), on its own ports, producing to the bench topic, the rest of the stack running and idle; its plain listener only redirects, so it is measured over HTTPS and against \`return\` over HTTPS. Load average at the end of the rounds: $load (shared machine: figures are noisy)."
+        echo "Body \`$(cat "$body")\`, wrk -t1 -c$BENCH_CONNECTIONS keep-alive, ${BENCH_SECONDS}s per subject per round, $BENCH_ROUNDS interleaved rounds, medians; req/s count 2xx answers. Bench config: \`stack/bench/edge/edge-bench.conf\` (one worker, acks=all, linger.ms 2; queued mode's producer linger.ms 10). Shipped config: \`nginx-conf/\` rendered as for the stack's edge (\`worker_processes auto\`, access log, \`limit_req\`, TLS; wrk speaks HTTP/1.1 over TLS, one handshake per connection), on its own ports, producing to the bench topic, the rest of the stack running and idle; its plain listener only redirects, so it is measured over HTTPS and against \`return\` over HTTPS. Load average at the end of the rounds: $load (shared machine: figures are noisy)."
         echo
         echo "Rounds (req/s):$(for s in $BENCH_EDGE_SUBJECTS; do printf ' %s%s;' "$s" "${rps[$s]}"; done)"
         echo

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # build.sh (stack/lib): builds every C part into $BUILD_DIR with the parts' own Makefiles.
 #
 # Order: shared code first (common/, workers/lib via workers/), then the nginx module, the
@@ -15,5 +16,5 @@ cmd_build() {
         make -s -C "$ROOT/$part" -j2 BUILD_DIR="$BUILD_DIR" > "$BUILD_DIR/build-${part//\//-}.log" 2>&1 \
             || { tail -30 "$BUILD_DIR/build-${part//\//-}.log" >&2; die "build of $part failed (log: $BUILD_DIR/build-${part//\//-}.log)"; }
     done
-    ok "built: $(cd "$BUILD_DIR" && ls bin modules 2>/dev/null | grep -v ':$' | tr '\n' ' ')"
+    ok "built: $(cd "$BUILD_DIR" && find bin modules -maxdepth 1 -type f -printf '%f\n' 2>/dev/null | sort | tr '\n' ' ')"
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # chaos.sh: ./build.sh load and ./build.sh chaos SCENARIO: load runs, with faults, then the audit.
 #
 # `load` is locust/run.sh (Locust headless, summary, zero-loss audit). `chaos` starts the same
@@ -31,6 +32,7 @@ chaos_down_for() {
 
 # The edge's own count of vote 202s (Prometheus text on /metrics, summed over its workers).
 # Arguments, if any, are a command prefix (the cluster test: ip netns exec NS).
+# shellcheck disable=SC2120 # cluster_run.sh passes the prefix, this file none
 edge_vote_202s() {
     "$@" curl -fsS --max-time 2 "http://127.0.0.1:$EDGE_PORT/metrics" 2>/dev/null \
         | awk '/^vote_edge_requests_total\{kind="vote",status="202"\}/ {print $2}'

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # cluster.sh: the cluster test's topology: settings, hosts as network namespaces, the servers on them.
 #
 # Every "host" is a network namespace named vc-<run id>-<host> with one veth (eth0) plugged into
@@ -145,6 +146,7 @@ start_broker() {   # broker number
 broker_pid() { tr -dc 0-9 < "$CLUSTER_DIR/b$1/run/kafka.pid" 2>/dev/null; }
 
 # kcat's metadata of the cluster, as seen from the client host.
+# shellcheck disable=SC2120 # cluster_run.sh passes kcat options, this file none
 cluster_metadata() { on_host cl kcat -b "$CLUSTER_KAFKA_BROKERS" -L -m 3 "$@" 2>/dev/null; }
 
 # Waits until broker count $1 is listed in the metadata and every partition has its full ISR,
@@ -179,7 +181,8 @@ cluster_up() {
     mkdir -p "$CLUSTER_DIR"
     cluster_net_up
     CLUSTER_KAFKA_BROKERS=$(cluster_brokers_list)
-    export CLUSTER_KAFKA_BROKERS CLUSTER_STORES_IP=$(cluster_ip st)
+    CLUSTER_STORES_IP=$(cluster_ip st)
+    export CLUSTER_KAFKA_BROKERS CLUSTER_STORES_IP
     cluster_kafka_env
 
     step "Kafka: $CLUSTER_BROKERS brokers (KRaft, heap $CLUSTER_KAFKA_HEAP), RF $CLUSTER_RF, min.insync.replicas $CLUSTER_MIN_ISR"

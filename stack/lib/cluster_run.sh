@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # variables for the functions of cluster.sh
 # cluster_run.sh: ./build.sh cluster-test: fault scenarios on the multi-host topology of cluster.sh.
 #
 # Each scenario runs a Locust load in broker mode through the load balancer, breaks one part of

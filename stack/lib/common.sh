@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # variables for the scripts that source it
 # common.sh: settings, progress output and process helpers shared by every build.sh step.
 #
 # Sourced by build.sh; every setting can be overridden from the environment.
@@ -48,12 +49,18 @@ PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 PG_CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=vote user=vote"
 MONGO_URI=mongodb://127.0.0.1:$MONGO_PORT/
 KAFKA_TOPICS_CMD=$STACK_DIR/bin/kafka-topics
+# The stack's Kafka topics as NAME:PARTITIONS (docs/CONTRACT.md, "Kafka topics").
+KAFKA_TOPICS="votes:$VOTE_PARTITIONS chat:$VOTE_PARTITIONS orders:$VOTE_PARTITIONS votes.dlq:1 chat.dlq:1 orders.dlq:1 auth.revocations:1"
 RUN_DIR=$STATE_DIR/run
 LOG_DIR=$STATE_DIR/logs
-export ROOT STATE_DIR BUILD_DIR CACHE_DIR EDGE_PORT EDGE_TLS_PORT EDGE_TLS_CERT EDGE_TLS_KEY \
-       EDGE_CA_FILE EDGE_URL API_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT \
-       REDIS_PORT PG_PORT MONGO_PORT VOTE_SINK_METRICS_PORT CHAT_SINK_METRICS_PORT ORDER_SINK_METRICS_PORT VOTE_PARTITIONS \
-       KAFKA_BROKERS KAFKA_LIBS KAFKA_HEAP PG_CONNINFO MONGO_URI KAFKA_TOPICS_CMD POLL_CATALOG STORE_BIND
+# The settings every step and test sees: exported here, printed by `./build.sh env`.
+EXPORTED_SETTINGS="ROOT STATE_DIR BUILD_DIR CACHE_DIR EDGE_PORT EDGE_TLS_PORT EDGE_TLS_CERT
+    EDGE_TLS_KEY EDGE_CA_FILE EDGE_URL API_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT REDIS_PORT PG_PORT
+    MONGO_PORT VOTE_SINK_METRICS_PORT CHAT_SINK_METRICS_PORT ORDER_SINK_METRICS_PORT
+    VOTE_PARTITIONS KAFKA_BROKERS
+    KAFKA_LIBS KAFKA_HEAP PG_CONNINFO MONGO_URI KAFKA_TOPICS_CMD POLL_CATALOG STORE_BIND"
+# shellcheck disable=SC2086,SC2163 # a word list on purpose
+export $EXPORTED_SETTINGS
 
 # ---- progress output ---------------------------------------------------------------------
 if [ -t 1 ]; then C_B=$'\e[1m'; C_G=$'\e[32m'; C_R=$'\e[31m'; C_Y=$'\e[33m'; C_0=$'\e[0m'
@@ -132,10 +139,7 @@ as_pg() {
 # ./build.sh env: the exported settings, for running one test by hand.
 cmd_env() {
     local v
-    for v in ROOT STATE_DIR BUILD_DIR CACHE_DIR EDGE_PORT EDGE_TLS_PORT EDGE_TLS_CERT EDGE_TLS_KEY \
-             EDGE_CA_FILE EDGE_URL API_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT \
-             REDIS_PORT PG_PORT MONGO_PORT VOTE_SINK_METRICS_PORT CHAT_SINK_METRICS_PORT ORDER_SINK_METRICS_PORT VOTE_PARTITIONS \
-             KAFKA_BROKERS KAFKA_LIBS PG_CONNINFO MONGO_URI KAFKA_TOPICS_CMD POLL_CATALOG; do
+    for v in $EXPORTED_SETTINGS; do
         printf 'export %s=%q\n' "$v" "${!v}"
     done
 }

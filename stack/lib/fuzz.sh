@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # fuzz.sh: ./build.sh fuzz [TARGET] [SECONDS]: longer libFuzzer runs (ASan + UBSan) of every
 # fuzz target, or of one, each growing its corpus under $CACHE_DIR/fuzz/NAME, one line each:
 # executions, coverage, findings.  A finding's input is kept in $CACHE_DIR/fuzz/findings/NAME;

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # k8s_apiserver.sh: a throwaway etcd + kube-apiserver on loopback for ./build.sh k8s-check.
 #
 # No kubelet, scheduler or controllers: the API server alone admits, validates (built-in and CRD
@@ -79,7 +80,7 @@ k8s_apiserver_stop() {
         kill "$pid" 2>/dev/null && { wait_for_exit "$pid" 20 || kill -9 "$pid" 2>/dev/null; }
         wait "$pid" 2>/dev/null
     done
-    K8S_APISERVER_PID= K8S_ETCD_PID=
+    K8S_APISERVER_PID='' K8S_ETCD_PID=''
     [ -n "$K8S_APISERVER_DIR" ] && rm -rf "$K8S_APISERVER_DIR"
     K8S_APISERVER_DIR=
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # k8s_check.sh: ./build.sh k8s-check: prove k8s/ and docker/ against real tools and a real API server.
 #
 # Renders every overlay with the pinned kustomize, validates strictly with kubeconform (Kubernetes

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # k8s_setup.sh: installs what ./build.sh k8s-check needs, each piece cached under .cache/k8s.
 #
 # From the Go module proxy: kustomize and kubeconform (go install), kube-apiserver and kubectl

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # services.sh: start, stop, readiness and status of each service of the local stack.
 #
 # Every service has start_<name>, ready_<name> and stop_<name>; state lives under $STATE_DIR
@@ -46,13 +47,19 @@ ready_kafka() { kcat -b "$KAFKA_BROKERS" -L -m 2 -q 2>/dev/null | grep -q 'broke
 stop_kafka() { stop_pid kafka 60; }
 
 create_topics() {
-    local existing; existing=$("$KAFKA_TOPICS_CMD" list 2>/dev/null)
-    for t in votes chat orders; do
-        grep -qx "$t" <<<"$existing" || "$KAFKA_TOPICS_CMD" create "$t" "$VOTE_PARTITIONS" || die "cannot create topic $t"
+    local existing tp t; existing=$("$KAFKA_TOPICS_CMD" list 2>/dev/null)
+    for tp in $KAFKA_TOPICS; do
+        t=${tp%%:*}
+        grep -qx "$t" <<<"$existing" || "$KAFKA_TOPICS_CMD" create "$t" "${tp#*:}" || die "cannot create topic $t"
     done
-    for t in votes.dlq chat.dlq orders.dlq auth.revocations; do
-        grep -qx "$t" <<<"$existing" || "$KAFKA_TOPICS_CMD" create "$t" 1 || die "cannot create topic $t"
+}
+# "votes (2 partitions) chat (2 partitions) votes.dlq ...": KAFKA_TOPICS for people
+topics_summary() {
+    local tp out=""
+    for tp in $KAFKA_TOPICS; do
+        [ "${tp#*:}" = 1 ] && out="$out ${tp%%:*}" || out="$out ${tp%%:*} (${tp#*:} partitions)"
     done
+    echo "${out# }"
 }
 
 # ---- Redis ---------------------------------------------------------------------------------
@@ -324,7 +331,7 @@ cmd_up() {
     step "Starting the stack (state in $STATE_DIR)"
     for s in kafka redis postgres mongo; do start_service "$s"; done
     step "Kafka topics and PostgreSQL schema"
-    create_topics; ok "topics: votes chat orders ($VOTE_PARTITIONS partitions), votes.dlq chat.dlq orders.dlq auth.revocations"
+    create_topics; ok "topics: $(topics_summary)"
     apply_schema; ok "schema applied (stack/schema.sql)"
     step "Daemons and the edge"
     for s in vote-sink chat-sink order-sink api edge; do start_service "$s"; done
@@ -342,7 +349,7 @@ print_endpoints() {
                                     trust it machine-wide: sudo cp $EDGE_CA_FILE /usr/local/share/ca-certificates/vote-edge-local.crt && sudo update-ca-certificates
                                     browsers: import it as an authority (Firefox: Settings > Certificates; Chromium: chrome://settings/certificates)
     api daemon (behind the edge)    http://127.0.0.1:$API_PORT
-    Kafka                           $KAFKA_BROKERS   topics: votes chat orders votes.dlq chat.dlq orders.dlq auth.revocations
+    Kafka                           $KAFKA_BROKERS   topics: $(topics_summary)
     Redis                           127.0.0.1:$REDIS_PORT
     PostgreSQL                      $PG_CONNINFO
     MongoDB-wire (FerretDB)         $MONGO_URI   database vote

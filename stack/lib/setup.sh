@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # setup.sh: installs everything the stack, the builds and the tests need. Idempotent.
 #
 # Debian packages from stack/debian-packages.txt; the Kafka broker jars from Maven Central;

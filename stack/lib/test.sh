@@ -1,6 +1,8 @@
+# shellcheck shell=bash
 # test.sh: ./build.sh test: set up, build, start what the tests need, run every suite, stop.
 #
-# Suites, in order: C unit tests ($BUILD_DIR/tests/*), the Test::Nginx runner's self-tests,
+# Suites, in order: C unit tests ($BUILD_DIR/tests/*), the style check (t/style/*.t: ./build.sh
+# lint on the checkout and on drifted copies), the Test::Nginx runner's self-tests,
 # the module's Test::Nginx suites (t/*.t) and the integration tests against the running stack
 # (t/integration/*.t), the Kubernetes manifests check (t/k8s/*.t: ./build.sh k8s-check on a
 # throwaway API server), then the module's suites again under valgrind. Services that were not
@@ -30,7 +32,7 @@ cmd_test() {
     local files=("$@")
     [ ${#files[@]} -eq 0 ] && [ -d "$BUILD_DIR/tests" ] && while IFS= read -r f; do files+=("$f"); done \
         < <(find "$BUILD_DIR/tests" -maxdepth 1 -type f -perm -u+x | sort)
-    [ $# -eq 0 ] && for f in "$ROOT"/t/lib/selftest/*.t "$ROOT"/t/*.t "$ROOT"/t/integration/*.t "$ROOT"/t/k8s/*.t; do
+    [ $# -eq 0 ] && for f in "$ROOT"/t/style/*.t "$ROOT"/t/lib/selftest/*.t "$ROOT"/t/*.t "$ROOT"/t/integration/*.t "$ROOT"/t/k8s/*.t; do
         [ -f "$f" ] && files+=("$f")
     done
     # The module's suites once more with nginx under valgrind memcheck (TEST_VALGRIND=0 skips).

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tls.sh: the edge's local certificate authority and server certificate (openssl), for `up`.
 #
 # Only when EDGE_TLS_CERT / EDGE_TLS_KEY are the defaults under $STATE_DIR/tls: a user's own

@@ -49,7 +49,8 @@ end
 LUA
 
 run_mode() {   # run_mode local|broker
-    local mode=$1 topic="edge-reload-$1-$$-$(date +%s)"
+    local mode=$1 topic
+    topic="edge-reload-$1-$$-$(date +%s)"
     create_topic "$topic" || bail_out "cannot create topic $topic"
     cat > "$dir/conf/nginx.conf" <<EOF2
 load_module $so;
@@ -73,7 +74,7 @@ EOF2
     sleep 1
     wrk -t2 -c16 -d8s -s "$dir/post.lua" "http://127.0.0.1:$port/api/votes" > "$dir/wrk-$mode.out" 2>&1 &
     local wrk_pid=$!
-    for i in 1 2 3; do
+    for _ in 1 2 3; do
         sleep 2
         /usr/sbin/nginx -p "$dir" -c conf/nginx.conf -s reload 2>/dev/null
     done

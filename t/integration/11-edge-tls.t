@@ -11,6 +11,7 @@
 # method and body) except /healthz and /metrics.
 # Needs the running stack (./build.sh env: EDGE_URL, EDGE_CA_FILE, EDGE_PORT).
 . "$(dirname "$0")/../lib/tap.sh"
+# shellcheck source=t/integration/api-lib.sh
 . "$(dirname "$0")/api-lib.sh"
 
 edge_up || plan skip_all "edge (nginx + module) not up on $EDGE_URL"

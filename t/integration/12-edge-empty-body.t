@@ -9,6 +9,7 @@
 # that none of them produced a record (the votes and chat topics' end offsets do not move).
 # Needs the running stack (EDGE_URL, EDGE_CA_FILE, KAFKA_BROKERS from ./build.sh env).
 . "$(dirname "$0")/../lib/tap.sh"
+# shellcheck source=t/integration/api-lib.sh
 . "$(dirname "$0")/api-lib.sh"
 
 edge_up || plan skip_all "edge (nginx + module) not up on $EDGE_URL"

@@ -9,6 +9,7 @@
 #   - SIGTERM exits 0 after committing; Kafka's committed offsets equal the stored ones;
 #   - --replay-from-start re-reads all records: every Redis key and the Mongo counts are
 #     byte-for-byte the same afterwards, and the replay was really consumed (metrics).
+# shellcheck source=t/integration/sink-common.sh
 . "$(dirname "$0")/sink-common.sh"
 plan 11
 

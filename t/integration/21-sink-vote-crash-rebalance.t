@@ -8,6 +8,7 @@
 #   - two sinks in one consumer group, with a second member joining mid-stream and the first
 #     leaving mid-stream (two rebalances), end exact as well;
 #   - the replays those events cause were really exercised (replayed_skipped > 0 somewhere).
+# shellcheck source=t/integration/sink-common.sh
 . "$(dirname "$0")/sink-common.sh"
 plan 5
 

@@ -12,6 +12,7 @@
 # (--writers 1 --chunk-votes 7: many Redis/Mongo pipeline steps per batch): the crash comes
 # after a chunk's script answered and the next chunk's script was sent, before the first
 # chunk's insert; the restart must again end exact.
+# shellcheck source=t/integration/sink-common.sh
 . "$(dirname "$0")/sink-common.sh"
 plan 7
 

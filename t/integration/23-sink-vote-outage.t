@@ -7,6 +7,7 @@
 # check that the sink is still running, has paused consumption (sink_paused=1), logged the
 # outage once (not once per retry); restart the store,
 # and check it resumes by itself and ends exact.
+# shellcheck source=t/integration/sink-common.sh
 . "$(dirname "$0")/sink-common.sh"
 ferretdb_bin >/dev/null || plan skip_all "no FerretDB binary (run ./build.sh setup)"
 plan 17
@@ -21,7 +22,7 @@ wait_until 60 vote_exact
 is "$(vote_state)" "$(vote_state_expected)" "before any outage: exact"
 
 outage() {   # outage STORE STOP_FN START_FN START_INDEX
-    local store=$1 stop_fn=$2 start_fn=$3 start=$4 committed_before committed_during
+    local store=$1 stop_fn=$2 start_fn=$3 start=$4
     $stop_fn
     produce vote "$start" 1500
     wait_until 20 bash -c "[ \"\$(curl -fsS http://127.0.0.1:$mport/metrics | awk '/^sink_paused/ {print \$2}')\" = 1 ]"

@@ -10,6 +10,7 @@
 #   - replay from offset 0 adds no row and publishes nothing again;
 #   - kill -9 repeated mid-stream still ends exact;
 #   - SIGTERM exits 0.
+# shellcheck source=t/integration/sink-common.sh
 . "$(dirname "$0")/sink-common.sh"
 plan 9
 

@@ -5,6 +5,7 @@
 # no one. Mid-stream: stop PostgreSQL, keep producing, check that the sink is still running,
 # paused, and logged the outage once; restart it and check the sink resumes by itself and
 # ends exact. Then stop a private Redis: storage must go on (pub/sub is best effort).
+# shellcheck source=t/integration/sink-common.sh
 . "$(dirname "$0")/sink-common.sh"
 [ -n "$(pg_bin)" ] || plan skip_all "PostgreSQL server binaries missing"
 plan 8
@@ -12,7 +13,7 @@ plan 8
 start_private_pg || bail_out "private PostgreSQL did not start"
 make_pg_schema || bail_out "cannot create schema"
 start_private_redis || bail_out "private redis did not start"
-REDIS_PORT=$SINK_REDIS_PORT    # the chat sink publishes to the private Redis
+export REDIS_PORT=$SINK_REDIS_PORT    # the chat sink publishes to the private Redis
 make_topics
 mport=$(free_port)
 start_sink c chat --metrics-port "$mport"

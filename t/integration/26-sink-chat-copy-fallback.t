@@ -12,6 +12,7 @@
 #     milliseconds, the text is byte for byte the message's;
 #   - clean batches take the COPY path (the fallback counter does not move);
 #   - a record produced twice (same id, so possibly twice in one batch) is stored once.
+# shellcheck source=t/integration/sink-common.sh
 . "$(dirname "$0")/sink-common.sh"
 plan 10
 

@@ -9,6 +9,7 @@
 # paused and never resumed, so the partition it got back was never drained.
 # Setup: sink a alone with a long --batch-ms (its batch is pending, not yet due, when the
 # rebalance comes), Redis stopped, sink b joins the group, Redis restarted.
+# shellcheck source=t/integration/sink-common.sh
 . "$(dirname "$0")/sink-common.sh"
 plan 4
 

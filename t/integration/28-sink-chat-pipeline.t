@@ -14,6 +14,7 @@
 #   - ids produced twice in adjacent batches (written at the same time on the two
 #     connections, where the earlier batch's COPY can wait on the later one's transaction)
 #     are stored once and the drain does not stall.
+# shellcheck source=t/integration/sink-common.sh
 . "$(dirname "$0")/sink-common.sh"
 plan 8
 

@@ -10,6 +10,7 @@
 #     recent list in order, the offsets hash) is identical, with recent caps below and
 #     above the 500-value slice the script pushes in;
 #   - the "results changed" events carry the same counts in the same order per poll.
+# shellcheck source=t/integration/sink-common.sh
 . "$(dirname "$0")/sink-common.sh"
 plan 7
 

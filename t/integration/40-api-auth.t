@@ -8,6 +8,7 @@
 # {"jti","exp"} keyed by jti to auth.revocations, and the token is refused afterwards;
 # the password is stored as an argon2id hash, never in clear.
 . "$(dirname "$0")/../lib/tap.sh"
+# shellcheck source=t/integration/api-lib.sh
 . "$(dirname "$0")/api-lib.sh"
 
 api_up || bail_out "api daemon not answering on $API_URL"

@@ -9,6 +9,7 @@
 # POST /api/chat/messages, the same forged/expired/alg=none tokens are refused there, and after
 # logout the edge refuses the token within 1 s (revocation over Kafka).
 . "$(dirname "$0")/../lib/tap.sh"
+# shellcheck source=t/integration/api-lib.sh
 . "$(dirname "$0")/api-lib.sh"
 
 api_up || bail_out "api daemon not answering on $API_URL"

@@ -11,6 +11,7 @@
 # recipient's SSE stream delivers a new message within 1 s of its 202; a stream resumed with
 # Last-Event-ID gets exactly the messages after that id; logout ends an open stream.
 . "$(dirname "$0")/../lib/tap.sh"
+# shellcheck source=t/integration/api-lib.sh
 . "$(dirname "$0")/api-lib.sh"
 
 api_up || bail_out "api daemon not answering on $API_URL"
@@ -97,7 +98,7 @@ is "$last_status" 422 "a malformed cursor: 422"
 out=$(mktemp); trap 'rm -f "$out" "$out.r"' EXIT
 curl -sN -m 20 -H "Authorization: Bearer $tb" "$STREAM_URL/api/chat/stream" >"$out" &
 spid=$!
-for i in $(seq 50); do grep -q '^retry:' "$out" && break; sleep 0.05; done
+for _ in $(seq 50); do grep -q '^retry:' "$out" && break; sleep 0.05; done
 ok "grep -q '^retry:' '$out'" "bob's chat stream is open (via $STREAM_URL)"
 send_chat "$ta" "$a" "$b" "live $RUN"
 t202=$(now_ms); live_id=$sent_id; arrived=""

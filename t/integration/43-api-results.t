@@ -9,6 +9,7 @@
 # municipality) included; the results SSE stream pushes a snapshot showing them within 1 s.
 # The test never writes tallies itself: the shared Redis totals must stay equal to MongoDB's.
 . "$(dirname "$0")/../lib/tap.sh"
+# shellcheck source=t/integration/api-lib.sh
 . "$(dirname "$0")/api-lib.sh"
 
 api_up || bail_out "api daemon not answering on $API_URL"

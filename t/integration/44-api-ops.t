@@ -8,6 +8,7 @@
 # with Retry-After once reached and the gauge shows the open streams; a second instance on a
 # busy port exits non-zero; SIGHUP is survived; SIGTERM with streams open ends them and exits 0 within 3 s.
 . "$(dirname "$0")/../lib/tap.sh"
+# shellcheck source=t/integration/api-lib.sh
 . "$(dirname "$0")/api-lib.sh"
 
 BIN=${BUILD_DIR:-$(dirname "$0")/../../.build}/bin/vote-api
@@ -46,7 +47,7 @@ is "$allow" "GET" "wrong method: 405 with Allow: GET"
 req GET "$URL/api/polls/band-contest/recent?a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&i=9"
 is "$last_status" 400 "nine query parameters: 400"
 
-for i in 1 2; do
+for _ in 1 2; do
     curl -sN -m 30 "$URL/api/polls/band-contest/stream" >/dev/null &
     streams+=($!)
 done

@@ -8,6 +8,7 @@
 # reachable from outside; a burst of logins beyond limit_req answers 429 with a JSON body and
 # Retry-After (the burst uses malformed bodies, so no password hashing is spent).
 . "$(dirname "$0")/../lib/tap.sh"
+# shellcheck source=t/integration/api-lib.sh
 . "$(dirname "$0")/api-lib.sh"
 
 edge_up || plan skip_all "edge (nginx + module) not up on $EDGE_URL"

@@ -12,6 +12,7 @@
 # and every cache file under $STATE_DIR/nginx/api-cache is a results path (with its time
 # bucket) holding no token; old buckets' files are deleted (none older than 25 s).
 . "$(dirname "$0")/../lib/tap.sh"
+# shellcheck source=t/integration/api-lib.sh
 . "$(dirname "$0")/api-lib.sh"
 
 api_up || plan skip_all "api daemon not up on $API_URL"

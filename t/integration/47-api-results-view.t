@@ -10,6 +10,7 @@
 # more than 500 of them); through the edge, views and the default answer never share a cache
 # entry.
 . "$(dirname "$0")/../lib/tap.sh"
+# shellcheck source=t/integration/api-lib.sh
 . "$(dirname "$0")/api-lib.sh"
 
 api_up || bail_out "api daemon not answering on $API_URL"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # variables for the scripts that source it
 # api-lib.sh - helpers shared by the api daemon's integration tests (NN-api-*.t).
 #
 # Sourced after t/lib/tap.sh.  Talks to the real stack from build.sh's environment:

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # variables for the scripts that source it
 # sink-common.sh - helpers for the sink integration tests (t/integration/*-sink-*.t).
 #
 # Source it from a test after nothing else. It loads t/lib/tap.sh, checks the stack
@@ -45,7 +46,7 @@ trap sink_cleanup EXIT
 
 # metric NAME : the value of metric NAME (a labelled sink metric) of the sink whose metrics
 # port is $mport (a test sets mport before it starts the sink).
-metric() { curl -fsS "http://127.0.0.1:$mport/metrics" 2>/dev/null | awk -v m="$1" '$1 ~ "^"m"[{]" { print $2 }'; }
+metric() { curl -fsS "http://127.0.0.1:${mport:?set mport first}/metrics" 2>/dev/null | awk -v m="$1" '$1 ~ "^"m"[{]" { print $2 }'; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -89,9 +90,9 @@ start_sink() {
 # stop_sink NAME : SIGTERM and wait (at most 30 s) for a clean exit; sets STOP_RC (a
 # function, not $(...), because only this shell can wait for its children).
 stop_sink() {
-    local pid=${SINK_PID[$1]} i
+    local pid=${SINK_PID[$1]}
     kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
     wait "$pid"; STOP_RC=$?
     unset "SINK_PID[$1]"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tap.sh - a tiny TAP producer for bash integration tests (t/integration/*.t).
 #
 # Source it, then:
@@ -47,7 +48,7 @@ fail() { _tap_result 1 "$1"; }
 ok() {
     local cmd=$1 desc=${2:-$1} out rc
     out=$(bash -c "$cmd" 2>&1); rc=$?
-    _tap_result $([ $rc -eq 0 ] && echo 0 || echo 1) "$desc" && return 0
+    _tap_result "$([ $rc -eq 0 ] && echo 0 || echo 1)" "$desc" && return 0
     diag "  command: $cmd"
     diag "  exit status: $rc"
     [ -n "$out" ] && diag "  output: $out"

@@ -40,11 +40,8 @@ struct text_option {
 
 static int copy_numeric(const struct numeric_option *o)
 {
-    if (*o->raw < o->min || *o->raw > o->max) {
-        fprintf(stderr, "vote-api: --%s must be between %ld and %ld, not %ld\n", o->name, o->min,
-                o->max, *o->raw);
+    if (wconfig_check_range(o->name, *o->raw, o->min, o->max) < 0)
         return -1;
-    }
     *o->dst = (unsigned)*o->raw;
     return 0;
 }
@@ -52,7 +49,7 @@ static int copy_numeric(const struct numeric_option *o)
 static int copy_text(const struct text_option *o)
 {
     if (strlen(o->raw) >= o->size) {
-        fprintf(stderr, "vote-api: --%s is longer than %zu bytes\n", o->name, o->size - 1);
+        wconfig_error("--%s is longer than %zu bytes", o->name, o->size - 1);
         return -1;
     }
     memcpy(o->dst, o->raw, strlen(o->raw) + 1);
@@ -88,8 +85,7 @@ static int copy_options(const struct raw_options *r, api_config *c)
         if (copy_numeric(&numbers[i]) < 0)
             return -1;
     if ((c->log_level = log_parse_level(r->log_level)) < 0) {
-        fprintf(stderr, "vote-api: --log-level must be debug, info, warn or error, not '%s'\n",
-                r->log_level);
+        wconfig_error("--log-level must be debug, info, warn or error, not '%s'", r->log_level);
         return -1;
     }
     return 0;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "metrics.h"
+#include "api_metrics.h"
 #include "pg_conn.h"
 
 static char *conninfo;

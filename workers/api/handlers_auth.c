@@ -8,7 +8,7 @@
 
 #include "db.h"
 #include "log.h"
-#include "metrics.h"
+#include "api_metrics.h"
 #include "password.h"
 #include "respond.h"
 #include "revoked.h"

@@ -7,8 +7,8 @@
 #include <jansson.h>
 
 #include "db.h"
-#include "metrics.h"
-#include "rds.h"
+#include "api_metrics.h"
+#include "thread_redis.h"
 #include "respond.h"
 #include "revoked.h"
 #include "revoker.h"
@@ -17,7 +17,7 @@
 
 static int redis_ping(void)
 {
-    redisReply *rep = rds_command("PING");
+    redisReply *rep = thread_redis_command("PING");
     int ok = rep && rep->type == REDIS_REPLY_STATUS;
     freeReplyObject(rep);
     return ok ? 0 : -1;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "query.h"
-#include "rds.h"
+#include "thread_redis.h"
 #include "respond.h"
 #include "results.h"
 #include "results_view.h"
@@ -78,7 +78,7 @@ enum MHD_Result handle_recent(api_request *r)
     if (parse_recent_limit(query_get(r, "limit"), &limit, &p) < 0)
         return respond_problem(r, &p);
     const char *id = r->app->catalog->polls[idx].id;
-    redisReply *rep = rds_command("LRANGE poll:%s:recent 0 %u", id, limit - 1);
+    redisReply *rep = thread_redis_command("LRANGE poll:%s:recent 0 %u", id, limit - 1);
     if (!rep || rep->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(rep);
         return respond_unavailable(r, "results store unavailable");

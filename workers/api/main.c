@@ -17,7 +17,7 @@
 #include "log.h"
 #include "password.h"
 #include "pubsub.h"
-#include "rds.h"
+#include "thread_redis.h"
 #include "results.h"
 #include "revoked.h"
 #include "revoker.h"
@@ -80,7 +80,7 @@ static void block_signals(sigset_t *set)
 static int start_services(api_app *app, const api_config *cfg)
 {
     if (password_init() < 0 || db_init(cfg->pg_conninfo) < 0 ||
-        rds_init(cfg->redis_host, (int)cfg->redis_port) < 0) {
+        thread_redis_init(cfg->redis_host, (int)cfg->redis_port) < 0) {
         log_error("init", "cannot initialise libsodium / libpq / hiredis state");
         return -1;
     }

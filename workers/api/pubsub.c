@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "metrics.h"
-#include "rds.h"
+#include "api_metrics.h"
+#include "thread_redis.h"
 #include "results.h"
 #include "sse.h"
 #include "strbuf.h"
@@ -29,7 +29,6 @@ struct pubsub {
     pthread_mutex_t lock;  /* guards ctx against pubsub_stop's shutdown() */
     redisContext *ctx;
     atomic_int stop;
-    atomic_int connected;
 };
 
 /* chat:user:{u} -> an SSE "message" frame to u's streams. */
@@ -93,7 +92,7 @@ static void dispatch(pubsub *ps, const redisReply *r)
 
 static redisContext *subscribe(void)
 {
-    redisContext *c = rds_connect_new();
+    redisContext *c = thread_redis_connect_new();
     if (!c)
         return NULL;
     /* Blocking reads without timeout: a quiet channel is normal.  Shutdown
@@ -154,7 +153,6 @@ static void *pubsub_main(void *arg)
             continue;
         }
         set_ctx(ps, c);
-        atomic_store(&ps->connected, 1);
         backoff_ms = 100;
         if (lost_before) { /* events may have been missed while away */
             metrics_inc(M_PUBSUB_RECONNECTS);
@@ -164,7 +162,6 @@ static void *pubsub_main(void *arg)
         log_info("pubsub_subscribed", "listening on %s*, %s* and %s*", CHAT_PREFIX, ORDER_PREFIX,
                  RESULTS_PREFIX);
         read_loop(ps, c);
-        atomic_store(&ps->connected, 0);
         set_ctx(ps, NULL);
         redisFree(c);
         lost_before = 1;
@@ -201,4 +198,3 @@ void pubsub_stop(pubsub *ps)
     free(ps);
 }
 
-int pubsub_connected(pubsub *ps) { return atomic_load(&ps->connected); }

@@ -18,7 +18,4 @@ typedef struct pubsub pubsub;
 pubsub *pubsub_start(api_app *app);
 void pubsub_stop(pubsub *ps);
 
-/* 1 while subscribed (health / tests). */
-int pubsub_connected(pubsub *ps);
-
 #endif

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "metrics.h"
+#include "api_metrics.h"
 
 void respond_add_common_headers(struct MHD_Response *resp)
 {

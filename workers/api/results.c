@@ -16,8 +16,8 @@
 
 #include "etag.h"
 #include "log.h"
-#include "metrics.h"
-#include "rds.h"
+#include "api_metrics.h"
+#include "thread_redis.h"
 #include "respond.h"
 #include "ulid.h"
 
@@ -415,7 +415,7 @@ static json_t *top_values(json_t *by_value)
  * On success *exec is the EXEC reply: an array of n replies. */
 static int read_keys(const vc_poll *p, size_t n, redisReply **exec)
 {
-    redisContext *c = rds_get();
+    redisContext *c = thread_redis_get();
     if (!c)
         return -1;
     int ok = redisAppendCommand(c, "MULTI") == REDIS_OK &&
@@ -440,7 +440,7 @@ static int read_keys(const vc_poll *p, size_t n, redisReply **exec)
         freeReplyObject(r);
         return -1;
     }
-    rds_drop();
+    thread_redis_drop();
     return -1;
 }
 

@@ -8,29 +8,24 @@
 
 #include "log.h"
 #include "query.h"
-#include "rds.h"
+#include "thread_redis.h"
 #include "respond.h"
 #include "results.h"
 #include "validate.h"
 
-static int view_error(results_view_error *err, unsigned status, const char *code,
-                      const char *detail, const char *field)
+static int view_error(api_problem *err, unsigned status, const char *code, const char *detail,
+                      const char *field)
 {
-    *err = (results_view_error){status, code, detail, field};
+    *err = (api_problem){status, code, detail, field};
     return -1;
 }
 
 int results_view_check(const vc_poll *p, const char *top, const char *attr, const char *value,
-                       results_view *v, results_view_error *err)
+                       results_view *v, api_problem *err)
 {
     *v = (results_view){RESULTS_TOP_N, NULL, NULL};
-    if (top) {
-        char *end;
-        unsigned long n = top[0] >= '0' && top[0] <= '9' ? strtoul(top, &end, 10) : 0;
-        if (n < 1 || n > RESULTS_TOP_N || *end)
-            return view_error(err, 422, "bad_top", "top must be an integer 1-10", "top");
-        v->top = (unsigned)n;
-    }
+    if (parse_uint_value(top, RESULTS_TOP_N, 1, RESULTS_TOP_N, &v->top) < 0)
+        return view_error(err, 422, "bad_top", "top must be an integer 1-10", "top");
     if (!attr && !value)
         return 0;
     if (!attr)
@@ -107,7 +102,7 @@ static int read_counts(const vc_poll *p, const results_view *v, long long *count
     char **fields = calloc(n, sizeof *fields);
     char key[VC_POLL_ID_MAX + VC_ATTR_NAME_MAX + 16];
     int rc = -1;
-    redisContext *c = rds_get();
+    redisContext *c = thread_redis_get();
     if (!argv || !fields || !c)
         goto out;
     snprintf(key, sizeof key, "poll:%s:attr:%s", p->id, v->attr);
@@ -122,7 +117,7 @@ static int read_counts(const vc_poll *p, const results_view *v, long long *count
         }
     redisReply *rep = redisCommandArgv(c, (int)n, argv, NULL);
     if (!rep) {
-        rds_drop();
+        thread_redis_drop();
         goto out;
     }
     if (rep->type == REDIS_REPLY_ARRAY && rep->elements == p->nchoices) {
@@ -173,10 +168,10 @@ enum MHD_Result results_view_respond(api_request *r, size_t idx)
         return respond_error(r, 422, "missing_value", "a results parameter needs a value",
                              scan.empty);
     results_view v;
-    results_view_error err;
+    api_problem err;
     if (results_view_check(p, query_get(r, "top"), query_get(r, "attr"), query_get(r, "value"),
                            &v, &err) < 0)
-        return respond_error(r, err.status, err.code, err.detail, err.field);
+        return respond_problem(r, &err);
     char *json;
     size_t len;
     if (results_snapshot(r->app, idx, 0, &json, &len) < 0)

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "api.h"
+#include "request_parse.h"
 
 #define RESULTS_VIEW_PARAMS "top, attr, value"
 
@@ -23,17 +24,10 @@ typedef struct {
     const char *value; /* with attr: the value to break down */
 } results_view;
 
-typedef struct {
-    unsigned status;
-    const char *code;
-    const char *detail;
-    const char *field;
-} results_view_error;
-
 /* Checks the raw parameters (NULL when absent) against poll p into *v.
- * 0, or -1 with *err. */
+ * 0, or -1 with the problem in *err. */
 int results_view_check(const vc_poll *p, const char *top, const char *attr, const char *value,
-                       results_view *v, results_view_error *err);
+                       results_view *v, api_problem *err);
 
 /* Applies v to the parsed snapshot snap in place: 0, or -1 when snap is not a
  * snapshot or memory ran out.  counts[i] is choice i's tally for v->value, read by

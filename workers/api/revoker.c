@@ -13,8 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kafka_conf.h"
 #include "log.h"
-#include "metrics.h"
+#include "api_metrics.h"
 #include "revocation.h"
 
 struct revoker {
@@ -76,26 +77,31 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     delivery_wait_unref_locked(w);
 }
 
-static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
+/* A new conf with the table applied (common/kafka_conf.c), or NULL (logged). */
+static rd_kafka_conf_t *make_conf(const char *const table[][2], size_t n)
 {
-    char err[256];
-    if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
-        log_error("kafka_conf", "%s=%s: %s", k, v, err);
-        return -1;
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (!conf)
+        return NULL;
+    if (vc_kafka_conf_set_table(conf, table, n, err, sizeof err) < 0) {
+        log_error("kafka_conf", "%s", err);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
     }
-    return 0;
+    return conf;
 }
 
 static rd_kafka_t *make_producer(const char *brokers)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *const props[][2] = {
+        {"bootstrap.servers", brokers}, {"acks", "all"}, {"enable.idempotence", "true"},
+        {"message.timeout.ms", "5000"}, {"linger.ms", "0"},
+    };
+    rd_kafka_conf_t *conf = make_conf(props, sizeof props / sizeof props[0]);
     char err[256];
-    if (conf_set(conf, "bootstrap.servers", brokers) || conf_set(conf, "acks", "all") ||
-        conf_set(conf, "enable.idempotence", "true") ||
-        conf_set(conf, "message.timeout.ms", "5000") || conf_set(conf, "linger.ms", "0")) {
-        rd_kafka_conf_destroy(conf);
+    if (!conf)
         return NULL;
-    }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!rk) {
@@ -107,19 +113,18 @@ static rd_kafka_t *make_producer(const char *brokers)
 
 static rd_kafka_t *make_consumer(const char *brokers)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[256];
     /* Every replica reads every partition (assign, never subscribe) and
      * commits nothing; librdkafka still wants a group.id for assign(). */
     char group[64];
     snprintf(group, sizeof group, "vote-api-revocations-%d", (int)getpid());
-    if (conf_set(conf, "bootstrap.servers", brokers) || conf_set(conf, "group.id", group) ||
-        conf_set(conf, "enable.auto.commit", "false") ||
-        conf_set(conf, "enable.auto.offset.store", "false") ||
-        conf_set(conf, "fetch.wait.max.ms", "100")) {
-        rd_kafka_conf_destroy(conf);
+    const char *const props[][2] = {
+        {"bootstrap.servers", brokers}, {"group.id", group}, {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"}, {"fetch.wait.max.ms", "100"},
+    };
+    rd_kafka_conf_t *conf = make_conf(props, sizeof props / sizeof props[0]);
+    if (!conf)
         return NULL;
-    }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!rk) {
         log_error("kafka_consumer", "%s", err);
@@ -132,19 +137,19 @@ static rd_kafka_t *make_consumer(const char *brokers)
 
 static void *poll_main(void *arg)
 {
-    revoker *rv = arg;
-    while (!atomic_load(&rv->stop))
-        rd_kafka_poll(rv->producer, 100);
+    revoker *rev = arg;
+    while (!atomic_load(&rev->stop))
+        rd_kafka_poll(rev->producer, 100);
     return NULL;
 }
 
 /* Partition count of the topic, or -1 while it does not exist yet. */
-static int topic_partitions(revoker *rv)
+static int topic_partitions(revoker *rev)
 {
-    rd_kafka_topic_t *t = rd_kafka_topic_new(rv->consumer, rv->topic, NULL);
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rev->consumer, rev->topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
     int n = -1;
-    if (t && rd_kafka_metadata(rv->consumer, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+    if (t && rd_kafka_metadata(rev->consumer, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
         md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
         n = md->topics[0].partition_cnt;
     if (md)
@@ -156,13 +161,13 @@ static int topic_partitions(revoker *rv)
 
 /* Assign every partition, starting at the first record young enough to
  * concern a token that is still valid. */
-static int assign_all(revoker *rv, int nparts)
+static int assign_all(revoker *rev, int nparts)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(nparts);
-    int64_t since = (int64_t)time(NULL) * 1000 - rv->replay_ms;
+    int64_t since = (int64_t)time(NULL) * 1000 - rev->replay_ms;
     for (int p = 0; p < nparts; p++)
-        rd_kafka_topic_partition_list_add(list, rv->topic, p)->offset = since;
-    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rv->consumer, list, 5000);
+        rd_kafka_topic_partition_list_add(list, rev->topic, p)->offset = since;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rev->consumer, list, 5000);
     if (err) {
         log_warn("kafka_offsets", "offsets_for_times: %s; reading from the start",
                  rd_kafka_err2str(err));
@@ -172,17 +177,17 @@ static int assign_all(revoker *rv, int nparts)
     for (int p = 0; p < nparts; p++)
         if (list->elems[p].offset < 0) /* no record that new: start at the end */
             list->elems[p].offset = RD_KAFKA_OFFSET_END;
-    err = rd_kafka_assign(rv->consumer, list);
+    err = rd_kafka_assign(rev->consumer, list);
     rd_kafka_topic_partition_list_destroy(list);
     if (err) {
         log_error("kafka_assign", "%s", rd_kafka_err2str(err));
         return -1;
     }
-    log_info("revocations_assigned", "%s: %d partitions", rv->topic, nparts);
+    log_info("revocations_assigned", "%s: %d partitions", rev->topic, nparts);
     return 0;
 }
 
-static void apply_record(revoker *rv, const rd_kafka_message_t *m)
+static void apply_record(revoker *rev, const rd_kafka_message_t *m)
 {
     vc_revocation rec;
     vc_revocation_status st = vc_revocation_parse(m->payload, m->len, time(NULL), &rec);
@@ -190,39 +195,39 @@ static void apply_record(revoker *rv, const rd_kafka_message_t *m)
         log_warn("revocation_bad", "unparsable record at offset %lld", (long long)m->offset);
         return;
     }
-    if (st == VC_REVOCATION_OK && revocations_add(rv->set, rec.jti, rec.exp) < 0)
+    if (st == VC_REVOCATION_OK && revocations_add(rev->set, rec.jti, rec.exp) < 0)
         log_error("revocation_oom", "cannot record jti");
     metrics_inc(M_REVOCATIONS_CONSUMED);
 }
 
-static void wait_for_topic(revoker *rv, int *nparts)
+static void wait_for_topic(revoker *rev, int *nparts)
 {
-    while (!atomic_load(&rv->stop) && (*nparts = topic_partitions(rv)) < 0) {
-        log_warn("revocations_topic", "topic %s not available yet; retrying", rv->topic);
-        for (int i = 0; i < 20 && !atomic_load(&rv->stop); i++)
+    while (!atomic_load(&rev->stop) && (*nparts = topic_partitions(rev)) < 0) {
+        log_warn("revocations_topic", "topic %s not available yet; retrying", rev->topic);
+        for (int i = 0; i < 20 && !atomic_load(&rev->stop); i++)
             usleep(100000);
     }
 }
 
 static void *consume_main(void *arg)
 {
-    revoker *rv = arg;
+    revoker *rev = arg;
     int nparts = -1;
-    wait_for_topic(rv, &nparts);
-    if (atomic_load(&rv->stop) || assign_all(rv, nparts) < 0)
+    wait_for_topic(rev, &nparts);
+    if (atomic_load(&rev->stop) || assign_all(rev, nparts) < 0)
         return NULL;
     int idle_polls = 0;
-    while (!atomic_load(&rv->stop)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rv->consumer, 100);
+    while (!atomic_load(&rev->stop)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rev->consumer, 100);
         if (!m) {
             /* Two empty polls in a row: the startup backlog is applied. */
             if (++idle_polls >= 2)
-                atomic_store(&rv->ready, 1);
+                atomic_store(&rev->ready, 1);
             continue;
         }
         idle_polls = 0;
         if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-            apply_record(rv, m);
+            apply_record(rev, m);
         else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             log_warn("kafka_consume", "%s", rd_kafka_message_errstr(m));
             metrics_inc(M_KAFKA_ERRORS);
@@ -234,31 +239,31 @@ static void *consume_main(void *arg)
 
 revoker *revoker_start(const api_config *cfg, revocations *set)
 {
-    revoker *rv = calloc(1, sizeof *rv);
-    if (!rv)
+    revoker *rev = calloc(1, sizeof *rev);
+    if (!rev)
         return NULL;
-    snprintf(rv->topic, sizeof rv->topic, "%s", cfg->revocation_topic);
-    rv->set = set;
-    rv->replay_ms = ((int64_t)cfg->token_ttl_s + 300) * 1000; /* + clock skew margin */
-    rv->producer = make_producer(cfg->kafka_brokers);
-    rv->consumer = make_consumer(cfg->kafka_brokers);
-    if (!rv->producer || !rv->consumer)
+    snprintf(rev->topic, sizeof rev->topic, "%s", cfg->revocation_topic);
+    rev->set = set;
+    rev->replay_ms = ((int64_t)cfg->token_ttl_s + 300) * 1000; /* + clock skew margin */
+    rev->producer = make_producer(cfg->kafka_brokers);
+    rev->consumer = make_consumer(cfg->kafka_brokers);
+    if (!rev->producer || !rev->consumer)
         goto fail;
-    if (pthread_create(&rv->poll_thread, NULL, poll_main, rv) != 0)
+    if (pthread_create(&rev->poll_thread, NULL, poll_main, rev) != 0)
         goto fail;
-    if (pthread_create(&rv->consume_thread, NULL, consume_main, rv) != 0) {
-        atomic_store(&rv->stop, 1);
-        pthread_join(rv->poll_thread, NULL);
+    if (pthread_create(&rev->consume_thread, NULL, consume_main, rev) != 0) {
+        atomic_store(&rev->stop, 1);
+        pthread_join(rev->poll_thread, NULL);
         goto fail;
     }
-    rv->threads_started = 1;
-    return rv;
+    rev->threads_started = 1;
+    return rev;
 fail:
-    if (rv->producer)
-        rd_kafka_destroy(rv->producer);
-    if (rv->consumer)
-        rd_kafka_destroy(rv->consumer);
-    free(rv);
+    if (rev->producer)
+        rd_kafka_destroy(rev->producer);
+    if (rev->consumer)
+        rd_kafka_destroy(rev->consumer);
+    free(rev);
     return NULL;
 }
 
@@ -281,7 +286,7 @@ static int wait_delivery(delivery_wait *w)
     return ok ? 0 : -1;
 }
 
-int revoker_publish(revoker *rv, const char *jti, int64_t exp)
+int revoker_publish(revoker *rev, const char *jti, int64_t exp)
 {
     char *value = vc_revocation_dump(jti, exp);
     delivery_wait *w = value ? delivery_wait_new() : NULL;
@@ -290,7 +295,7 @@ int revoker_publish(revoker *rv, const char *jti, int64_t exp)
         return -1;
     }
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        rv->producer, RD_KAFKA_V_TOPIC(rv->topic), RD_KAFKA_V_KEY(jti, strlen(jti)),
+        rev->producer, RD_KAFKA_V_TOPIC(rev->topic), RD_KAFKA_V_KEY(jti, strlen(jti)),
         RD_KAFKA_V_VALUE(value, strlen(value)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_OPAQUE(w), RD_KAFKA_V_END);
     int rc;
@@ -308,20 +313,20 @@ int revoker_publish(revoker *rv, const char *jti, int64_t exp)
     return rc;
 }
 
-int revoker_ready(revoker *rv) { return atomic_load(&rv->ready); }
+int revoker_ready(revoker *rev) { return atomic_load(&rev->ready); }
 
-void revoker_stop(revoker *rv)
+void revoker_stop(revoker *rev)
 {
-    if (!rv)
+    if (!rev)
         return;
-    atomic_store(&rv->stop, 1);
-    if (rv->threads_started) {
-        pthread_join(rv->consume_thread, NULL);
-        pthread_join(rv->poll_thread, NULL);
+    atomic_store(&rev->stop, 1);
+    if (rev->threads_started) {
+        pthread_join(rev->consume_thread, NULL);
+        pthread_join(rev->poll_thread, NULL);
     }
-    rd_kafka_flush(rv->producer, 5000);
-    rd_kafka_destroy(rv->producer);
-    rd_kafka_consumer_close(rv->consumer);
-    rd_kafka_destroy(rv->consumer);
-    free(rv);
+    rd_kafka_flush(rev->producer, 5000);
+    rd_kafka_destroy(rev->producer);
+    rd_kafka_consumer_close(rev->consumer);
+    rd_kafka_destroy(rev->consumer);
+    free(rev);
 }

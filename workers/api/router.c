@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "handlers.h"
-#include "metrics.h"
+#include "api_metrics.h"
 #include "respond.h"
 
 typedef struct {

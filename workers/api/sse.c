@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "metrics.h"
+#include "api_metrics.h"
 #include "respond.h"
 #include "strbuf.h"
 

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "log.h"
-#include "metrics.h"
+#include "api_metrics.h"
 #include "request_parse.h"
 #include "respond.h"
 #include "revoked.h"

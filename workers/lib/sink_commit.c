@@ -71,11 +71,9 @@ int sink_commit_due(const struct sink_loop *loop)
 /*
  * After a batch was written: note its offsets and commit what is pending once
  * commit_interval_ms has passed, or right away when `async` is 0 (stop, revoke). Each
- * OffsetCommit costs the broker far more than its size suggests: committing after every
- * 1000-message batch took 3-6 us of Kafka's CPU per chat message, ~1.3 us once commits were
- * 20 batches apart, on a 2-core machine where PostgreSQL needs that CPU. Kafka's committed
- * offsets only matter when a store cannot tell where to resume, so lagging them costs at
- * most a longer (idempotent) replay then.
+ * OffsetCommit costs the broker far more CPU than its size suggests, CPU the stores need on
+ * a small machine; Kafka's committed offsets only matter when a store cannot tell where to
+ * resume, so lagging them costs at most a longer (idempotent) replay then.
  */
 void sink_commit_batch(struct sink_loop *loop, const struct sink_batch *b, int async)
 {

@@ -4,6 +4,7 @@
  */
 #include "sink_loop.h"
 
+#include "kafka_conf.h"
 #include "wlog.h"
 
 #include <inttypes.h>
@@ -22,11 +23,16 @@ static void dlq_delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *rkm, v
 rd_kafka_t *sink_dlq_create(struct sink_loop *loop)
 {
     char err[512];
+    const char *const props[][2] = {
+        { "bootstrap.servers", loop->cfg->brokers },
+        { "enable.idempotence", "true" },
+        { "linger.ms", "5" },
+        { "client.id", loop->cfg->client_id },
+    };
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", loop->cfg->brokers, err, sizeof err) ||
-        rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err) ||
-        rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err) ||
-        rd_kafka_conf_set(conf, "client.id", loop->cfg->client_id, err, sizeof err)) {
+    if (conf == NULL)
+        return NULL;
+    if (vc_kafka_conf_set_table(conf, props, sizeof props / sizeof props[0], err, sizeof err)) {
         wlog_error("dlq producer config", "err=\"%s\"", err);
         rd_kafka_conf_destroy(conf);
         return NULL;

@@ -35,8 +35,7 @@ rd_kafka_t *sink_consumer_create(struct sink_loop *loop)
 {
     const struct sink_config *c = loop->cfg;
     char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *props[][2] = {
+    const char *const props[][2] = {
         { "bootstrap.servers", c->brokers },
         { "group.id", c->group },
         { "client.id", c->client_id },
@@ -50,9 +49,7 @@ rd_kafka_t *sink_consumer_create(struct sink_loop *loop)
          * queue is forwarded to, and once it reaches either one, librdkafka before 2.1
          * (Debian 12 ships 2.0.2) stops fetching and its broker thread sleeps up to a
          * fixed 1 s (rd_kafka_max_block_ms) before looking again, so the queue must hold
-         * more than a second of draining or the sink starves (measured: 0.3-0.6 s stalls
-         * every ~17 batches with 10000 messages / 8 MB at ~30k msgs/s; 30000 messages
-         * still left 50-250 ms gaps at 35-40k msgs/s). A faster sink raises these
+         * more than a second of draining or the sink starves. A faster sink raises these
          * through sink_config.sink_props (the chat sink does). */
         { "queued.max.messages.kbytes", "12288" },
         { "queued.min.messages", "30000" },
@@ -67,15 +64,11 @@ rd_kafka_t *sink_consumer_create(struct sink_loop *loop)
         { "session.timeout.ms", "10000" },
         { "heartbeat.interval.ms", "1000" },
     };
-    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++) {
-        if (rd_kafka_conf_set(conf, props[i][0], props[i][1], err, sizeof err) !=
-            RD_KAFKA_CONF_OK) {
-            wlog_error("kafka config", "key=%s err=\"%s\"", props[i][0], err);
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-    }
-    if (vc_kafka_conf_apply_list(conf, c->sink_props, err, sizeof err) != 0 ||
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf == NULL)
+        return NULL;
+    if (vc_kafka_conf_set_table(conf, props, sizeof props / sizeof props[0], err, sizeof err) != 0 ||
+        vc_kafka_conf_apply_list(conf, c->sink_props, err, sizeof err) != 0 ||
         vc_kafka_conf_apply_list(conf, c->kafka_props, err, sizeof err) != 0) {
         wlog_error("kafka config", "err=\"%s\"", err);
         rd_kafka_conf_destroy(conf);

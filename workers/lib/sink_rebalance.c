@@ -80,12 +80,10 @@ assign:
 }
 
 /* Every pending batch is gone with the revoked partitions, so nothing is left to retry and
- * nothing would ever lift the pause: a failure state kept here (e.g. the revoke's own
- * write attempt just failed) made handle_assign() pause the new partitions and the loop,
- * having no batch to retry, never resumed them (t/integration/27-sink-revoke-outage.t);
- * the partitions are resumed before they go, since librdkafka keeps a pause across a
- * reassignment.
- * The next assignment's first batch probes the stores again and pauses if they are down. */
+ * nothing would lift the pause: a failure state kept here would make handle_assign() start
+ * the next partitions paused with no batch to resume them. The partitions are resumed
+ * before they go (librdkafka keeps a pause across a reassignment); the next assignment's
+ * first batch probes the stores again and pauses if they are down. */
 static void forget_failure_on_revoke(struct sink_loop *loop)
 {
     if (!loop->failing)

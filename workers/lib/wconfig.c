@@ -4,9 +4,28 @@
 #include "wconfig.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+void wconfig_error(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", program_invocation_short_name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int wconfig_check_range(const char *name, long value, long min, long max)
+{
+    if (value >= min && value <= max)
+        return 0;
+    wconfig_error("--%s must be between %ld and %ld, not %ld", name, min, max, value);
+    return -1;
+}
 
 /* Store one textual value into the option's target; -1 when it does not parse. */
 static int assign_value(const struct wopt *o, const char *value, const char *source)
@@ -21,7 +40,7 @@ static int assign_value(const struct wopt *o, const char *value, const char *sou
     errno = 0;
     long v = strtol(value, &end, 10);
     if (errno != 0 || end == value || *end != '\0') {
-        fprintf(stderr, "invalid integer for %s (from %s): '%s'\n", o->name, source, value);
+        wconfig_error("invalid integer for --%s (from %s): '%s'", o->name, source, value);
         return -1;
     }
     *(long *)o->target = v;
@@ -72,7 +91,7 @@ enum wconfig_result wconfig_parse(const struct wopt *opts, size_t n, int argc, c
             return WCONFIG_HELP;
         }
         if (strncmp(arg, "--", 2) != 0) {
-            fprintf(stderr, "unexpected argument '%s' (see --help)\n", arg);
+            wconfig_error("unexpected argument '%s' (see --help)", arg);
             return WCONFIG_ERROR;
         }
         const char *name = arg + 2;
@@ -80,13 +99,13 @@ enum wconfig_result wconfig_parse(const struct wopt *opts, size_t n, int argc, c
         size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
         const struct wopt *o = find_opt(opts, n, name, name_len);
         if (o == NULL) {
-            fprintf(stderr, "unknown option '%s' (see --help)\n", arg);
+            wconfig_error("unknown option '%s' (see --help)", arg);
             return WCONFIG_ERROR;
         }
         const char *value = eq ? eq + 1 : NULL;
         if (value == NULL) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "option --%s needs a value\n", o->name);
+                wconfig_error("option --%s needs a value", o->name);
                 return WCONFIG_ERROR;
             }
             value = argv[++i];

@@ -25,10 +25,17 @@ enum wconfig_result { WCONFIG_OK = 0, WCONFIG_HELP = 1, WCONFIG_ERROR = -1 };
 
 /*
  * Apply defaults, then env, then flags, to every target. On WCONFIG_ERROR a message has been
- * printed to stderr; on WCONFIG_HELP the usage text has been printed to stdout.
+ * printed (wconfig_error); on WCONFIG_HELP the usage text has been printed to stdout.
  */
 enum wconfig_result wconfig_parse(const struct wopt *opts, size_t nopts, int argc, char **argv,
                                   const char *usage_head);
+
+/* Report a bad option the one way every daemon does: "<program>: <message>" on stderr. */
+void wconfig_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* 0 when min <= value <= max; else reports "--name must be between min and max, not value"
+ * and returns -1. */
+int wconfig_check_range(const char *name, long value, long min, long max);
 
 /* Print the usage text (used by --help). */
 void wconfig_usage(const struct wopt *opts, size_t nopts, const char *usage_head, void *stream);

@@ -7,7 +7,7 @@
  *   sink-inspect URI DB COLL bench N B [C] -> unordered bulk inserts of N vote documents in
  *                                            batches of B over C connections (default 1, one
  *                                            thread each); prints "docs_per_sec=X" (independent
- *                                            client baseline for bench/sinks.sh)
+ *                                            client baseline for stack/bench/sinks/sinks.sh)
  */
 #include <mongoc/mongoc.h>
 #include <pthread.h>

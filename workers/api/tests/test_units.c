@@ -18,7 +18,7 @@
 #include "config.h"
 #include "log.h"
 #include "etag.h"
-#include "metrics.h"
+#include "api_metrics.h"
 #include "password.h"
 #include "request_parse.h"
 #include "results.h"
@@ -343,7 +343,7 @@ static void results_view_checks_each_parameter(void **state)
 {
     (void)state;
     results_view v;
-    results_view_error e;
+    api_problem e;
     static char *no_attrs[] = {NULL};
     const vc_poll bands = {"b", "B", view_choices, 2, no_attrs, 0};
     char long_value[VC_ATTR_VALUE_MAX + 2];
@@ -361,23 +361,23 @@ static void results_view_checks_each_parameter(void **state)
     for (size_t i = 0; i < sizeof bad_tops / sizeof *bad_tops; i++) {
         assert_int_equal(results_view_check(&view_poll, bad_tops[i], NULL, NULL, &v, &e), -1);
         assert_int_equal(e.status, 422);
-        assert_string_equal(e.code, "bad_top");
+        assert_string_equal(e.error, "bad_top");
         assert_string_equal(e.field, "top");
     }
     assert_int_equal(results_view_check(&view_poll, NULL, "municipality", "x", &v, &e), -1);
-    assert_string_equal(e.code, "unknown_attr");
+    assert_string_equal(e.error, "unknown_attr");
     assert_string_equal(e.field, "attr");
     assert_int_equal(results_view_check(&bands, NULL, "department", "x", &v, &e), -1);
-    assert_string_equal(e.code, "unknown_attr");
+    assert_string_equal(e.error, "unknown_attr");
     assert_int_equal(results_view_check(&view_poll, NULL, "department", NULL, &v, &e), -1);
-    assert_string_equal(e.code, "missing_value");
+    assert_string_equal(e.error, "missing_value");
     assert_string_equal(e.field, "value");
     assert_int_equal(results_view_check(&view_poll, NULL, NULL, "x", &v, &e), -1);
-    assert_string_equal(e.code, "missing_attr");
+    assert_string_equal(e.error, "missing_attr");
     assert_int_equal(results_view_check(&view_poll, NULL, "department", "", &v, &e), -1);
-    assert_string_equal(e.code, "bad_value");
+    assert_string_equal(e.error, "bad_value");
     assert_int_equal(results_view_check(&view_poll, NULL, "department", long_value, &v, &e), -1);
-    assert_string_equal(e.code, "bad_value");
+    assert_string_equal(e.error, "bad_value");
     long_value[VC_ATTR_VALUE_MAX] = '\0';
     assert_int_equal(results_view_check(&view_poll, NULL, "department", long_value, &v, &e), 0);
 }

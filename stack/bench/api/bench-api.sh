@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench-api.sh - the api daemon's benchmark (issue 5), printed as a markdown section.
 #
-#   workers/api/tools/bench-api.sh            # against the running stack (API_PORT, REDIS_PORT)
+#   ./build.sh bench api        # against the running stack (API_PORT, REDIS_PORT); it renders
+#                               # the shipped nginx-conf/ into BENCH_API_DIR (render_edge_conf_at)
 #
 # 1. GET /api/polls/guatemala-2027/results through nginx (api-upstream.conf + api-locations.conf
 #    as shipped: keep-alive upstream and the results micro-cache in 100 ms time buckets) vs nginx
@@ -14,11 +15,10 @@
 #    PUBLISH, time until every client has the new snapshot; the same for 1000 chat streams of one
 #    user and a `chat:user:{u}` PUBLISH (what the chat sink sends; the payload is a bench message,
 #    nothing is stored).  p50/p99 over SSE_ROUNDS rounds (target p99 < 500 ms).
-# nginx runs privately on a free port (state in a temp dir, stopped at exit); the stack is only
-# read from, apart from one bench account.
+# nginx runs privately on a free port (state in BENCH_API_DIR, stopped at exit); the stack is
+# only read from, apart from one bench account.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../../.." && pwd)
 API_PORT=${API_PORT:-8090}
 REDIS_PORT=${REDIS_PORT:-6379}
 SECS=${BENCH_SECONDS:-10}
@@ -29,8 +29,10 @@ POLL=guatemala-2027
 API=http://127.0.0.1:$API_PORT
 
 curl -fs "$API/healthz" >/dev/null || { echo "bench-api: api not healthy on $API" >&2; exit 1; }
-work=$(mktemp -d)
-mkdir -p "$work/conf" "$work/logs"
+work=${BENCH_API_DIR:?BENCH_API_DIR: the shipped config rendered by ./build.sh bench api}
+conf=$work/nginx/conf   # api-upstream.conf, api-locations.conf, edge-hsts.conf as shipped
+[ -f "$conf/api-upstream.conf" ] || { echo "bench-api: no rendered config in $conf" >&2; exit 1; }
+mkdir -p "$work/logs"
 chmod 711 "$work"   # nginx workers (nobody when run as root) write the micro-cache below it
 cleanup() {
     [ -f "$work/nginx.pid" ] && kill -QUIT "$(cat "$work/nginx.pid")" 2>/dev/null
@@ -42,12 +44,7 @@ port=$((30000 + RANDOM % 20000))
 while ss -ltn | grep -q ":$port "; do port=$((port + 1)); done
 body=$(curl -fs "$API/api/polls/$POLL/results")
 printf '%s' "$body" >"$work/body.json"   # too big for a `return` string: served as a file
-mkdir -p "$work/nginx"   # the micro-cache lives in $STATE_DIR/nginx/api-cache: here, the temp dir
-API_PORT=$API_PORT STATE_DIR=$work envsubst '${API_PORT} ${STATE_DIR}' \
-    <"$ROOT/nginx-conf/api-upstream.conf" >"$work/conf/api-upstream.conf"
-# edge-hsts.conf: api-locations.conf includes it in every location with its own add_header
-cp "$ROOT/nginx-conf/api-locations.conf" "$ROOT/nginx-conf/edge-hsts.conf" "$work/conf/"
-cat >"$work/conf/nginx.conf" <<CONF
+cat >"$conf/bench-api.conf" <<CONF
 worker_processes auto;
 worker_rlimit_nofile 20000;
 pid $work/nginx.pid;
@@ -75,7 +72,7 @@ http {
     }
 }
 CONF
-nginx -p "$work" -c "$work/conf/nginx.conf" -e "$work/logs/error.log"
+nginx -p "$work" -c "$conf/bench-api.conf" -e "$work/logs/error.log"
 sleep 0.5
 EDGE=http://127.0.0.1:$port
 

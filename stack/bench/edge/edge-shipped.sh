@@ -9,10 +9,10 @@
 # `return 202` location of the same server (the baseline, over the same transport) in
 # interleaved rounds; prints req/s medians, the ratio to the baseline and the edge workers' CPU
 # per request. Run with the stack up: eval "$(./build.sh env)"; flock -o /tmp/bench.lock
-# stack/bench/edge-shipped.sh. Settings: SHIPPED_SECONDS (5), SHIPPED_ROUNDS (2),
+# stack/bench/edge/edge-shipped.sh. Settings: SHIPPED_SECONDS (5), SHIPPED_ROUNDS (2),
 # SHIPPED_CONNECTIONS (64), SHIPPED_PORT_BASE (18280: plain, +1 TLS), SHIPPED_VARIANTS.
 set -uo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 . "$ROOT/stack/lib/common.sh"
 . "$ROOT/stack/lib/tls.sh"
 . "$ROOT/stack/lib/services.sh"
@@ -71,7 +71,7 @@ workers_ticks() {
 measure() {
     local t0 t1 m
     t0=$(workers_ticks)
-    m=($(wrk_post "$2" "$body")) || return 1
+    read -ra m <<<"$(wrk_post "$2" "$body")" && [ ${#m[@]} -gt 0 ] || return 1
     t1=$(workers_ticks)
     echo "${m[0]} $(awk -v a="$t0" -v b="$t1" -v n="${m[3]}" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) * 1e6 / hz / n }')"
 }

@@ -14,7 +14,7 @@
 #                               response's id names must be in the topic
 #       --- kafka_count         "SUFFIX N": the topic holds exactly N messages
 #                               (e.g. 0 after every 4xx: nothing is produced)
-# Used as: use lib 'ngx_vote_module/t'; use VoteT; (after Test::Nginx::Socket).
+# Used as: use FindBin; use lib "$FindBin::Bin"; use VoteT; (after Test::Nginx::Socket).
 package VoteT;
 
 use strict;
@@ -31,7 +31,7 @@ use Exporter 'import';
 
 our @EXPORT = qw(jwt topic kafka_messages kafka_produce create_topics http_request);
 
-my $root = abs_path(dirname(__FILE__) . '/../..');
+my $root = abs_path(dirname(__FILE__) . '/..');
 my $brokers = $ENV{TEST_NGINX_KAFKA_BROKERS} || $ENV{KAFKA_BROKERS} || '127.0.0.1:9092';
 my $prefix = "t-vote-$$-" . time();
 my @created;
@@ -57,7 +57,7 @@ sub topic { return "$prefix-$_[0]" }
 
 # build.sh exports KAFKA_TOPICS_CMD; by hand, the stack's own wrapper does the same
 our $topics_cmd = $ENV{KAFKA_TOPICS_CMD}
-    || do { my $d = __FILE__; $d =~ s{ngx_vote_module/t/VoteT\.pm$}{}; ($d || './') . 'stack/bin/kafka-topics' };
+    || do { my $d = __FILE__; $d =~ s{t/VoteT\.pm$}{}; ($d || './') . 'stack/bin/kafka-topics' };
 
 # create "$prefix-$suffix" for each suffix, with 2 partitions
 sub create_topics {

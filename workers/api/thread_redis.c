@@ -1,8 +1,8 @@
 /*
- * rds.c - per-thread hiredis connections over workers/lib/redis_conn (lazy reconnect,
- * connect and command timeouts); see rds.h.
+ * thread_redis.c - per-thread hiredis connections over workers/lib/redis_conn (lazy reconnect,
+ * connect and command timeouts); see thread_redis.h.
  */
-#include "rds.h"
+#include "thread_redis.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "log.h"
-#include "metrics.h"
+#include "api_metrics.h"
 #include "redis_conn.h"
 
-#define RDS_TIMEOUT_MS 2000 /* bounds every command: a wedged Redis cannot hold a thread */
+#define THREAD_REDIS_TIMEOUT_MS 2000 /* bounds every command: a wedged Redis cannot hold a thread */
 
 static char *rhost;
 static int rport;
@@ -25,7 +25,7 @@ static void free_conn(void *p)
     free(p);
 }
 
-int rds_init(const char *host, int port)
+int thread_redis_init(const char *host, int port)
 {
     rhost = strdup(host);
     rport = port;
@@ -41,15 +41,15 @@ static struct redis_conn *thread_rc(void)
         return rc;
     if (!(rc = calloc(1, sizeof *rc)))
         return NULL;
-    redis_conn_init(rc, rhost, rport, RDS_TIMEOUT_MS);
+    redis_conn_init(rc, rhost, rport, THREAD_REDIS_TIMEOUT_MS);
     pthread_setspecific(conn_key, rc);
     return rc;
 }
 
-redisContext *rds_connect_new(void)
+redisContext *thread_redis_connect_new(void)
 {
     struct redis_conn tmp;
-    redis_conn_init(&tmp, rhost, rport, RDS_TIMEOUT_MS);
+    redis_conn_init(&tmp, rhost, rport, THREAD_REDIS_TIMEOUT_MS);
     redisContext *c = redis_conn_get(&tmp);
     if (!c) {
         log_error("redis_connect", "%s:%d: %s", rhost, rport, tmp.last_error);
@@ -60,7 +60,7 @@ redisContext *rds_connect_new(void)
     return c;
 }
 
-redisContext *rds_get(void)
+redisContext *thread_redis_get(void)
 {
     struct redis_conn *rc = thread_rc();
     redisContext *c = rc ? redis_conn_get(rc) : NULL;
@@ -71,7 +71,7 @@ redisContext *rds_get(void)
     return c;
 }
 
-void rds_drop(void)
+void thread_redis_drop(void)
 {
     struct redis_conn *rc = pthread_getspecific(conn_key);
     if (rc && rc->ctx) {
@@ -81,9 +81,9 @@ void rds_drop(void)
         redis_conn_drop(rc);
     }
 }
-redisReply *rds_command(const char *fmt, ...)
+redisReply *thread_redis_command(const char *fmt, ...)
 {
-    redisContext *c = rds_get();
+    redisContext *c = thread_redis_get();
     if (!c)
         return NULL;
     va_list ap;
@@ -91,6 +91,6 @@ redisReply *rds_command(const char *fmt, ...)
     redisReply *reply = redisvCommand(c, fmt, ap);
     va_end(ap);
     if (!reply)
-        rds_drop();
+        thread_redis_drop();
     return reply;
 }

@@ -13,7 +13,7 @@
 # BENCH_SINKS="vote chat" (default) or just one of them.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
 : "${BENCH_VOTES:=200000}" "${BENCH_CHAT:=100000}" "${BENCH_BATCH:=1000}" "${BENCH_SINK_ROUNDS:=5}" "${BENCH_VOTE_ROUNDS:=3}" "${BENCH_SINKS:=vote chat}"
 for v in KAFKA_BROKERS REDIS_PORT PG_PORT MONGO_PORT BUILD_DIR STATE_DIR KAFKA_TOPICS_CMD; do
     [ -n "${!v:-}" ] || { echo "sinks.sh: $v not set (run via ./build.sh bench sinks)" >&2; exit 2; }
@@ -161,16 +161,7 @@ want vote && vote_part
 # Both sides run against the same server settings (synchronous_commit=on, fsync=on).
 # The baseline's input, made once: CSV chunks of BENCH_BATCH rows and one \copy per chunk.
 chat_copy_input() {
-    python3 - "$RUN" "$BENCH_CHAT" > "$TMPD/chat.csv" <<'PY'
-import csv, json, subprocess, sys
-run, n = sys.argv[1], sys.argv[2]
-gen = subprocess.run([sys.executable, "t/integration/sink-gen.py", "chat", "--run", run, "--count", n],
-                     capture_output=True, text=True, check=True).stdout
-w = csv.writer(sys.stdout)
-for line in gen.splitlines():
-    m = json.loads(line.split("\t", 1)[1])
-    w.writerow([m["id"] + "B", m["conversation"], m["from"], m["to"], m["text"], "2026-11-22 00:00:00+00"])
-PY
+    python3 "$HERE/chat-copy-csv.py" "$RUN" "$BENCH_CHAT" > "$TMPD/chat.csv"
     # Same batch size as the sink: one \copy (one transaction) per BENCH_BATCH rows, one session.
     split -l "$BENCH_BATCH" -d -a 5 "$TMPD/chat.csv" "$TMPD/chunk."
     for f in "$TMPD"/chunk.*; do

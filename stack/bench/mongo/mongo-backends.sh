@@ -15,7 +15,7 @@
 # ("sqlite postgresql").
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
 for v in PG_PORT MONGO_PORT BUILD_DIR STATE_DIR CACHE_DIR; do
     [ -n "${!v:-}" ] || { echo "mongo-backends.sh: $v not set (run via ./build.sh bench mongo)" >&2; exit 2; }
 done
@@ -24,7 +24,7 @@ done
 : "${MONGO_BENCH_PORT:=$((MONGO_PORT + 100))}" "${MONGO_BENCH_BACKENDS:=sqlite postgresql}"
 FERRETDB_BIN=${FERRETDB_BIN:-$CACHE_DIR/bin/ferretdb-local-$FERRETDB_VERSION-$(cat "$ROOT"/stack/ferretdb/* | sha256sum | cut -c1-12)}
 PY=$CACHE_DIR/venv/bin/python
-SNAP=$HERE/cpu-snap.py
+SNAP=$ROOT/stack/bench/sinks/cpu-snap.py
 RUN=mb$$
 TMPD=$(mktemp -d "/tmp/$RUN.XXXX")
 PG_SUPER="host=127.0.0.1 port=$PG_PORT dbname=postgres user=postgres"

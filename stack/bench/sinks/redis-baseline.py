@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""redis-baseline.py - Redis protocol for the independent-client baseline of bench/sinks.sh.
+"""redis-baseline.py - Redis protocol for the independent-client baseline of stack/bench/sinks/sinks.sh.
 
 Writes to stdout, in RESP (for `redis-cli --pipe`), the same per-vote Redis writes the vote
 sink's script makes for N votes (totals, count, 3 attribute hashes, voter_first, voters,

@@ -48,7 +48,7 @@ function delay()
 end
 
 -- With $IDS_FILE set, the id of every 202 answer is appended to that file (one per line), so
--- that the zero-loss audit can look each one up (stack/bench/pipeline.py). Run with -t1.
+-- that the zero-loss audit can look each one up (stack/bench/pipeline/pipeline.py). Run with -t1.
 local ids_path = os.getenv("IDS_FILE")
 if ids_path then
   local ids = assert(io.open(ids_path, "a"))

@@ -7,7 +7,7 @@ every sink and the api running:
   1. baseline: the slowest store's own ingest rate alone - the vote sink's MongoDB writes (its
      document shape, batches of 1000) from a plain mongo-c-driver client (`sink-inspect bench`);
   2. steps at fractions of that rate (PIPELINE_FRACTIONS), PIPELINE_STEP_SECONDS each: wrk paced
-     at the step's rate (stack/bench/paced.lua, keep-alive, one POST /api/votes per slot), while
+     at the step's rate (stack/bench/edge/paced.lua, keep-alive, one POST /api/votes per slot), while
      this script samples the vote sink's consumer lag (its /metrics, every 0.5 s) and measures
      freshness: a probe votes for a choice the load never uses, then reads the results through
      the edge until its vote is counted; freshness is 202 to seen;
@@ -32,7 +32,7 @@ import threading
 import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 POLL, LOAD_CHOICE, PROBE_CHOICE = "band-contest", "quetzal-punk", "ruta-sur"
 
 
@@ -54,7 +54,7 @@ FRACTIONS = [float(x) for x in env("PIPELINE_FRACTIONS", "0.3 0.5 0.7 0.9 1.1").
 CONNS = int(env("PIPELINE_CONNECTIONS", "64"))
 BASE_DOCS = int(env("PIPELINE_BASELINE_DOCS", "50000"))
 PY = sys.executable
-SNAP = os.path.join(ROOT, "workers/bench/cpu-snap.py")
+SNAP = os.path.join(ROOT, "stack/bench/sinks/cpu-snap.py")
 PARTIES = ["edge", "kafka", "redis", "mongo", "postgres", "vote-sink", "chat-sink", "api", "wrk"]
 
 
@@ -203,7 +203,7 @@ def main():
         shell = subprocess.Popen(["bash", "-c", 'wrk -t1 -c%d -d%ds --latency -s "$LUA" "$URL"; sleep 0.3'
                                   % (CONNS, STEP_S)],
                                  env=dict(os.environ, BODY_FILE=body, RATE=str(rate), CONNS=str(CONNS),
-                                          IDS_FILE=ids_file, LUA=os.path.join(ROOT, "stack/bench/paced.lua"),
+                                          IDS_FILE=ids_file, LUA=os.path.join(ROOT, "stack/bench/edge/paced.lua"),
                                           URL=EDGE + "/api/votes"),
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         a, b = os.path.join(OUT, "cpu-a.json"), os.path.join(OUT, "cpu-b.json")
@@ -300,7 +300,7 @@ def write_md(base, steps, best, verdict, audit_s, n_ids, unknown):
                  "over HTTPS (wrk paced, %d keep-alive connections), every sink and the api running; "
                  "a step is sustained when it achieved >= 90%% of the offered rate without errors, "
                  "the vote sink's lag at its end was <= one second of votes and results through the "
-                 "edge were < 1 s behind the 202s at p99 (`stack/bench/pipeline.py`)." % (base, STEP_S, CONNS))
+                 "edge were < 1 s behind the 202s at p99 (`stack/bench/pipeline/pipeline.py`)." % (base, STEP_S, CONNS))
     lines.append("")
     hdr = "| offered /s | x baseline | achieved /s | errors | lag end | lag max | fresh p50 s | fresh p99 s | sustained |"
     lines += [hdr, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]

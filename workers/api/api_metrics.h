@@ -1,7 +1,7 @@
 /*
- * metrics.h - process-wide counters and request histograms, rendered as
- * Prometheus text for GET /metrics.  Lock-free (C11 atomics): handlers on any
- * thread bump them.
+ * api_metrics.h - the api daemon's metrics: process-wide counters, per-route answers and
+ * latency histograms, and gauges sampled when GET /metrics renders them. They live in the
+ * daemons' one registry (workers/lib/metrics.h); handlers on any thread bump them.
  */
 #ifndef API_METRICS_H
 #define API_METRICS_H
@@ -20,7 +20,7 @@ enum metric_counter {
 #define METRICS_MAX_ROUTES 32
 
 void metrics_inc(enum metric_counter c);
-/* route: index given by metrics_register_route. */
+/* route: index given by metrics_register_route (-1 when the table is full). */
 int metrics_register_route(const char *name);
 void metrics_observe_request(int route, int status, double seconds);
 
