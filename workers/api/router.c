@@ -19,19 +19,19 @@ typedef struct {
 } route;
 
 static route routes[] = {
-    {"POST", "/api/auth/register", handle_register, "auth_register", -1},
-    {"POST", "/api/auth/login", handle_login, "auth_login", -1},
-    {"POST", "/api/auth/logout", handle_logout, "auth_logout", -1},
-    {"GET", "/api/auth/me", handle_me, "auth_me", -1},
-    {"GET", "/api/polls", handle_polls, "polls", -1},
-    {"GET", "/api/polls/*/results", handle_results, "poll_results", -1},
-    {"GET", "/api/polls/*/recent", handle_recent, "poll_recent", -1},
-    {"GET", "/api/polls/*/stream", handle_poll_stream, "poll_stream", -1},
-    {"GET", "/api/chat/conversations", handle_conversations, "chat_conversations", -1},
-    {"GET", "/api/chat/conversations/*/messages", handle_messages, "chat_messages", -1},
-    {"GET", "/api/chat/stream", handle_chat_stream, "chat_stream", -1},
-    {"GET", "/healthz", handle_healthz, "healthz", -1},
-    {"GET", "/metrics", handle_metrics, "metrics", -1},
+    { "POST", "/api/auth/register", handle_register, "auth_register", -1 },
+    { "POST", "/api/auth/login", handle_login, "auth_login", -1 },
+    { "POST", "/api/auth/logout", handle_logout, "auth_logout", -1 },
+    { "GET", "/api/auth/me", handle_me, "auth_me", -1 },
+    { "GET", "/api/polls", handle_polls, "polls", -1 },
+    { "GET", "/api/polls/*/results", handle_results, "poll_results", -1 },
+    { "GET", "/api/polls/*/recent", handle_recent, "poll_recent", -1 },
+    { "GET", "/api/polls/*/stream", handle_poll_stream, "poll_stream", -1 },
+    { "GET", "/api/chat/conversations", handle_conversations, "chat_conversations", -1 },
+    { "GET", "/api/chat/conversations/*/messages", handle_messages, "chat_messages", -1 },
+    { "GET", "/api/chat/stream", handle_chat_stream, "chat_stream", -1 },
+    { "GET", "/healthz", handle_healthz, "healthz", -1 },
+    { "GET", "/metrics", handle_metrics, "metrics", -1 },
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
