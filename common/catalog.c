@@ -49,7 +49,7 @@ static int name_ok(const char *s, size_t len, size_t max)
         return 0;
     }
     for (size_t i = 0; i < len; i++) {
-        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) {
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
             return 0;
         }
     }
@@ -57,8 +57,8 @@ static int name_ok(const char *s, size_t len, size_t max)
 }
 
 /* array of unique strings -> malloc'd vector */
-static int load_strv(json_t *arr, size_t max, size_t maxn, char ***out, size_t *n,
-                     const char *what, const char *poll, char *err, size_t errlen)
+static int load_strv(json_t *arr, size_t max, size_t maxn, char ***out, size_t *n, const char *what,
+                     const char *poll, char *err, size_t errlen)
 {
     size_t i, j;
     json_t *v;
@@ -78,10 +78,13 @@ static int load_strv(json_t *arr, size_t max, size_t maxn, char ***out, size_t *
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         if (!json_is_string(v) || !name_ok(json_string_value(v), json_string_length(v), max)) {
-            snprintf(err, errlen, "poll \"%s\": %s[%zu] must be a string of 1-%zu characters "
-                     "without control characters", poll, what, i, max);
+            snprintf(err, errlen,
+                     "poll \"%s\": %s[%zu] must be a string of 1-%zu characters "
+                     "without control characters",
+                     poll, what, i, max);
             return -1;
         }
         for (j = 0; j < *n; j++) {
@@ -110,11 +113,13 @@ static int load_poll(json_t *jp, size_t idx, vc_poll *p, char *err, size_t errle
         snprintf(err, errlen, "polls[%zu] is not an object", idx);
         return -1;
     }
-    if (!json_is_string(id) || !name_ok(json_string_value(id), json_string_length(id), VC_POLL_ID_MAX)
-        || strchr(json_string_value(id), ':') || strchr(json_string_value(id), ' '))
-    {
-        snprintf(err, errlen, "polls[%zu].id must be a string of 1-%d characters without "
-                 "spaces, ':' or control characters", idx, VC_POLL_ID_MAX);
+    if (!json_is_string(id) ||
+        !name_ok(json_string_value(id), json_string_length(id), VC_POLL_ID_MAX) ||
+        strchr(json_string_value(id), ':') || strchr(json_string_value(id), ' ')) {
+        snprintf(err, errlen,
+                 "polls[%zu].id must be a string of 1-%d characters without "
+                 "spaces, ':' or control characters",
+                 idx, VC_POLL_ID_MAX);
         return -1;
     }
     p->id = strdup(json_string_value(id));
@@ -123,9 +128,8 @@ static int load_poll(json_t *jp, size_t idx, vc_poll *p, char *err, size_t errle
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (load_strv(json_object_get(jp, "choices"), VC_CHOICE_MAX, 4096, &p->choices,
-                  &p->nchoices, "choices", p->id, err, errlen) < 0)
-    {
+    if (load_strv(json_object_get(jp, "choices"), VC_CHOICE_MAX, 4096, &p->choices, &p->nchoices,
+                  "choices", p->id, err, errlen) < 0) {
         return -1;
     }
     if (p->nchoices == 0) {
@@ -133,14 +137,14 @@ static int load_poll(json_t *jp, size_t idx, vc_poll *p, char *err, size_t errle
         return -1;
     }
     if (attrs == NULL) {
-        attrs = json_array();   /* absent attrs == none required */
+        attrs = json_array(); /* absent attrs == none required */
         int rc = load_strv(attrs, VC_ATTR_NAME_MAX, VC_POLL_ATTRS_MAX, &p->attrs, &p->nattrs,
                            "attrs", p->id, err, errlen);
         json_decref(attrs);
         return rc;
     }
-    return load_strv(attrs, VC_ATTR_NAME_MAX, VC_POLL_ATTRS_MAX, &p->attrs, &p->nattrs,
-                     "attrs", p->id, err, errlen);
+    return load_strv(attrs, VC_ATTR_NAME_MAX, VC_POLL_ATTRS_MAX, &p->attrs, &p->nattrs, "attrs",
+                     p->id, err, errlen);
 }
 
 vc_catalog *vc_catalog_parse(const char *buf, size_t len, char *err, size_t errlen)
@@ -168,8 +172,9 @@ vc_catalog *vc_catalog_parse(const char *buf, size_t len, char *err, size_t errl
         json_decref(root);
         return NULL;
     }
-    json_array_foreach(polls, i, jp) {
-        cat->n = i + 1;       /* so vc_catalog_free releases the partial poll */
+    json_array_foreach(polls, i, jp)
+    {
+        cat->n = i + 1; /* so vc_catalog_free releases the partial poll */
         if (load_poll(jp, i, &cat->polls[i], err, errlen) < 0) {
             goto fail;
         }
@@ -250,7 +255,7 @@ static int strv_index(char **v, size_t n, const char *s, size_t len)
 {
     for (size_t i = 0; i < n; i++) {
         if (strlen(v[i]) == len && memcmp(v[i], s, len) == 0) {
-            return (int) i;
+            return (int)i;
         }
     }
     return -1;

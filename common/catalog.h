@@ -11,23 +11,23 @@
 
 #include <stddef.h>
 
-#define VC_POLL_ID_MAX     64
-#define VC_CHOICE_MAX      64
-#define VC_ATTR_NAME_MAX   64
-#define VC_POLL_ATTRS_MAX  16
+#define VC_POLL_ID_MAX 64
+#define VC_CHOICE_MAX 64
+#define VC_ATTR_NAME_MAX 64
+#define VC_POLL_ATTRS_MAX 16
 
 typedef struct {
-    char   *id;
-    char   *title;
-    char  **choices;
-    size_t  nchoices;
-    char  **attrs;     /* required attribute names, exactly this set */
-    size_t  nattrs;
+    char *id;
+    char *title;
+    char **choices;
+    size_t nchoices;
+    char **attrs; /* required attribute names, exactly this set */
+    size_t nattrs;
 } vc_poll;
 
 typedef struct {
     vc_poll *polls;
-    size_t   n;
+    size_t n;
 } vc_catalog;
 
 /* Load and check a catalog file.  Returns NULL and a message in err on error

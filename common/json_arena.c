@@ -24,12 +24,12 @@
 
 typedef struct {
     unsigned char *buf;
-    size_t         used;
-    int            active;
+    size_t used;
+    int active;
 } vc_arena;
 
 static __thread vc_arena arena;
-static pthread_once_t    arena_once = PTHREAD_ONCE_INIT;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
 
 static int in_arena(const void *p)
 {
@@ -39,7 +39,7 @@ static int in_arena(const void *p)
 
 static void *arena_malloc(size_t n)
 {
-    size_t need = (n + ARENA_ALIGN - 1) & ~(size_t) (ARENA_ALIGN - 1);
+    size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 
     if (arena.active && need >= n && ARENA_SIZE - arena.used >= need) {
         void *p = arena.buf + arena.used;
@@ -56,16 +56,13 @@ static void arena_free(void *p)
     }
 }
 
-static void arena_install(void)
-{
-    json_set_alloc_funcs(arena_malloc, arena_free);
-}
+static void arena_install(void) { json_set_alloc_funcs(arena_malloc, arena_free); }
 
 void vc_json_arena_begin(void)
 {
 #ifndef VC_NO_JSON_ARENA
     if (pthread_once(&arena_once, arena_install) != 0) {
-        return;                                 /* plain malloc, still correct */
+        return; /* plain malloc, still correct */
     }
     if (arena.buf == NULL && (arena.buf = malloc(ARENA_SIZE)) == NULL) {
         return;
@@ -81,7 +78,4 @@ void vc_json_arena_end(void)
     arena.used = 0;
 }
 
-size_t vc_json_arena_used(void)
-{
-    return arena.used;
-}
+size_t vc_json_arena_used(void) { return arena.used; }

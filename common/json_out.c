@@ -9,16 +9,15 @@
 
 static size_t esc_len(const char *s, size_t len)
 {
-    size_t n = 2;                           /* the quotes */
+    size_t n = 2; /* the quotes */
 
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) s[i];
-        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r'
-            || c == '\t')
-        {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
+            c == '\t') {
             n += 2;
         } else if (c < 0x20) {
-            n += 6;                         /* \u00XX */
+            n += 6; /* \u00XX */
         } else {
             n++;
         }
@@ -28,20 +27,34 @@ static size_t esc_len(const char *s, size_t len)
 
 static char *esc_put(char *p, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789ABCDEF";   /* jansson prints \u%04X */
+    static const char hex[] = "0123456789ABCDEF"; /* jansson prints \u%04X */
 
     *p++ = '"';
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) s[i];
+        unsigned char c = (unsigned char)s[i];
         char e = 0;
         switch (c) {
-        case '"':  e = '"';  break;
-        case '\\': e = '\\'; break;
-        case '\b': e = 'b';  break;
-        case '\f': e = 'f';  break;
-        case '\n': e = 'n';  break;
-        case '\r': e = 'r';  break;
-        case '\t': e = 't';  break;
+        case '"':
+            e = '"';
+            break;
+        case '\\':
+            e = '\\';
+            break;
+        case '\b':
+            e = 'b';
+            break;
+        case '\f':
+            e = 'f';
+            break;
+        case '\n':
+            e = 'n';
+            break;
+        case '\r':
+            e = 'r';
+            break;
+        case '\t':
+            e = 't';
+            break;
         }
         if (e) {
             *p++ = '\\';
@@ -52,7 +65,7 @@ static char *esc_put(char *p, const char *s, size_t len)
             p[5] = hex[c & 15];
             p += 6;
         } else {
-            *p++ = (char) c;
+            *p++ = (char)c;
         }
     }
     *p++ = '"';
@@ -63,11 +76,11 @@ static char *esc_put(char *p, const char *s, size_t len)
 size_t vc_json_out_int(int64_t v, char *buf)
 {
     char tmp[20];
-    uint64_t u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
     size_t n = 0, o = 0;
 
     do {
-        tmp[n++] = (char) ('0' + u % 10);
+        tmp[n++] = (char)('0' + u % 10);
         u /= 10;
     } while (u);
     if (v < 0) {
@@ -83,12 +96,13 @@ size_t vc_json_out_int(int64_t v, char *buf)
  * A part with s == NULL is skipped together with its key. */
 int vc_json_out_object(const vc_out_part *parts, size_t nparts, char **json, size_t *json_len)
 {
-    size_t len = 2, i;                      /* the braces */
+    size_t len = 2, i; /* the braces */
     char *p, *buf;
 
     for (i = 0; i < nparts; i += 2) {
-        if (parts[i + 1].s == NULL) continue;
-        len += esc_len(parts[i].s, parts[i].len) + 1 + 1;   /* key, ':' and ',' */
+        if (parts[i + 1].s == NULL)
+            continue;
+        len += esc_len(parts[i].s, parts[i].len) + 1 + 1; /* key, ':' and ',' */
         len += parts[i + 1].raw ? parts[i + 1].len : esc_len(parts[i + 1].s, parts[i + 1].len);
     }
     buf = malloc(len + 1);
@@ -98,8 +112,10 @@ int vc_json_out_object(const vc_out_part *parts, size_t nparts, char **json, siz
     p = buf;
     *p++ = '{';
     for (i = 0; i < nparts; i += 2) {
-        if (parts[i + 1].s == NULL) continue;
-        if (p != buf + 1) *p++ = ',';
+        if (parts[i + 1].s == NULL)
+            continue;
+        if (p != buf + 1)
+            *p++ = ',';
         p = esc_put(p, parts[i].s, parts[i].len);
         *p++ = ':';
         if (parts[i + 1].raw) {
@@ -112,7 +128,7 @@ int vc_json_out_object(const vc_out_part *parts, size_t nparts, char **json, siz
     *p++ = '}';
     *p = '\0';
     *json = buf;
-    *json_len = (size_t) (p - buf);
+    *json_len = (size_t)(p - buf);
     return 0;
 }
 
@@ -130,7 +146,8 @@ int vc_json_out_string_object(json_t *attrs, char *small, size_t small_size, cha
         *len = 2;
         return 0;
     }
-    json_object_foreach(attrs, k, v) {
+    json_object_foreach(attrs, k, v)
+    {
         n += esc_len(k, strlen(k)) + 1 + esc_len(json_string_value(v), json_string_length(v)) + 1;
     }
     if (n > small_size && (*buf = malloc(n)) == NULL) {
@@ -138,13 +155,15 @@ int vc_json_out_string_object(json_t *attrs, char *small, size_t small_size, cha
     }
     p = *buf;
     *p++ = '{';
-    json_object_foreach(attrs, k, v) {
-        if (p != *buf + 1) *p++ = ',';
+    json_object_foreach(attrs, k, v)
+    {
+        if (p != *buf + 1)
+            *p++ = ',';
         p = esc_put(p, k, strlen(k));
         *p++ = ':';
         p = esc_put(p, json_string_value(v), json_string_length(v));
     }
     *p++ = '}';
-    *len = (size_t) (p - *buf);
+    *len = (size_t)(p - *buf);
     return 0;
 }

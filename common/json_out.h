@@ -19,14 +19,23 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *s;      /* a value already in JSON text (literal) when raw=1 */
-    size_t      len;
-    int         raw;
+    const char *s; /* a value already in JSON text (literal) when raw=1 */
+    size_t len;
+    int raw;
 } vc_out_part;
 
-#define PART_STR(str, n)  { (str), (n), 0 }
-#define PART_LIT(lit)     { (lit), sizeof(lit) - 1, 0 }
-#define PART_RAW(str, n)  { (str), (n), 1 }
+#define PART_STR(str, n)                                                                           \
+    {                                                                                              \
+        (str), (n), 0                                                                              \
+    }
+#define PART_LIT(lit)                                                                              \
+    {                                                                                              \
+        (lit), sizeof(lit) - 1, 0                                                                  \
+    }
+#define PART_RAW(str, n)                                                                           \
+    {                                                                                              \
+        (str), (n), 1                                                                              \
+    }
 
 /* The object {parts[0]:parts[1],...} as malloc'd NUL-terminated text in *json (its length in
  * *json_len); 0, or -1 when memory ran out. */

@@ -23,18 +23,18 @@ size_t vc_b64url_encode(const unsigned char *in, size_t n, char *out)
     size_t i, o = 0;
 
     for (i = 0; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8 | in[i + 2];
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
         out[o++] = b64url_chars[(v >> 18) & 63];
         out[o++] = b64url_chars[(v >> 12) & 63];
         out[o++] = b64url_chars[(v >> 6) & 63];
         out[o++] = b64url_chars[v & 63];
     }
     if (n - i == 1) {
-        uint32_t v = (uint32_t) in[i] << 16;
+        uint32_t v = (uint32_t)in[i] << 16;
         out[o++] = b64url_chars[(v >> 18) & 63];
         out[o++] = b64url_chars[(v >> 12) & 63];
     } else if (n - i == 2) {
-        uint32_t v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8;
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
         out[o++] = b64url_chars[(v >> 18) & 63];
         out[o++] = b64url_chars[(v >> 12) & 63];
         out[o++] = b64url_chars[(v >> 6) & 63];
@@ -44,11 +44,16 @@ size_t vc_b64url_encode(const unsigned char *in, size_t n, char *out)
 
 static int b64url_value(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
     return -1;
 }
 
@@ -59,25 +64,25 @@ long vc_b64url_decode(const char *in, size_t n, unsigned char *out)
     int bits = 0;
 
     if (n % 4 == 1) {
-        return -1;              /* impossible length for unpadded base64 */
+        return -1; /* impossible length for unpadded base64 */
     }
     for (i = 0; i < n; i++) {
-        int v = b64url_value((unsigned char) in[i]);
+        int v = b64url_value((unsigned char)in[i]);
         if (v < 0) {
-            return -1;          /* also rejects '=' padding: JWS forbids it */
+            return -1; /* also rejects '=' padding: JWS forbids it */
         }
-        acc = (acc << 6) | (uint32_t) v;
+        acc = (acc << 6) | (uint32_t)v;
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            out[o++] = (unsigned char) (acc >> bits);
+            out[o++] = (unsigned char)(acc >> bits);
             acc &= (1u << bits) - 1;
         }
     }
     if (acc != 0) {
-        return -1;              /* non-canonical trailing bits: tampering */
+        return -1; /* non-canonical trailing bits: tampering */
     }
-    return (long) o;
+    return (long)o;
 }
 
 /* ---- secrets file ---- */
@@ -95,34 +100,35 @@ void vc_jwt_keyset_free(vc_jwt_keyset *ks)
     ks->n = 0;
 }
 
-static int is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r';
-}
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
 /* one "kid secret" line; returns 1 added, 0 skipped (blank/comment), -1 error */
-static int keyset_add_line(vc_jwt_keyset *ks, const char *p, const char *end,
-                           size_t lineno, char *err, size_t errlen)
+static int keyset_add_line(vc_jwt_keyset *ks, const char *p, const char *end, size_t lineno,
+                           char *err, size_t errlen)
 {
     const char *kid, *kid_end, *sec, *sec_end;
 
-    while (p < end && is_space(*p)) p++;
+    while (p < end && is_space(*p))
+        p++;
     if (p == end || *p == '#') {
         return 0;
     }
     kid = p;
-    while (p < end && !is_space(*p)) p++;
+    while (p < end && !is_space(*p))
+        p++;
     kid_end = p;
-    while (p < end && is_space(*p)) p++;
+    while (p < end && is_space(*p))
+        p++;
     sec = p;
     sec_end = end;
-    while (sec_end > sec && is_space(sec_end[-1])) sec_end--;
+    while (sec_end > sec && is_space(sec_end[-1]))
+        sec_end--;
 
     if (sec == sec_end) {
         snprintf(err, errlen, "line %zu: expected \"kid secret\"", lineno);
         return -1;
     }
-    if ((size_t) (kid_end - kid) > VC_JWT_KID_MAX) {
+    if ((size_t)(kid_end - kid) > VC_JWT_KID_MAX) {
         snprintf(err, errlen, "line %zu: kid longer than %d bytes", lineno, VC_JWT_KID_MAX);
         return -1;
     }
@@ -140,8 +146,8 @@ static int keyset_add_line(vc_jwt_keyset *ks, const char *p, const char *end,
     ks->keys = nk;
     vc_jwt_key *k = &ks->keys[ks->n];
     memset(k, 0, sizeof(*k));
-    memcpy(k->kid, kid, (size_t) (kid_end - kid));
-    k->secret_len = (size_t) (sec_end - sec);
+    memcpy(k->kid, kid, (size_t)(kid_end - kid));
+    k->secret_len = (size_t)(sec_end - sec);
     k->secret = malloc(k->secret_len);
     if (k->secret == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -160,7 +166,7 @@ int vc_jwt_keyset_parse(vc_jwt_keyset *ks, const char *buf, size_t len, char *er
     ks->keys = NULL;
     ks->n = 0;
     while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t) (end - p));
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
         lineno++;
         if (keyset_add_line(ks, p, le, lineno, err, errlen) < 0) {
@@ -225,10 +231,9 @@ static int hs256(const vc_jwt_key *k, const char *data, size_t len, unsigned cha
 {
     unsigned int mlen = 0;
 
-    if (HMAC(EVP_sha256(), k->secret, (int) k->secret_len,
-             (const unsigned char *) data, len, mac, &mlen) == NULL
-        || mlen != HS256_LEN)
-    {
+    if (HMAC(EVP_sha256(), k->secret, (int)k->secret_len, (const unsigned char *)data, len, mac,
+             &mlen) == NULL ||
+        mlen != HS256_LEN) {
         return -1;
     }
     return 0;
@@ -246,13 +251,13 @@ static int append_b64_json(json_t *j, char *out, size_t cap, size_t *o)
         free(s);
         return -1;
     }
-    *o += vc_b64url_encode((const unsigned char *) s, sl, out + *o);
+    *o += vc_b64url_encode((const unsigned char *)s, sl, out + *o);
     free(s);
     return 0;
 }
 
-int vc_jwt_sign(const vc_jwt_keyset *ks, const char *sub, const char *jti,
-                int64_t iat, int64_t exp, char **out)
+int vc_jwt_sign(const vc_jwt_keyset *ks, const char *sub, const char *jti, int64_t iat, int64_t exp,
+                char **out)
 {
     char buf[VC_JWT_MAX_LEN];
     size_t o = 0;
@@ -263,18 +268,22 @@ int vc_jwt_sign(const vc_jwt_keyset *ks, const char *sub, const char *jti,
     if (ks->n == 0) {
         return -1;
     }
-    json_t *hdr = json_pack("{s:s, s:s, s:s}", "alg", "HS256", "typ", "JWT",
-                            "kid", ks->keys[0].kid);
-    json_t *pl = json_pack("{s:s, s:I, s:I, s:s}", "sub", sub, "iat", (json_int_t) iat,
-                           "exp", (json_int_t) exp, "jti", jti);
+    json_t *hdr =
+        json_pack("{s:s, s:s, s:s}", "alg", "HS256", "typ", "JWT", "kid", ks->keys[0].kid);
+    json_t *pl = json_pack("{s:s, s:I, s:I, s:s}", "sub", sub, "iat", (json_int_t)iat, "exp",
+                           (json_int_t)exp, "jti", jti);
     if (hdr == NULL || pl == NULL) {
         goto done;
     }
-    if (append_b64_json(hdr, buf, sizeof(buf), &o) < 0) goto done;
+    if (append_b64_json(hdr, buf, sizeof(buf), &o) < 0)
+        goto done;
     buf[o++] = '.';
-    if (append_b64_json(pl, buf, sizeof(buf), &o) < 0) goto done;
-    if (hs256(&ks->keys[0], buf, o, mac) < 0) goto done;
-    if (o + 1 + 44 >= sizeof(buf)) goto done;
+    if (append_b64_json(pl, buf, sizeof(buf), &o) < 0)
+        goto done;
+    if (hs256(&ks->keys[0], buf, o, mac) < 0)
+        goto done;
+    if (o + 1 + 44 >= sizeof(buf))
+        goto done;
     buf[o++] = '.';
     o += vc_b64url_encode(mac, sizeof(mac), buf + o);
     buf[o] = '\0';
@@ -291,14 +300,22 @@ done:
 const char *vc_jwt_status_str(vc_jwt_status st)
 {
     switch (st) {
-    case VC_JWT_OK:             return "ok";
-    case VC_JWT_MALFORMED:      return "malformed";
-    case VC_JWT_BAD_ALG:        return "bad_alg";
-    case VC_JWT_UNKNOWN_KID:    return "unknown_kid";
-    case VC_JWT_BAD_SIGNATURE:  return "bad_signature";
-    case VC_JWT_EXPIRED:        return "expired";
-    case VC_JWT_NOT_YET_VALID:  return "not_yet_valid";
-    case VC_JWT_BAD_CLAIMS:     return "bad_claims";
+    case VC_JWT_OK:
+        return "ok";
+    case VC_JWT_MALFORMED:
+        return "malformed";
+    case VC_JWT_BAD_ALG:
+        return "bad_alg";
+    case VC_JWT_UNKNOWN_KID:
+        return "unknown_kid";
+    case VC_JWT_BAD_SIGNATURE:
+        return "bad_signature";
+    case VC_JWT_EXPIRED:
+        return "expired";
+    case VC_JWT_NOT_YET_VALID:
+        return "not_yet_valid";
+    case VC_JWT_BAD_CLAIMS:
+        return "bad_claims";
     }
     return "unknown";
 }
@@ -315,7 +332,7 @@ static json_t *decode_json_part(const char *p, size_t n)
     if (l <= 0) {
         return NULL;
     }
-    json_t *j = json_loadb((const char *) buf, (size_t) l, JSON_REJECT_DUPLICATES, NULL);
+    json_t *j = json_loadb((const char *)buf, (size_t)l, JSON_REJECT_DUPLICATES, NULL);
     if (j != NULL && !json_is_object(j)) {
         json_decref(j);
         return NULL;
@@ -338,8 +355,8 @@ static int copy_str_claim(json_t *obj, const char *name, char *dst, size_t cap)
     return 0;
 }
 
-static vc_jwt_status check_header(json_t *hdr, const vc_jwt_keyset *ks,
-                                  const vc_jwt_key **key, vc_jwt_claims *c)
+static vc_jwt_status check_header(json_t *hdr, const vc_jwt_keyset *ks, const vc_jwt_key **key,
+                                  vc_jwt_claims *c)
 {
     json_t *alg = json_object_get(hdr, "alg");
     json_t *kid = json_object_get(hdr, "kid");
@@ -349,12 +366,12 @@ static vc_jwt_status check_header(json_t *hdr, const vc_jwt_keyset *ks,
     }
     json_t *crit = json_object_get(hdr, "crit");
     if (crit != NULL) {
-        return VC_JWT_MALFORMED;   /* RFC 7515 4.1.11: we understand no extensions */
+        return VC_JWT_MALFORMED; /* RFC 7515 4.1.11: we understand no extensions */
     }
     *key = NULL;
     c->kid[0] = '\0';
     if (kid == NULL) {
-        return VC_JWT_OK;          /* caller tries every key */
+        return VC_JWT_OK; /* caller tries every key */
     }
     if (!json_is_string(kid)) {
         return VC_JWT_MALFORMED;
@@ -386,17 +403,14 @@ static vc_jwt_status check_claims(json_t *pl, int64_t now, int64_t leeway, vc_jw
     json_t *nbf = json_object_get(pl, "nbf");
     json_t *iat = json_object_get(pl, "iat");
 
-    if (copy_str_claim(pl, "sub", c->sub, sizeof(c->sub)) < 0
-        || copy_str_claim(pl, "jti", c->jti, sizeof(c->jti)) < 0
-        || !json_is_integer(exp)
-        || (nbf != NULL && !json_is_integer(nbf))
-        || (iat != NULL && !json_is_integer(iat)))
-    {
+    if (copy_str_claim(pl, "sub", c->sub, sizeof(c->sub)) < 0 ||
+        copy_str_claim(pl, "jti", c->jti, sizeof(c->jti)) < 0 || !json_is_integer(exp) ||
+        (nbf != NULL && !json_is_integer(nbf)) || (iat != NULL && !json_is_integer(iat))) {
         return VC_JWT_BAD_CLAIMS;
     }
     c->exp = json_integer_value(exp);
     c->iat = iat ? json_integer_value(iat) : 0;
-    if (c->exp <= now - leeway) {  /* now >= exp + leeway, without overflowing */
+    if (c->exp <= now - leeway) { /* now >= exp + leeway, without overflowing */
         return VC_JWT_EXPIRED;
     }
     if (nbf != NULL && now + leeway < json_integer_value(nbf)) {
@@ -405,8 +419,8 @@ static vc_jwt_status check_claims(json_t *pl, int64_t now, int64_t leeway, vc_jw
     return VC_JWT_OK;
 }
 
-vc_jwt_status vc_jwt_verify(const vc_jwt_keyset *ks, const char *token, size_t len,
-                            int64_t now, int64_t leeway, vc_jwt_claims *claims)
+vc_jwt_status vc_jwt_verify(const vc_jwt_keyset *ks, const char *token, size_t len, int64_t now,
+                            int64_t leeway, vc_jwt_claims *claims)
 {
     const char *d1, *d2;
     unsigned char sig[HS256_LEN + 4];
@@ -419,16 +433,16 @@ vc_jwt_status vc_jwt_verify(const vc_jwt_keyset *ks, const char *token, size_t l
         return VC_JWT_MALFORMED;
     }
     d1 = memchr(token, '.', len);
-    d2 = d1 ? memchr(d1 + 1, '.', len - (size_t) (d1 + 1 - token)) : NULL;
-    if (d2 == NULL || memchr(d2 + 1, '.', len - (size_t) (d2 + 1 - token))) {
+    d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
+    if (d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token))) {
         return VC_JWT_MALFORMED;
     }
-    size_t siglen = len - (size_t) (d2 + 1 - token);
+    size_t siglen = len - (size_t)(d2 + 1 - token);
     if (siglen != 43 || vc_b64url_decode(d2 + 1, siglen, sig) != HS256_LEN) {
         return VC_JWT_MALFORMED;
     }
 
-    hdr = decode_json_part(token, (size_t) (d1 - token));
+    hdr = decode_json_part(token, (size_t)(d1 - token));
     if (hdr == NULL) {
         return VC_JWT_MALFORMED;
     }
@@ -439,7 +453,7 @@ vc_jwt_status vc_jwt_verify(const vc_jwt_keyset *ks, const char *token, size_t l
     }
 
     /* signature before the payload is even parsed: untrusted JSON stays unread */
-    size_t slen = (size_t) (d2 - token);
+    size_t slen = (size_t)(d2 - token);
     int ok = 0;
     if (key != NULL) {
         ok = sig_matches(key, token, slen, sig);
@@ -452,7 +466,7 @@ vc_jwt_status vc_jwt_verify(const vc_jwt_keyset *ks, const char *token, size_t l
         return VC_JWT_BAD_SIGNATURE;
     }
 
-    pl = decode_json_part(d1 + 1, (size_t) (d2 - d1 - 1));
+    pl = decode_json_part(d1 + 1, (size_t)(d2 - d1 - 1));
     if (pl == NULL) {
         return VC_JWT_MALFORMED;
     }

@@ -9,8 +9,8 @@
 
 #define KV_MAX 4096
 
-int vc_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
-                      char *err, size_t errlen)
+int vc_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
+                      size_t errlen)
 {
     char rderr[512];
 
@@ -36,33 +36,36 @@ int vc_kafka_conf_set_table(rd_kafka_conf_t *conf, const char *const table[][2],
 
 static void trim(const char **s, const char **e)
 {
-    while (*s < *e && (**s == ' ' || **s == '\t' || **s == '\r' || **s == '\n')) (*s)++;
-    while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' || (*e)[-1] == '\r' || (*e)[-1] == '\n')) (*e)--;
+    while (*s < *e && (**s == ' ' || **s == '\t' || **s == '\r' || **s == '\n'))
+        (*s)++;
+    while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' || (*e)[-1] == '\r' || (*e)[-1] == '\n'))
+        (*e)--;
 }
 
-int vc_kafka_conf_apply_kv(rd_kafka_conf_t *conf, const char *kv, size_t len,
-                           char *err, size_t errlen)
+int vc_kafka_conf_apply_kv(rd_kafka_conf_t *conf, const char *kv, size_t len, char *err,
+                           size_t errlen)
 {
     char key[256], value[KV_MAX];
     const char *eq = memchr(kv, '=', len);
     const char *ks = kv, *ke, *vs, *ve = kv + len;
 
     if (eq == NULL) {
-        snprintf(err, errlen, "kafka property \"%.*s\": expected key=value", (int) (len > 200 ? 200 : len), kv);
+        snprintf(err, errlen, "kafka property \"%.*s\": expected key=value",
+                 (int)(len > 200 ? 200 : len), kv);
         return -1;
     }
     ke = eq;
     vs = eq + 1;
     trim(&ks, &ke);
     trim(&vs, &ve);
-    if (ks == ke || (size_t) (ke - ks) >= sizeof(key) || (size_t) (ve - vs) >= sizeof(value)) {
+    if (ks == ke || (size_t)(ke - ks) >= sizeof(key) || (size_t)(ve - vs) >= sizeof(value)) {
         snprintf(err, errlen, "kafka property \"%.*s\": empty or too long key/value",
-                 (int) (len > 200 ? 200 : len), kv);
+                 (int)(len > 200 ? 200 : len), kv);
         return -1;
     }
-    memcpy(key, ks, (size_t) (ke - ks));
+    memcpy(key, ks, (size_t)(ke - ks));
     key[ke - ks] = '\0';
-    memcpy(value, vs, (size_t) (ve - vs));
+    memcpy(value, vs, (size_t)(ve - vs));
     value[ve - vs] = '\0';
     return vc_kafka_conf_set(conf, key, value, err, errlen);
 }
@@ -79,12 +82,13 @@ int vc_kafka_conf_apply_list(rd_kafka_conf_t *conf, const char *list, char *err,
         const char *s = p, *e = p + n;
         trim(&s, &e);
         if (s < e && *s != '#') {
-            if (vc_kafka_conf_apply_kv(conf, s, (size_t) (e - s), err, errlen) < 0) {
+            if (vc_kafka_conf_apply_kv(conf, s, (size_t)(e - s), err, errlen) < 0) {
                 return -1;
             }
         }
         p += n;
-        if (*p) p++;
+        if (*p)
+            p++;
     }
     return 0;
 }

@@ -22,9 +22,8 @@ vc_revocation_status vc_revocation_parse(const char *buf, size_t len, int64_t no
     root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
     jti = json_object_get(root, "jti");
     exp = json_object_get(root, "exp");
-    if (json_is_string(jti) && json_is_integer(exp)
-        && jti_valid(json_string_value(jti), json_string_length(jti)))
-    {
+    if (json_is_string(jti) && json_is_integer(exp) &&
+        jti_valid(json_string_value(jti), json_string_length(jti))) {
         rec->jti_len = json_string_length(jti);
         memcpy(rec->jti, json_string_value(jti), rec->jti_len);
         rec->exp = json_integer_value(exp);
@@ -34,10 +33,7 @@ vc_revocation_status vc_revocation_parse(const char *buf, size_t len, int64_t no
     return st;
 }
 
-int vc_revocation_live(int64_t exp, int64_t now)
-{
-    return exp > now - VC_JWT_LEEWAY_MAX;
-}
+int vc_revocation_live(int64_t exp, int64_t now) { return exp > now - VC_JWT_LEEWAY_MAX; }
 
 char *vc_revocation_dump(const char *jti, int64_t exp)
 {
@@ -47,7 +43,7 @@ char *vc_revocation_dump(const char *jti, int64_t exp)
     if (!jti_valid(jti, strlen(jti))) {
         return NULL;
     }
-    rec = json_pack("{s:s, s:I}", "jti", jti, "exp", (json_int_t) exp);
+    rec = json_pack("{s:s, s:I}", "jti", jti, "exp", (json_int_t)exp);
     s = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
     json_decref(rec);
     return s;

@@ -22,13 +22,13 @@
 
 typedef enum {
     VC_REVOCATION_OK = 0,
-    VC_REVOCATION_MALFORMED,   /* not such an object: ignored, and logged */
-    VC_REVOCATION_EXPIRED      /* well formed, no longer live: nothing to revoke */
+    VC_REVOCATION_MALFORMED, /* not such an object: ignored, and logged */
+    VC_REVOCATION_EXPIRED    /* well formed, no longer live: nothing to revoke */
 } vc_revocation_status;
 
 typedef struct {
-    char    jti[VC_JWT_JTI_MAX + 1];   /* NUL-terminated */
-    size_t  jti_len;
+    char jti[VC_JWT_JTI_MAX + 1]; /* NUL-terminated */
+    size_t jti_len;
     int64_t exp;
 } vc_revocation;
 

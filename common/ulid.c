@@ -23,7 +23,7 @@ int vc_ulid_init(vc_ulid_gen *g)
             }
             return -1;
         }
-        got += (size_t) n;
+        got += (size_t)n;
     }
 
     uint64_t lo = 0;
@@ -32,7 +32,7 @@ int vc_ulid_init(vc_ulid_gen *g)
     }
     /* Keep the top random bit clear so that ~2^79 increments fit before the
      * 80-bit counter could wrap: wrapping would break ordering within a ms. */
-    vc_ulid_init_seed(g, (uint16_t) (((buf[0] << 8) | buf[1]) & 0x7fff), lo);
+    vc_ulid_init_seed(g, (uint16_t)(((buf[0] << 8) | buf[1]) & 0x7fff), lo);
     return 0;
 }
 
@@ -48,7 +48,7 @@ uint64_t vc_now_ms(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 void vc_ulid_next(vc_ulid_gen *g, uint64_t now_ms, char out[VC_ULID_LEN + 1])
@@ -57,7 +57,7 @@ void vc_ulid_next(vc_ulid_gen *g, uint64_t now_ms, char out[VC_ULID_LEN + 1])
     int i;
 
     if (now_ms < g->last_ms) {
-        now_ms = g->last_ms;     /* clock stepped back: stay monotonic */
+        now_ms = g->last_ms; /* clock stepped back: stay monotonic */
     }
     g->last_ms = now_ms;
 
@@ -78,7 +78,7 @@ void vc_ulid_next(vc_ulid_gen *g, uint64_t now_ms, char out[VC_ULID_LEN + 1])
     uint32_t hi = g->rnd_hi;
     for (i = 25; i >= 10; i--) {
         out[i] = crockford[lo & 31];
-        lo = (lo >> 5) | ((uint64_t) (hi & 31) << 59);
+        lo = (lo >> 5) | ((uint64_t)(hi & 31) << 59);
         hi >>= 5;
     }
     out[VC_ULID_LEN] = '\0';
@@ -92,7 +92,7 @@ static int crockford_value(char c)
         return -1;
     }
     p = strchr(crockford, c);
-    return p ? (int) (p - crockford) : -1;
+    return p ? (int)(p - crockford) : -1;
 }
 
 int vc_ulid_valid(const char *s, size_t len)
@@ -113,7 +113,7 @@ uint64_t vc_ulid_time_ms(const char *s)
     uint64_t t = 0;
 
     for (int i = 0; i < 10; i++) {
-        t = (t << 5) | (uint64_t) crockford_value(s[i]);
+        t = (t << 5) | (uint64_t)crockford_value(s[i]);
     }
     return t;
 }

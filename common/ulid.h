@@ -19,9 +19,9 @@
 #define VC_ULID_LEN 26 /* characters, without the terminating NUL */
 
 typedef struct {
-    uint64_t last_ms;  /* highest timestamp handed out (ids never go backwards) */
-    uint16_t rnd_hi;   /* upper 16 of the 80 random bits */
-    uint64_t rnd_lo;   /* lower 64 of the 80 random bits */
+    uint64_t last_ms; /* highest timestamp handed out (ids never go backwards) */
+    uint16_t rnd_hi;  /* upper 16 of the 80 random bits */
+    uint64_t rnd_lo;  /* lower 64 of the 80 random bits */
 } vc_ulid_gen;
 
 /* Seed from getrandom(2).  Call after fork() (nginx: init_process), so that

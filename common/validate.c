@@ -17,21 +17,21 @@
 #include "vote_scan.h"
 
 static const char *const reason_names[VC_R__COUNT] = {
-    [VC_R_OK]             = "ok",
-    [VC_R_BAD_JSON]       = "malformed_json",
-    [VC_R_BAD_UTF8]       = "invalid_utf8",
-    [VC_R_TOO_DEEP]       = "too_deep",
-    [VC_R_UNKNOWN_FIELD]  = "unknown_field",
-    [VC_R_MISSING_FIELD]  = "missing_field",
-    [VC_R_WRONG_TYPE]     = "wrong_type",
-    [VC_R_BAD_LENGTH]     = "bad_length",
-    [VC_R_BAD_VALUE]      = "bad_value",
-    [VC_R_UNKNOWN_POLL]   = "unknown_poll",
+    [VC_R_OK] = "ok",
+    [VC_R_BAD_JSON] = "malformed_json",
+    [VC_R_BAD_UTF8] = "invalid_utf8",
+    [VC_R_TOO_DEEP] = "too_deep",
+    [VC_R_UNKNOWN_FIELD] = "unknown_field",
+    [VC_R_MISSING_FIELD] = "missing_field",
+    [VC_R_WRONG_TYPE] = "wrong_type",
+    [VC_R_BAD_LENGTH] = "bad_length",
+    [VC_R_BAD_VALUE] = "bad_value",
+    [VC_R_UNKNOWN_POLL] = "unknown_poll",
     [VC_R_UNKNOWN_CHOICE] = "unknown_choice",
-    [VC_R_BAD_RECIPIENT]  = "invalid_recipient",
-    [VC_R_SELF_MESSAGE]   = "self_message",
-    [VC_R_TEXT_TOO_LONG]  = "text_too_long",
-    [VC_R_INTERNAL]       = "internal",
+    [VC_R_BAD_RECIPIENT] = "invalid_recipient",
+    [VC_R_SELF_MESSAGE] = "self_message",
+    [VC_R_TEXT_TOO_LONG] = "text_too_long",
+    [VC_R_INTERNAL] = "internal",
 };
 
 const char *vc_reason_str(vc_reason r)
@@ -49,7 +49,7 @@ void vc_limits_default(vc_limits *lim)
 int vc_no_controls(const char *s, size_t len, int allow_ws)
 {
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) s[i];
+        unsigned char c = (unsigned char)s[i];
         if (c == 0x7f || (c < 0x20 && !(allow_ws && (c == '\t' || c == '\n' || c == '\r')))) {
             return 0;
         }
@@ -68,15 +68,18 @@ static void set_field(vc_error *err, const char *prefix, const char *name)
 
     for (int p = 0; p < 2; p++) {
         const char *s = parts[p];
-        if (s == NULL) continue;
+        if (s == NULL)
+            continue;
         size_t l = strlen(s);
         if (o + l > cap) {
             l = cap - o;
-            while (l > 0 && ((unsigned char) s[l] & 0xc0) == 0x80) l--;
+            while (l > 0 && ((unsigned char)s[l] & 0xc0) == 0x80)
+                l--;
         }
         memcpy(err->field + o, s, l);
         o += l;
-        if (p == 0 && prefix != NULL && name != NULL && o < cap) err->field[o++] = '.';
+        if (p == 0 && prefix != NULL && name != NULL && o < cap)
+            err->field[o++] = '.';
     }
     err->field[o] = '\0';
 }
@@ -88,7 +91,8 @@ int vc_fail(vc_error *err, vc_reason r, const char *prefix, const char *field,
 
     err->reason = r;
     err->status = (r == VC_R_BAD_JSON || r == VC_R_BAD_UTF8 || r == VC_R_TOO_DEEP) ? 400
-                : (r == VC_R_INTERNAL) ? 500 : 422;
+                  : (r == VC_R_INTERNAL)                                           ? 500
+                                                                                   : 422;
     err->field[0] = '\0';
     if (field != NULL) {
         set_field(err, prefix, field);
@@ -121,7 +125,7 @@ json_t *vc_parse_object(const vc_limits *lim, const unsigned char *body, size_t 
         vc_fail(err, VC_R_TOO_DEEP, NULL, NULL, "JSON nested deeper than %zu levels", lim->max_depth);
         return NULL;
     }
-    root = json_loadb((const char *) body, len, JSON_REJECT_DUPLICATES, &je);
+    root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
     if (root == NULL) {
         vc_fail(err, VC_R_BAD_JSON, NULL, NULL, "invalid JSON at byte %d: %s", je.position, je.text);
         return NULL;
@@ -140,10 +144,14 @@ int vc_only_fields(json_t *obj, const char *const *allowed, const char *prefix, 
     const char *k;
     json_t *v;
 
-    json_object_foreach(obj, k, v) {
+    json_object_foreach(obj, k, v)
+    {
         int ok = 0;
         for (const char *const *a = allowed; *a; a++) {
-            if (strcmp(k, *a) == 0) { ok = 1; break; }
+            if (strcmp(k, *a) == 0) {
+                ok = 1;
+                break;
+            }
         }
         if (!ok) {
             return vc_fail(err, VC_R_UNKNOWN_FIELD, prefix, k, "unknown field");
@@ -169,7 +177,7 @@ int vc_str_field(json_t *obj, const char *name, const char *prefix, int required
     }
     *val = json_string_value(v);
     *vlen = json_string_length(v);
-    size_t chars = vc_utf8_chars((const unsigned char *) *val, *vlen);
+    size_t chars = vc_utf8_chars((const unsigned char *)*val, *vlen);
     if (chars == 0 || chars > max_chars) {
         return vc_fail(err, VC_R_BAD_LENGTH, prefix, name, "must be 1-%zu characters", max_chars);
     }
@@ -198,7 +206,8 @@ static int check_attrs(const vc_poll *poll, json_t *attrs, int required, vc_erro
     if (!json_is_object(attrs)) {
         return vc_fail(err, VC_R_WRONG_TYPE, NULL, "attrs", "must be an object");
     }
-    json_object_foreach(attrs, k, v) {
+    json_object_foreach(attrs, k, v)
+    {
         if (poll != NULL && vc_poll_attr_index(poll, k, strlen(k)) < 0) {
             return vc_fail(err, VC_R_UNKNOWN_FIELD, "attrs", k, "poll has no such attribute");
         }
@@ -218,8 +227,8 @@ static int check_attrs(const vc_poll *poll, json_t *attrs, int required, vc_erro
 }
 
 /* poll, choice, voter, attrs of a vote object; consumed=1 for the sink check */
-static int check_vote_body(const vc_catalog *cat, json_t *obj, int consumed,
-                           const char **voter, size_t *voter_len, vc_error *err)
+static int check_vote_body(const vc_catalog *cat, json_t *obj, int consumed, const char **voter,
+                           size_t *voter_len, vc_error *err)
 {
     const char *poll_id, *choice;
     size_t poll_len, choice_len;
@@ -268,22 +277,21 @@ static int vote_msg(const char *id, int64_t received_at, const char *poll, size_
     out->key[out->key_len] = '\0';
 
     const vc_out_part parts[] = {
-        PART_LIT("v"), PART_RAW(STR(SCHEMA_VERSION), sizeof(STR(SCHEMA_VERSION)) - 1),
-        PART_LIT("kind"), PART_LIT("vote"),
-        PART_LIT("id"), PART_STR(id, strlen(id)),
-        PART_LIT("poll"), PART_STR(poll, poll_len),
-        PART_LIT("choice"), PART_STR(choice, choice_len),
-        PART_LIT("voter"), PART_STR(voter, voter_len),          /* skipped when NULL */
-        PART_LIT("attrs"), PART_RAW(attrs, attrs_len),
+        PART_LIT("v"),           PART_RAW(STR(SCHEMA_VERSION), sizeof(STR(SCHEMA_VERSION)) - 1),
+        PART_LIT("kind"),        PART_LIT("vote"),
+        PART_LIT("id"),          PART_STR(id, strlen(id)),
+        PART_LIT("poll"),        PART_STR(poll, poll_len),
+        PART_LIT("choice"),      PART_STR(choice, choice_len),
+        PART_LIT("voter"),       PART_STR(voter, voter_len), /* skipped when NULL */
+        PART_LIT("attrs"),       PART_RAW(attrs, attrs_len),
         PART_LIT("received_at"), PART_RAW(ra, ra_len),
     };
     return vc_put_msg(parts, sizeof(parts) / sizeof(parts[0]), out, err);
 }
 
-static int validate_vote(const vc_catalog *cat, const vc_limits *lim,
-                         const unsigned char *body, size_t len,
-                         const char *id, int64_t received_at,
-                         vc_msg *out, vc_error *err)
+static int validate_vote(const vc_catalog *cat, const vc_limits *lim, const unsigned char *body,
+                         size_t len, const char *id, int64_t received_at, vc_msg *out,
+                         vc_error *err)
 {
     static const char *const allowed[] = { "poll", "choice", "voter", "attrs", NULL };
     const char *voter;
@@ -308,13 +316,14 @@ static int validate_vote(const vc_catalog *cat, const vc_limits *lim,
     char small[512], *ab;
     size_t ab_len;
 
-    if (vc_json_out_string_object(json_object_get(root, "attrs"), small, sizeof(small), &ab, &ab_len) < 0) {
+    if (vc_json_out_string_object(json_object_get(root, "attrs"), small, sizeof(small), &ab,
+                                  &ab_len) < 0) {
         json_decref(root);
         return vc_fail(err, VC_R_INTERNAL, NULL, NULL, "out of memory");
     }
     int rc = vote_msg(id, received_at, json_string_value(jpoll), json_string_length(jpoll),
-                      json_string_value(jchoice), json_string_length(jchoice), voter, voter_len,
-                      ab, ab_len, out, err);
+                      json_string_value(jchoice), json_string_length(jchoice), voter, voter_len, ab,
+                      ab_len, out, err);
     if (ab != small) {
         free(ab);
     }
@@ -325,7 +334,7 @@ static int validate_vote(const vc_catalog *cat, const vc_limits *lim,
 /* vc_str_field()'s rule for a value the scanner found */
 static int scanned_ok(const vc_scan_str *v, size_t max_chars)
 {
-    size_t chars = vc_utf8_chars((const unsigned char *) v->s, v->len);
+    size_t chars = vc_utf8_chars((const unsigned char *)v->s, v->len);
 
     return chars > 0 && chars <= max_chars && vc_no_controls(v->s, v->len, 0);
 }
@@ -334,33 +343,30 @@ static int scanned_ok(const vc_scan_str *v, size_t max_chars)
  * 0 = the message is in *out, 1 = not this shape or not valid (the jansson
  * path decides, and words any error), -1 = out of memory. */
 static int validate_vote_scanned(const vc_catalog *cat, const vc_limits *lim,
-                                 const unsigned char *body, size_t len,
-                                 const char *id, int64_t received_at,
-                                 vc_msg *out, vc_error *err)
+                                 const unsigned char *body, size_t len, const char *id,
+                                 int64_t received_at, vc_msg *out, vc_error *err)
 {
     vc_vote_scan_fields f;
     const vc_poll *poll;
 
-    if (lim->max_depth < 1 || !vc_vote_scan(body, len, &f) || f.poll.s == NULL
-        || f.choice.s == NULL || !scanned_ok(&f.poll, VC_POLL_ID_MAX)
-        || !scanned_ok(&f.choice, VC_CHOICE_MAX)
-        || (f.voter.s != NULL && !scanned_ok(&f.voter, VC_VOTER_MAX)))
-    {
+    if (lim->max_depth < 1 || !vc_vote_scan(body, len, &f) || f.poll.s == NULL ||
+        f.choice.s == NULL || !scanned_ok(&f.poll, VC_POLL_ID_MAX) ||
+        !scanned_ok(&f.choice, VC_CHOICE_MAX) ||
+        (f.voter.s != NULL && !scanned_ok(&f.voter, VC_VOTER_MAX))) {
         return 1;
     }
     if (cat != NULL) {
         poll = vc_catalog_find(cat, f.poll.s, f.poll.len);
         /* a poll with attributes needs the attrs this shape has not got */
-        if (poll == NULL || poll->nattrs > 0
-            || !vc_poll_has_choice(poll, f.choice.s, f.choice.len))
-        {
+        if (poll == NULL || poll->nattrs > 0 ||
+            !vc_poll_has_choice(poll, f.choice.s, f.choice.len)) {
             return 1;
         }
     }
     memset(out, 0, sizeof(*out));
     out->kind = VC_KIND_VOTE;
-    return vote_msg(id, received_at, f.poll.s, f.poll.len, f.choice.s, f.choice.len,
-                    f.voter.s, f.voter.len, "{}", 2, out, err);
+    return vote_msg(id, received_at, f.poll.s, f.poll.len, f.choice.s, f.choice.len, f.voter.s,
+                    f.voter.len, "{}", 2, out, err);
 }
 
 /* ---- chat ---- */
@@ -375,7 +381,8 @@ static int check_text(const vc_limits *lim, json_t *obj, vc_error *err)
     if (!json_is_string(v)) {
         return vc_fail(err, VC_R_WRONG_TYPE, NULL, "text", "must be a string");
     }
-    size_t chars = vc_utf8_chars((const unsigned char *) json_string_value(v), json_string_length(v));
+    size_t chars =
+        vc_utf8_chars((const unsigned char *)json_string_value(v), json_string_length(v));
     if (chars == 0) {
         return vc_fail(err, VC_R_BAD_LENGTH, NULL, "text", "must not be empty");
     }
@@ -407,8 +414,8 @@ static int check_user(json_t *obj, const char *name, vc_reason r, vc_error *err)
 }
 
 static int validate_chat(const vc_limits *lim, const unsigned char *body, size_t len,
-                         const char *sender, const char *id, int64_t received_at,
-                         vc_msg *out, vc_error *err)
+                         const char *sender, const char *id, int64_t received_at, vc_msg *out,
+                         vc_error *err)
 {
     static const char *const allowed[] = { "to", "text", NULL };
     json_t *root;
@@ -443,24 +450,30 @@ static int validate_chat(const vc_limits *lim, const unsigned char *body, size_t
     char ra[24];
     size_t ra_len = vc_json_out_int(received_at, ra);
     const vc_out_part parts[] = {
-        PART_LIT("v"), PART_RAW(STR(SCHEMA_VERSION), sizeof(STR(SCHEMA_VERSION)) - 1),
-        PART_LIT("kind"), PART_LIT("chat"),
-        PART_LIT("id"), PART_STR(id, strlen(id)),
-        PART_LIT("conversation"), PART_STR(out->conversation, out->key_len),
-        PART_LIT("from"), PART_STR(sender, strlen(sender)),
-        PART_LIT("to"), PART_STR(to, strlen(to)),
-        PART_LIT("text"), PART_STR(json_string_value(jtext), json_string_length(jtext)),
-        PART_LIT("received_at"), PART_RAW(ra, ra_len),
+        PART_LIT("v"),
+        PART_RAW(STR(SCHEMA_VERSION), sizeof(STR(SCHEMA_VERSION)) - 1),
+        PART_LIT("kind"),
+        PART_LIT("chat"),
+        PART_LIT("id"),
+        PART_STR(id, strlen(id)),
+        PART_LIT("conversation"),
+        PART_STR(out->conversation, out->key_len),
+        PART_LIT("from"),
+        PART_STR(sender, strlen(sender)),
+        PART_LIT("to"),
+        PART_STR(to, strlen(to)),
+        PART_LIT("text"),
+        PART_STR(json_string_value(jtext), json_string_length(jtext)),
+        PART_LIT("received_at"),
+        PART_RAW(ra, ra_len),
     };
     int rc = vc_put_msg(parts, sizeof(parts) / sizeof(parts[0]), out, err);
     json_decref(root);
     return rc;
 }
 
-int vc_validate_vote(const vc_catalog *cat, const vc_limits *lim,
-                     const unsigned char *body, size_t len,
-                     const char *id, int64_t received_at,
-                     vc_msg *out, vc_error *err)
+int vc_validate_vote(const vc_catalog *cat, const vc_limits *lim, const unsigned char *body,
+                     size_t len, const char *id, int64_t received_at, vc_msg *out, vc_error *err)
 {
     int rc = validate_vote_scanned(cat, lim, body, len, id, received_at, out, err);
 
@@ -473,9 +486,8 @@ int vc_validate_vote(const vc_catalog *cat, const vc_limits *lim,
 /* The parse tree lives in the JSON arena (json_arena.c): nothing of it
  * survives these calls, the message is copied into out->json. */
 int vc_validate_vote_reference(const vc_catalog *cat, const vc_limits *lim,
-                               const unsigned char *body, size_t len,
-                               const char *id, int64_t received_at,
-                               vc_msg *out, vc_error *err)
+                               const unsigned char *body, size_t len, const char *id,
+                               int64_t received_at, vc_msg *out, vc_error *err)
 {
     vc_json_arena_begin();
     int rc = validate_vote(cat, lim, body, len, id, received_at, out, err);
@@ -484,8 +496,8 @@ int vc_validate_vote_reference(const vc_catalog *cat, const vc_limits *lim,
 }
 
 int vc_validate_chat(const vc_limits *lim, const unsigned char *body, size_t len,
-                     const char *sender, const char *id, int64_t received_at,
-                     vc_msg *out, vc_error *err)
+                     const char *sender, const char *id, int64_t received_at, vc_msg *out,
+                     vc_error *err)
 {
     vc_json_arena_begin();
     int rc = validate_chat(lim, body, len, sender, id, received_at, out, err);
@@ -529,10 +541,8 @@ static int check_chat_msg(const vc_limits *lim, json_t *obj, vc_error *err)
     char conv[VC_CONV_MAX + 1];
     json_t *c;
 
-    if (check_user(obj, "from", VC_R_BAD_VALUE, err) < 0
-        || check_user(obj, "to", VC_R_BAD_RECIPIENT, err) < 0
-        || check_text(lim, obj, err) < 0)
-    {
+    if (check_user(obj, "from", VC_R_BAD_VALUE, err) < 0 ||
+        check_user(obj, "to", VC_R_BAD_RECIPIENT, err) < 0 || check_text(lim, obj, err) < 0) {
         return -1;
     }
     const char *from = json_string_value(json_object_get(obj, "from"));
@@ -549,13 +559,13 @@ static int check_chat_msg(const vc_limits *lim, json_t *obj, vc_error *err)
 }
 
 int vc_message_check(const vc_catalog *cat, const vc_limits *lim, vc_kind kind,
-                     const unsigned char *buf, size_t len,
-                     json_t **parsed, vc_error *err)
+                     const unsigned char *buf, size_t len, json_t **parsed, vc_error *err)
 {
-    static const char *const vote_fields[] = {
-        "v", "kind", "id", "poll", "choice", "voter", "attrs", "received_at", NULL };
-    static const char *const chat_fields[] = {
-        "v", "kind", "id", "conversation", "from", "to", "text", "received_at", NULL };
+    static const char *const vote_fields[] = { "v",     "kind",  "id",          "poll", "choice",
+                                               "voter", "attrs", "received_at", NULL };
+    static const char *const chat_fields[] = { "v",    "kind", "id",   "conversation",
+                                               "from", "to",   "text", "received_at",
+                                               NULL };
     const char *voter;
     size_t voter_len;
     json_t *root;

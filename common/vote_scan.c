@@ -37,8 +37,8 @@ static const unsigned char *scan_str(const unsigned char *p, const unsigned char
     if (p == end) {
         return NULL;
     }
-    out->s = (const char *) s;
-    out->len = (size_t) (p - s);
+    out->s = (const char *)s;
+    out->len = (size_t)(p - s);
     return p + 1;
 }
 
@@ -68,7 +68,7 @@ int vc_vote_scan(const unsigned char *body, size_t len, vc_vote_scan_fields *f)
     }
     p = skip_ws(p, end);
     if (p < end && *p == '}') {
-        return 0;                       /* {}: the full path says what is missing */
+        return 0; /* {}: the full path says what is missing */
     }
     for (;;) {
         if (p == end || *p != '"' || (p = scan_str(p, end, &key)) == NULL) {
@@ -76,7 +76,7 @@ int vc_vote_scan(const unsigned char *body, size_t len, vc_vote_scan_fields *f)
         }
         slot = member(f, &key);
         if (slot == NULL || slot->s != NULL) {
-            return 0;                   /* another member, or a duplicate */
+            return 0; /* another member, or a duplicate */
         }
         p = skip_ws(p, end);
         if (p == end || *p++ != ':') {

@@ -8,7 +8,7 @@
  * when the member is absent. */
 typedef struct {
     const char *s;
-    size_t      len;
+    size_t len;
 } vc_scan_str;
 
 typedef struct {

@@ -31,17 +31,16 @@
 
 #include "jwt.h"
 
-#define NOW  1800000000
+#define NOW 1800000000
 
-static const char keys_txt[] =
-    "k2 second-secret-0123456789abcdef\n"
-    "k1 first-secret-0123456789abcdef\n";
+static const char keys_txt[] = "k2 second-secret-0123456789abcdef\n"
+                               "k1 first-secret-0123456789abcdef\n";
 
 static vc_jwt_keyset ks;
 
 static void violation(const char *what, const char *tok, size_t len)
 {
-    fprintf(stderr, "JWT invariant violated: %s\ntoken: %.*s\n", what, (int) len, tok);
+    fprintf(stderr, "JWT invariant violated: %s\ntoken: %.*s\n", what, (int)len, tok);
     abort();
 }
 
@@ -49,8 +48,9 @@ static void mac(const vc_jwt_key *k, const char *data, size_t len, unsigned char
 {
     unsigned int ml = 0;
 
-    if (HMAC(EVP_sha256(), k->secret, (int) k->secret_len, (const unsigned char *) data, len,
-             out, &ml) == NULL || ml != 32) {
+    if (HMAC(EVP_sha256(), k->secret, (int)k->secret_len, (const unsigned char *)data, len, out,
+             &ml) == NULL ||
+        ml != 32) {
         abort();
     }
 }
@@ -60,8 +60,8 @@ static json_t *part_json(const char *p, size_t n)
 {
     unsigned char *buf = malloc(n * 3 / 4 + 3);
     long l = vc_b64url_decode(p, n, buf);
-    json_t *j = l > 0 ? json_loadb((const char *) buf, (size_t) l, JSON_REJECT_DUPLICATES, NULL)
-                      : NULL;
+    json_t *j =
+        l > 0 ? json_loadb((const char *)buf, (size_t)l, JSON_REJECT_DUPLICATES, NULL) : NULL;
 
     free(buf);
     if (j != NULL && !json_is_object(j)) {
@@ -79,8 +79,8 @@ static int signed_by_allowed_key(json_t *hdr, const char *tok, size_t slen,
     unsigned char m[32];
 
     for (size_t i = 0; i < ks.n; i++) {
-        if (kid != NULL && (!json_is_string(kid)
-                            || strcmp(json_string_value(kid), ks.keys[i].kid) != 0)) {
+        if (kid != NULL &&
+            (!json_is_string(kid) || strcmp(json_string_value(kid), ks.keys[i].kid) != 0)) {
             continue;
         }
         mac(&ks.keys[i], tok, slen, m);
@@ -95,24 +95,24 @@ static int str_claim_ok(json_t *pl, const char *name, const char *got)
 {
     json_t *v = json_object_get(pl, name);
 
-    return json_is_string(v) && json_string_length(v) >= 1 && json_string_length(v) <= 64
-           && strcmp(json_string_value(v), got) == 0;
+    return json_is_string(v) && json_string_length(v) >= 1 && json_string_length(v) <= 64 &&
+           strcmp(json_string_value(v), got) == 0;
 }
 
 static void check_accepted(const char *tok, size_t len, int64_t leeway, const vc_jwt_claims *c)
 {
     const char *d1 = memchr(tok, '.', len);
-    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t) (d1 + 1 - tok)) : NULL;
+    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok)) : NULL;
     unsigned char sig[48];
     json_t *hdr, *pl, *alg, *exp, *nbf, *iat;
 
-    if (d2 == NULL || memchr(d2 + 1, '.', len - (size_t) (d2 + 1 - tok)) != NULL) {
+    if (d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - tok)) != NULL) {
         violation("accepted a token that is not three parts", tok, len);
     }
-    if (vc_b64url_decode(d2 + 1, len - (size_t) (d2 + 1 - tok), sig) != 32) {
+    if (vc_b64url_decode(d2 + 1, len - (size_t)(d2 + 1 - tok), sig) != 32) {
         violation("accepted a signature that is not 32 bytes", tok, len);
     }
-    hdr = part_json(tok, (size_t) (d1 - tok));
+    hdr = part_json(tok, (size_t)(d1 - tok));
     if (hdr == NULL) {
         violation("accepted a header that is not a JSON object", tok, len);
     }
@@ -123,20 +123,20 @@ static void check_accepted(const char *tok, size_t len, int64_t leeway, const vc
     if (json_object_get(hdr, "crit") != NULL) {
         violation("accepted a crit header", tok, len);
     }
-    if (!signed_by_allowed_key(hdr, tok, (size_t) (d2 - tok), sig)) {
+    if (!signed_by_allowed_key(hdr, tok, (size_t)(d2 - tok), sig)) {
         violation("accepted a signature no allowed key made", tok, len);
     }
     json_decref(hdr);
 
-    pl = part_json(d1 + 1, (size_t) (d2 - d1 - 1));
+    pl = part_json(d1 + 1, (size_t)(d2 - d1 - 1));
     if (pl == NULL) {
         violation("accepted a payload that is not a JSON object", tok, len);
     }
     exp = json_object_get(pl, "exp");
     nbf = json_object_get(pl, "nbf");
     iat = json_object_get(pl, "iat");
-    if (!json_is_integer(exp) || json_integer_value(exp) <= NOW - leeway
-        || c->exp != json_integer_value(exp)) {
+    if (!json_is_integer(exp) || json_integer_value(exp) <= NOW - leeway ||
+        c->exp != json_integer_value(exp)) {
         violation("accepted without a live integer exp", tok, len);
     }
     if (nbf != NULL && (!json_is_integer(nbf) || NOW + leeway < json_integer_value(nbf))) {
@@ -157,12 +157,12 @@ static void check_bad_signature(const char *tok, size_t len)
     const char *d1 = memchr(tok, '.', len);
     const char *d2 = memrchr(tok, '.', len);
     unsigned char sig[48];
-    json_t *hdr = part_json(tok, (size_t) (d1 - tok));
+    json_t *hdr = part_json(tok, (size_t)(d1 - tok));
 
-    if (hdr == NULL || vc_b64url_decode(d2 + 1, len - (size_t) (d2 + 1 - tok), sig) != 32) {
+    if (hdr == NULL || vc_b64url_decode(d2 + 1, len - (size_t)(d2 + 1 - tok), sig) != 32) {
         violation("bad_signature for a token whose header/signature cannot be read", tok, len);
     }
-    if (signed_by_allowed_key(hdr, tok, (size_t) (d2 - tok), sig)) {
+    if (signed_by_allowed_key(hdr, tok, (size_t)(d2 - tok), sig)) {
         violation("bad_signature for a token an allowed key signed", tok, len);
     }
     json_decref(hdr);
@@ -180,10 +180,10 @@ static char *build_token(unsigned mode, const uint8_t *data, size_t size, size_t
     if (nl1 == NULL) {
         return NULL;
     }
-    hl = (size_t) (nl1 - data);
+    hl = (size_t)(nl1 - data);
     pl = nl1 + 1;
     nl2 = memchr(pl, '\n', size - hl - 1);
-    pll = nl2 ? (size_t) (nl2 - pl) : size - hl - 1;
+    pll = nl2 ? (size_t)(nl2 - pl) : size - hl - 1;
     if (nl2 != NULL) {
         sig = nl2 + 1;
         sigl = size - hl - pll - 2;
@@ -194,7 +194,7 @@ static char *build_token(unsigned mode, const uint8_t *data, size_t size, size_t
     o += vc_b64url_encode(pl, pll, tok + o);
     if (mode == 3) {
         tok[o++] = '.';
-        o += vc_b64url_encode(sig ? sig : (const uint8_t *) "", sigl, tok + o);
+        o += vc_b64url_encode(sig ? sig : (const uint8_t *)"", sigl, tok + o);
     } else {
         mac(&ks.keys[mode - 1], tok, o, m);
         tok[o++] = '.';

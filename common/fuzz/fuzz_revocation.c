@@ -17,25 +17,24 @@
 
 #include "revocation.h"
 
-#define NOW  1800000000
+#define NOW 1800000000
 
 static void violation(const char *what, const uint8_t *data, size_t size)
 {
-    fprintf(stderr, "revocation invariant violated: %s\ninput: %.*s\n", what, (int) size,
-            (const char *) data);
+    fprintf(stderr, "revocation invariant violated: %s\ninput: %.*s\n", what, (int)size,
+            (const char *)data);
     abort();
 }
 
 /* 1 if the input is a record by the rule, with its jti and exp */
-static int reference(const uint8_t *data, size_t size, json_t **root, json_t **jti,
-                     json_t **exp)
+static int reference(const uint8_t *data, size_t size, json_t **root, json_t **jti, json_t **exp)
 {
-    *root = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES, NULL);
+    *root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
     *jti = json_object_get(*root, "jti");
     *exp = json_object_get(*root, "exp");
-    return json_is_object(*root) && json_is_string(*jti) && json_is_integer(*exp)
-           && json_string_length(*jti) >= 1 && json_string_length(*jti) <= VC_JWT_JTI_MAX
-           && strlen(json_string_value(*jti)) == json_string_length(*jti);
+    return json_is_object(*root) && json_is_string(*jti) && json_is_integer(*exp) &&
+           json_string_length(*jti) >= 1 && json_string_length(*jti) <= VC_JWT_JTI_MAX &&
+           strlen(json_string_value(*jti)) == json_string_length(*jti);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -46,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *copy, *dump;
     int is_record;
 
-    copy = malloc(size ? size : 1);      /* exact size: ASan sees any overread */
+    copy = malloc(size ? size : 1); /* exact size: ASan sees any overread */
     memcpy(copy, data, size);
     st = vc_revocation_parse(copy, size, NOW, &rec);
     free(copy);
@@ -59,19 +58,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         violation(is_record ? "refused a record" : "accepted a non-record", data, size);
     }
     if (is_record) {
-        if (rec.jti_len != json_string_length(jti) || strlen(rec.jti) != rec.jti_len
-            || memcmp(rec.jti, json_string_value(jti), rec.jti_len) != 0
-            || rec.exp != json_integer_value(exp)) {
+        if (rec.jti_len != json_string_length(jti) || strlen(rec.jti) != rec.jti_len ||
+            memcmp(rec.jti, json_string_value(jti), rec.jti_len) != 0 ||
+            rec.exp != json_integer_value(exp)) {
             violation("returned another record than the input's", data, size);
         }
         if ((st == VC_REVOCATION_OK) != (rec.exp > NOW - VC_JWT_LEEWAY_MAX)) {
             violation("live/expired decided against exp > now - leeway max", data, size);
         }
         dump = vc_revocation_dump(rec.jti, rec.exp);
-        if (dump == NULL
-            || vc_revocation_parse(dump, strlen(dump), NOW, &back) != st
-            || back.jti_len != rec.jti_len || strcmp(back.jti, rec.jti) != 0
-            || back.exp != rec.exp) {
+        if (dump == NULL || vc_revocation_parse(dump, strlen(dump), NOW, &back) != st ||
+            back.jti_len != rec.jti_len || strcmp(back.jti, rec.jti) != 0 || back.exp != rec.exp) {
             violation("the written record does not parse back to itself", data, size);
         }
         free(dump);

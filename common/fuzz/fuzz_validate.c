@@ -35,25 +35,23 @@ static void check_same_vote(const vc_limits *lim, const uint8_t *data, size_t si
 {
     vc_msg r;
     vc_error re;
-    int rrc = vc_validate_vote_reference(cat, lim, data, size, "01KAMXS8BV0000000000000001", 1,
-                                         &r, &re);
+    int rrc =
+        vc_validate_vote_reference(cat, lim, data, size, "01KAMXS8BV0000000000000001", 1, &r, &re);
 
     if (rc != rrc) {
         fprintf(stderr, "scanner path %d, reference %d\n", rc, rrc);
         abort();
     }
     if (rc == 0) {
-        if (m->json_len != r.json_len || memcmp(m->json, r.json, r.json_len) != 0
-            || m->key_len != r.key_len || memcmp(m->key, r.key, r.key_len) != 0)
-        {
+        if (m->json_len != r.json_len || memcmp(m->json, r.json, r.json_len) != 0 ||
+            m->key_len != r.key_len || memcmp(m->key, r.key, r.key_len) != 0) {
             fprintf(stderr, "scanner path %s (key %s), reference %s (key %s)\n", m->json, m->key,
                     r.json, r.key);
             abort();
         }
         vc_msg_free(&r);
-    } else if (e->status != re.status || e->reason != re.reason || strcmp(e->field, re.field) != 0
-               || strcmp(e->detail, re.detail) != 0)
-    {
+    } else if (e->status != re.status || e->reason != re.reason ||
+               strcmp(e->field, re.field) != 0 || strcmp(e->detail, re.detail) != 0) {
         fprintf(stderr, "scanner path %d %s, reference %d %s\n", e->status, e->detail, re.status,
                 re.detail);
         abort();
@@ -65,7 +63,7 @@ static void check_error(const vc_error *e)
     if (e->status != 400 && e->status != 422) {
         abort();
     }
-    if (!vc_utf8_valid((const unsigned char *) e->field, strlen(e->field))) {
+    if (!vc_utf8_valid((const unsigned char *)e->field, strlen(e->field))) {
         abort();
     }
 }
@@ -80,7 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cat == NULL) {
         char err[256];
         cat = vc_catalog_parse(catalog_json, sizeof(catalog_json) - 1, err, sizeof(err));
-        if (cat == NULL) abort();
+        if (cat == NULL)
+            abort();
     }
     if (size < 1) {
         return 0;
@@ -130,8 +129,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_error(&e);
         return 0;
     }
-    if (vc_message_check(cat, &lim, kind, (const unsigned char *) m.json, m.json_len, NULL, &e) != 0) {
-        fprintf(stderr, "edge accepted but sink would reject: %s (%s %s)\n", m.json, e.field, e.detail);
+    if (vc_message_check(cat, &lim, kind, (const unsigned char *)m.json, m.json_len, NULL, &e) !=
+        0) {
+        fprintf(stderr, "edge accepted but sink would reject: %s (%s %s)\n", m.json, e.field,
+                e.detail);
         abort();
     }
     /* the message is written without jansson: it must be exactly what

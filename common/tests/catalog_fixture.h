@@ -14,14 +14,14 @@ static vc_catalog *cat;
 static int catalog_setup(void **state)
 {
     char err[256];
-    (void) state;
+    (void)state;
     cat = vc_catalog_load(TEST_SRCDIR "/../stack/polls.json", err, sizeof(err));
     return cat ? 0 : -1;
 }
 
 static int catalog_teardown(void **state)
 {
-    (void) state;
+    (void)state;
     vc_catalog_free(cat);
     return 0;
 }

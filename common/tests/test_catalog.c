@@ -11,7 +11,7 @@
 
 static void test_real_catalog(void **state)
 {
-    (void) state;
+    (void)state;
     char err[256];
     vc_catalog *cat = vc_catalog_load(TEST_SRCDIR "/../stack/polls.json", err, sizeof(err));
 
@@ -41,13 +41,14 @@ static void expect_error(const char *json, const char *needle)
 
 static void test_broken_catalogs(void **state)
 {
-    (void) state;
+    (void)state;
     expect_error("{", "line 1");
     expect_error("{\"polls\":[]}", "non-empty");
     expect_error("{\"polls\":[{\"id\":\"a\",\"choices\":[]}]}", "no choices");
     expect_error("{\"polls\":[{\"id\":\"a\",\"choices\":[\"x\",\"x\"]}]}", "duplicate choices");
-    expect_error("{\"polls\":[{\"id\":\"a\",\"choices\":[\"x\"]},{\"id\":\"a\",\"choices\":[\"y\"]}]}",
-                 "duplicate poll id");
+    expect_error(
+        "{\"polls\":[{\"id\":\"a\",\"choices\":[\"x\"]},{\"id\":\"a\",\"choices\":[\"y\"]}]}",
+        "duplicate poll id");
     expect_error("{\"polls\":[{\"id\":\"a:b\",\"choices\":[\"x\"]}]}", "polls[0].id");
     expect_error("{\"polls\":[{\"id\":\"a\",\"choices\":[1]}]}", "choices[0]");
     expect_error("{\"polls\":[{\"id\":\"a\",\"choices\":[\"x\"],\"attrs\":\"d\"}]}", "attrs");

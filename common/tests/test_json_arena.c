@@ -21,7 +21,7 @@
 /* allocations inside an arena are taken from the block; end() gives it back */
 static void test_inside_uses_block(void **state)
 {
-    (void) state;
+    (void)state;
     vc_json_arena_begin();
     assert_int_equal(vc_json_arena_used(), 0);
     json_t *v = json_loads("{\"poll\":\"band-contest\",\"choice\":\"ruta-sur\"}", 0, NULL);
@@ -37,18 +37,18 @@ static void test_inside_uses_block(void **state)
  * inside one (valgrind/ASan would report the leak or the bad free) */
 static void test_outside_values_mix(void **state)
 {
-    (void) state;
+    (void)state;
     json_t *before = json_pack("{s:s}", "k", "made before any arena");
     assert_non_null(before);
     vc_json_arena_begin();
     json_t *inside = json_string("made inside");
     assert_non_null(inside);
-    json_decref(before);                 /* heap value freed while the arena is active */
+    json_decref(before); /* heap value freed while the arena is active */
     json_decref(inside);
     vc_json_arena_end();
     json_t *after = json_string("made after the arena");
     assert_non_null(after);
-    assert_int_equal(vc_json_arena_used(), 0);   /* not taken from the block */
+    assert_int_equal(vc_json_arena_used(), 0); /* not taken from the block */
     assert_string_equal(json_string_value(after), "made after the arena");
     json_decref(after);
 }
@@ -57,7 +57,7 @@ static void test_outside_values_mix(void **state)
  * mid-parse, and the message is still exact */
 static void test_outgrows_block(void **state)
 {
-    (void) state;
+    (void)state;
     enum { TEXT = 100 * 1024 };
     vc_limits lim;
     vc_limits_default(&lim);
@@ -69,11 +69,12 @@ static void test_outgrows_block(void **state)
     text[TEXT] = '\0';
     snprintf(body, TEXT + 64, "{\"to\":\"bob\",\"text\":\"%s\"}", text);
 
-    for (int round = 0; round < 3; round++) {     /* the block is reused each time */
+    for (int round = 0; round < 3; round++) { /* the block is reused each time */
         vc_msg m;
         vc_error e;
-        assert_int_equal(vc_validate_chat(&lim, (const unsigned char *) body, strlen(body),
-                                          "alice", ID, TS, &m, &e), 0);
+        assert_int_equal(vc_validate_chat(&lim, (const unsigned char *)body, strlen(body), "alice",
+                                          ID, TS, &m, &e),
+                         0);
         assert_non_null(strstr(m.json, text));
         assert_non_null(strstr(m.json, "\"to\":\"bob\""));
         vc_msg_free(&m);

@@ -16,24 +16,23 @@
 #include "jwt.h"
 
 #define NOW 1763786400
-static const char keys_txt[] =
-    "# rotation: first line signs\n"
-    "k2 second-secret-0123456789abcdef\n"
-    "\n"
-    "k1 first-secret-0123456789abcdef\n";
+static const char keys_txt[] = "# rotation: first line signs\n"
+                               "k2 second-secret-0123456789abcdef\n"
+                               "\n"
+                               "k1 first-secret-0123456789abcdef\n";
 
 static vc_jwt_keyset ks;
 
 static int setup(void **state)
 {
     char err[256];
-    (void) state;
+    (void)state;
     return vc_jwt_keyset_parse(&ks, keys_txt, sizeof(keys_txt) - 1, err, sizeof(err));
 }
 
 static int teardown(void **state)
 {
-    (void) state;
+    (void)state;
     vc_jwt_keyset_free(&ks);
     return 0;
 }
@@ -46,10 +45,10 @@ static char *make_token(const char *hdr, const char *pl, const char *secret)
     unsigned char mac[32];
     unsigned int ml;
 
-    o += vc_b64url_encode((const unsigned char *) hdr, strlen(hdr), t + o);
+    o += vc_b64url_encode((const unsigned char *)hdr, strlen(hdr), t + o);
     t[o++] = '.';
-    o += vc_b64url_encode((const unsigned char *) pl, strlen(pl), t + o);
-    HMAC(EVP_sha256(), secret, (int) strlen(secret), (unsigned char *) t, o, mac, &ml);
+    o += vc_b64url_encode((const unsigned char *)pl, strlen(pl), t + o);
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (unsigned char *)t, o, mac, &ml);
     t[o++] = '.';
     o += vc_b64url_encode(mac, 32, t + o);
     t[o] = '\0';
@@ -63,7 +62,7 @@ static vc_jwt_status verify(const char *tok, vc_jwt_claims *c)
 
 static void test_keyset(void **state)
 {
-    (void) state;
+    (void)state;
     char err[256];
     vc_jwt_keyset k;
 
@@ -82,11 +81,12 @@ static void test_keyset(void **state)
 
 static void test_sign_verify_roundtrip(void **state)
 {
-    (void) state;
+    (void)state;
     char *tok;
     vc_jwt_claims c;
 
-    assert_int_equal(vc_jwt_sign(&ks, "alice", "01KAMXS8BV0000000000000000", NOW, NOW + 3600, &tok), 0);
+    assert_int_equal(vc_jwt_sign(&ks, "alice", "01KAMXS8BV0000000000000000", NOW, NOW + 3600, &tok),
+                     0);
     assert_int_equal(verify(tok, &c), VC_JWT_OK);
     assert_string_equal(c.sub, "alice");
     assert_string_equal(c.jti, "01KAMXS8BV0000000000000000");
@@ -101,7 +101,7 @@ static void test_sign_verify_roundtrip(void **state)
 
 static void test_rotation_old_key_still_verifies(void **state)
 {
-    (void) state;
+    (void)state;
     vc_jwt_claims c;
     char *t = make_token("{\"alg\":\"HS256\",\"kid\":\"k1\"}",
                          "{\"sub\":\"bob\",\"jti\":\"j1\",\"exp\":1763790000}",
@@ -118,7 +118,7 @@ static void test_rotation_old_key_still_verifies(void **state)
 
 static void test_rejections(void **state)
 {
-    (void) state;
+    (void)state;
     vc_jwt_claims c;
     const char *good_pl = "{\"sub\":\"bob\",\"jti\":\"j1\",\"exp\":1763790000}";
     char *t;
@@ -133,7 +133,8 @@ static void test_rejections(void **state)
     assert_int_equal(verify(t, &c), VC_JWT_BAD_ALG);
     free(t);
     t = make_token("{\"alg\":\"HS256\",\"kid\":\"k1\"}",
-                   "{\"sub\":\"bob\",\"jti\":\"j1\",\"exp\":1763780000}", "first-secret-0123456789abcdef");
+                   "{\"sub\":\"bob\",\"jti\":\"j1\",\"exp\":1763780000}",
+                   "first-secret-0123456789abcdef");
     assert_int_equal(verify(t, &c), VC_JWT_EXPIRED);
     free(t);
     t = make_token("{\"alg\":\"HS256\",\"kid\":\"k1\"}",
@@ -143,38 +144,38 @@ static void test_rejections(void **state)
     free(t);
     t = make_token("{\"alg\":\"HS256\",\"kid\":\"k1\"}", "{\"sub\":\"bob\",\"exp\":1763790000}",
                    "first-secret-0123456789abcdef");
-    assert_int_equal(verify(t, &c), VC_JWT_BAD_CLAIMS);    /* no jti */
+    assert_int_equal(verify(t, &c), VC_JWT_BAD_CLAIMS); /* no jti */
     free(t);
     t = make_token("{\"alg\":\"HS256\",\"kid\":\"k1\"}",
                    "{\"sub\":\"bob\",\"jti\":\"j1\",\"exp\":\"1763790000\"}",
                    "first-secret-0123456789abcdef");
-    assert_int_equal(verify(t, &c), VC_JWT_BAD_CLAIMS);    /* exp as string */
+    assert_int_equal(verify(t, &c), VC_JWT_BAD_CLAIMS); /* exp as string */
     free(t);
 }
 
 static void test_alg_none_and_tampering(void **state)
 {
-    (void) state;
+    (void)state;
     vc_jwt_claims c;
     char buf[1024], tampered[1024];
     size_t o = 0;
     const char *h = "{\"alg\":\"none\",\"kid\":\"k2\"}";
     const char *p = "{\"sub\":\"mallory\",\"jti\":\"j\",\"exp\":1763790000}";
 
-    o += vc_b64url_encode((const unsigned char *) h, strlen(h), buf + o);
+    o += vc_b64url_encode((const unsigned char *)h, strlen(h), buf + o);
     buf[o++] = '.';
-    o += vc_b64url_encode((const unsigned char *) p, strlen(p), buf + o);
+    o += vc_b64url_encode((const unsigned char *)p, strlen(p), buf + o);
     buf[o++] = '.';
     buf[o] = '\0';
-    assert_int_equal(verify(buf, &c), VC_JWT_MALFORMED);     /* empty signature */
+    assert_int_equal(verify(buf, &c), VC_JWT_MALFORMED); /* empty signature */
 
     /* tamper with a validly signed token: swap the payload for another sub */
     char *tok;
     assert_int_equal(vc_jwt_sign(&ks, "alice", "j2", NOW, NOW + 60, &tok), 0);
     char *d1 = strchr(tok, '.'), *d2 = strrchr(tok, '.');
-    o = (size_t) (d1 - tok) + 1;
+    o = (size_t)(d1 - tok) + 1;
     memcpy(tampered, tok, o);
-    o += vc_b64url_encode((const unsigned char *) p, strlen(p), tampered + o);
+    o += vc_b64url_encode((const unsigned char *)p, strlen(p), tampered + o);
     strcpy(tampered + o, d2);
     assert_int_equal(verify(tampered, &c), VC_JWT_BAD_SIGNATURE);
     /* flip one signature bit */
@@ -192,15 +193,15 @@ static void test_alg_none_and_tampering(void **state)
 
 static void test_b64url(void **state)
 {
-    (void) state;
+    (void)state;
     unsigned char out[16];
     char enc[16];
-    assert_int_equal(vc_b64url_encode((const unsigned char *) "\xfb\xff", 2, enc), 3);
+    assert_int_equal(vc_b64url_encode((const unsigned char *)"\xfb\xff", 2, enc), 3);
     assert_memory_equal(enc, "-_8", 3);
     assert_int_equal(vc_b64url_decode("-_8", 3, out), 2);
     assert_memory_equal(out, "\xfb\xff", 2);
-    assert_int_equal(vc_b64url_decode("-_9", 3, out), -1);   /* non-canonical */
-    assert_int_equal(vc_b64url_decode("YQ==", 4, out), -1);  /* padding */
+    assert_int_equal(vc_b64url_decode("-_9", 3, out), -1);  /* non-canonical */
+    assert_int_equal(vc_b64url_decode("YQ==", 4, out), -1); /* padding */
     assert_int_equal(vc_b64url_decode("Y", 1, out), -1);
 }
 

@@ -16,7 +16,7 @@ static void get(rd_kafka_conf_t *c, const char *k, char *v, size_t n)
 
 static void test_apply(void **state)
 {
-    (void) state;
+    (void)state;
     char err[512], v[256];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     const char kv[] = "  linger.ms = 7 ";
@@ -25,12 +25,13 @@ static void test_apply(void **state)
     get(c, "linger.ms", v, sizeof(v));
     assert_string_equal(v, "7");
     assert_int_equal(vc_kafka_conf_apply_list(c, "acks=all,\n# comment\ncompression.codec=lz4\n",
-                                              err, sizeof(err)), 0);
+                                              err, sizeof(err)),
+                     0);
     get(c, "compression.codec", v, sizeof(v));
     assert_string_equal(v, "lz4");
     /* the sinks' --kafka-props form, and no list at all */
-    assert_int_equal(vc_kafka_conf_apply_list(c, "fetch.wait.max.ms=10,client.rack=r1",
-                                              err, sizeof(err)), 0);
+    assert_int_equal(
+        vc_kafka_conf_apply_list(c, "fetch.wait.max.ms=10,client.rack=r1", err, sizeof(err)), 0);
     get(c, "client.rack", v, sizeof(v));
     assert_string_equal(v, "r1");
     assert_int_equal(vc_kafka_conf_apply_list(c, NULL, err, sizeof(err)), 0);
@@ -41,11 +42,12 @@ static void test_apply(void **state)
 /* a component's defaults: applied in order, the first bad one named */
 static void test_table(void **state)
 {
-    (void) state;
+    (void)state;
     char err[512], v[256];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     const char *const ok[][2] = { { "linger.ms", "3" }, { "acks", "all" } };
-    const char *const bad[][2] = { { "linger.ms", "4" }, { "no.such.prop", "1" },
+    const char *const bad[][2] = { { "linger.ms", "4" },
+                                   { "no.such.prop", "1" },
                                    { "linger.ms", "5" } };
 
     assert_int_equal(vc_kafka_conf_set_table(c, ok, 2, err, sizeof(err)), 0);
@@ -60,7 +62,7 @@ static void test_table(void **state)
 
 static void test_errors(void **state)
 {
-    (void) state;
+    (void)state;
     char err[512];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
 

@@ -22,9 +22,8 @@ static vc_revocation_status parse(const char *s, vc_revocation *r)
 static void test_accepts_a_record(void **state)
 {
     vc_revocation r;
-    (void) state;
-    assert_int_equal(parse("{\"jti\":\"01KAMXS8BV\",\"exp\":1763790000}", &r),
-                     VC_REVOCATION_OK);
+    (void)state;
+    assert_int_equal(parse("{\"jti\":\"01KAMXS8BV\",\"exp\":1763790000}", &r), VC_REVOCATION_OK);
     assert_string_equal(r.jti, "01KAMXS8BV");
     assert_int_equal(r.jti_len, 10);
     assert_int_equal(r.exp, 1763790000);
@@ -37,7 +36,7 @@ static vc_revocation_status parse_exp(int64_t exp, vc_revocation *r)
 {
     char buf[64];
 
-    snprintf(buf, sizeof(buf), "{\"jti\":\"a\",\"exp\":%lld}", (long long) exp);
+    snprintf(buf, sizeof(buf), "{\"jti\":\"a\",\"exp\":%lld}", (long long)exp);
     return parse(buf, r);
 }
 
@@ -46,11 +45,11 @@ static vc_revocation_status parse_exp(int64_t exp, vc_revocation *r)
 static void test_expired_revokes_nothing(void **state)
 {
     vc_revocation r;
-    (void) state;
+    (void)state;
     assert_int_equal(parse_exp(NOW - VC_JWT_LEEWAY_MAX, &r), VC_REVOCATION_EXPIRED);
     assert_string_equal(r.jti, "a");
     assert_int_equal(parse_exp(NOW - VC_JWT_LEEWAY_MAX + 1, &r), VC_REVOCATION_OK);
-    assert_int_equal(parse_exp(NOW, &r), VC_REVOCATION_OK);   /* in the leeway window */
+    assert_int_equal(parse_exp(NOW, &r), VC_REVOCATION_OK); /* in the leeway window */
     assert_int_equal(parse("{\"jti\":\"a\",\"exp\":-9223372036854775808}", &r),
                      VC_REVOCATION_EXPIRED);
 }
@@ -58,13 +57,18 @@ static void test_expired_revokes_nothing(void **state)
 static void test_rejects_what_is_not_a_record(void **state)
 {
     static const char *bad[] = {
-        "", "null", "[]", "{}", "{\"jti\":\"a\"}", "{\"exp\":1763790000}",
-        "{\"jti\":\"\",\"exp\":1763790000}",                  /* empty jti */
+        "",
+        "null",
+        "[]",
+        "{}",
+        "{\"jti\":\"a\"}",
+        "{\"exp\":1763790000}",
+        "{\"jti\":\"\",\"exp\":1763790000}", /* empty jti */
         "{\"jti\":1,\"exp\":1763790000}",
         "{\"jti\":\"a\",\"exp\":\"1763790000\"}",
         "{\"jti\":\"a\",\"exp\":1763790000.5}",
-        "{\"jti\":\"a\\u0000b\",\"exp\":1763790000}",          /* NUL inside */
-        "{\"jti\":\"a\",\"jti\":\"b\",\"exp\":1763790000}",     /* which one? */
+        "{\"jti\":\"a\\u0000b\",\"exp\":1763790000}",       /* NUL inside */
+        "{\"jti\":\"a\",\"jti\":\"b\",\"exp\":1763790000}", /* which one? */
         "{\"jti\":\"a\",\"exp\":99999999999999999999}",
         "{\"jti\":\"a\",\"exp\":1763790000",
         /* 65 bytes: no token can carry such a jti */
@@ -72,15 +76,18 @@ static void test_rejects_what_is_not_a_record(void **state)
         "\"exp\":1763790000}",
     };
     vc_revocation r;
-    (void) state;
+    (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (parse(bad[i], &r) != VC_REVOCATION_MALFORMED) {
             fail_msg("accepted: %s", bad[i]);
         }
     }
     /* 64 bytes is the limit, and it is allowed */
-    assert_int_equal(parse("{\"jti\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
-                           "\"exp\":1763790000}", &r), VC_REVOCATION_OK);
+    assert_int_equal(
+        parse("{\"jti\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+              "\"exp\":1763790000}",
+              &r),
+        VC_REVOCATION_OK);
     assert_int_equal(r.jti_len, 64);
 }
 
@@ -88,7 +95,7 @@ static void test_dump_parses_back(void **state)
 {
     vc_revocation r;
     char *s;
-    (void) state;
+    (void)state;
     s = vc_revocation_dump("0123-\"quoted\"-\xc3\xa9", 1763790000);
     assert_non_null(s);
     assert_int_equal(parse(s, &r), VC_REVOCATION_OK);
@@ -96,7 +103,8 @@ static void test_dump_parses_back(void **state)
     assert_int_equal(r.exp, 1763790000);
     free(s);
     assert_null(vc_revocation_dump("", 1763790000));
-    assert_null(vc_revocation_dump("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1));
+    assert_null(
+        vc_revocation_dump("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1));
 }
 
 int main(void)

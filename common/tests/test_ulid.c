@@ -11,7 +11,7 @@
 
 static void test_format_and_time(void **state)
 {
-    (void) state;
+    (void)state;
     vc_ulid_gen g;
     char id[VC_ULID_LEN + 1];
 
@@ -26,7 +26,7 @@ static void test_format_and_time(void **state)
 
 static void test_monotonic_within_ms_and_clock_step_back(void **state)
 {
-    (void) state;
+    (void)state;
     vc_ulid_gen g;
     char a[VC_ULID_LEN + 1], b[VC_ULID_LEN + 1];
 
@@ -38,28 +38,25 @@ static void test_monotonic_within_ms_and_clock_step_back(void **state)
         assert_true(strcmp(a, b) < 0);
         memcpy(a, b, sizeof(a));
     }
-    vc_ulid_next(&g, 4000, b);         /* clock went back */
+    vc_ulid_next(&g, 4000, b); /* clock went back */
     assert_true(strcmp(a, b) < 0);
     assert_true(vc_ulid_time_ms(b) == 5000);
 }
 
-static int cmp(const void *x, const void *y)
-{
-    return strcmp(x, y);
-}
+static int cmp(const void *x, const void *y) { return strcmp(x, y); }
 
 static void test_two_generators_unique(void **state)
 {
-    (void) state;
+    (void)state;
     enum { N = 20000 };
-    char (*ids)[VC_ULID_LEN + 1] = malloc(2 * N * sizeof(*ids));
+    char(*ids)[VC_ULID_LEN + 1] = malloc(2 * N * sizeof(*ids));
     vc_ulid_gen g1, g2;
 
     assert_non_null(ids);
     assert_int_equal(vc_ulid_init(&g1), 0);
     assert_int_equal(vc_ulid_init(&g2), 0);
     for (int i = 0; i < N; i++) {
-        vc_ulid_next(&g1, 1000, ids[2 * i]);     /* same ms on purpose */
+        vc_ulid_next(&g1, 1000, ids[2 * i]); /* same ms on purpose */
         vc_ulid_next(&g2, 1000, ids[2 * i + 1]);
     }
     qsort(ids, 2 * N, sizeof(*ids), cmp);
@@ -71,7 +68,7 @@ static void test_two_generators_unique(void **state)
 
 static void test_valid_rejects(void **state)
 {
-    (void) state;
+    (void)state;
     assert_false(vc_ulid_valid("01KANSTXVV0000000000000000X", 27));
     assert_false(vc_ulid_valid("01KANSTXVV000000000000000", 25));
     assert_false(vc_ulid_valid("01KANSTXVV000000000000000I", 26)); /* I not in Crockford */

@@ -17,7 +17,7 @@
 
 static int scan(const char *body, vc_vote_scan_fields *f)
 {
-    return vc_vote_scan((const unsigned char *) body, strlen(body), f);
+    return vc_vote_scan((const unsigned char *)body, strlen(body), f);
 }
 
 static void expect_str(const vc_scan_str *v, const char *want)
@@ -33,7 +33,7 @@ static void expect_str(const vc_scan_str *v, const char *want)
 
 static void test_scan_takes_flat_ascii(void **state)
 {
-    (void) state;
+    (void)state;
     vc_vote_scan_fields f;
 
     assert_int_equal(scan("{\"poll\":\"band-contest\",\"choice\":\"quetzal-punk\"}", &f), 1);
@@ -41,7 +41,8 @@ static void test_scan_takes_flat_ascii(void **state)
     expect_str(&f.choice, "quetzal-punk");
     expect_str(&f.voter, NULL);
 
-    assert_int_equal(scan(" \r\n{ \"voter\" :\t\"v 1\" , \"choice\":\"c\",\"poll\":\"\" }\n", &f), 1);
+    assert_int_equal(scan(" \r\n{ \"voter\" :\t\"v 1\" , \"choice\":\"c\",\"poll\":\"\" }\n", &f),
+                     1);
     expect_str(&f.poll, "");
     expect_str(&f.choice, "c");
     expect_str(&f.voter, "v 1");
@@ -53,15 +54,37 @@ static void test_scan_takes_flat_ascii(void **state)
 
 static void test_scan_leaves_the_rest_to_jansson(void **state)
 {
-    (void) state;
+    (void)state;
     static const char *const bodies[] = {
-        "", " ", "{}", "[]", "\"poll\"", "{\"poll\":\"a\"", "{\"poll\":\"a\",}",
-        "{\"poll\":\"a\"}x", "{\"poll\":\"a\"}{}", "{\"poll\" \"a\"}", "{\"poll\":\"a\"\"choice\":\"b\"}",
-        "{\"poll\":\"a\\u0062\"}", "{\"po\\u006cl\":\"a\"}", "{\"poll\":\"\xc3\xa9\"}",
-        "{\"poll\":\"a\x7f\"}", "{\"poll\":\"a\tb\"}", "{\"poll\":1}", "{\"poll\":null}",
-        "{\"poll\":{\"a\":\"b\"}}", "{\"poll\":[\"a\"]}", "{\"attrs\":{}}", "{\"extra\":\"x\"}",
-        "{\"poll\":\"a\",\"poll\":\"b\"}", "{\"\":\"a\"}", "\xef\xbb\xbf{\"poll\":\"a\"}",
-        "{\"poll\":\"a\"}\f", "{\"poll\":\"a\"", "{\"poll\":\"a", "{\"poll\":",
+        "",
+        " ",
+        "{}",
+        "[]",
+        "\"poll\"",
+        "{\"poll\":\"a\"",
+        "{\"poll\":\"a\",}",
+        "{\"poll\":\"a\"}x",
+        "{\"poll\":\"a\"}{}",
+        "{\"poll\" \"a\"}",
+        "{\"poll\":\"a\"\"choice\":\"b\"}",
+        "{\"poll\":\"a\\u0062\"}",
+        "{\"po\\u006cl\":\"a\"}",
+        "{\"poll\":\"\xc3\xa9\"}",
+        "{\"poll\":\"a\x7f\"}",
+        "{\"poll\":\"a\tb\"}",
+        "{\"poll\":1}",
+        "{\"poll\":null}",
+        "{\"poll\":{\"a\":\"b\"}}",
+        "{\"poll\":[\"a\"]}",
+        "{\"attrs\":{}}",
+        "{\"extra\":\"x\"}",
+        "{\"poll\":\"a\",\"poll\":\"b\"}",
+        "{\"\":\"a\"}",
+        "\xef\xbb\xbf{\"poll\":\"a\"}",
+        "{\"poll\":\"a\"}\f",
+        "{\"poll\":\"a\"",
+        "{\"poll\":\"a",
+        "{\"poll\":",
     };
     vc_vote_scan_fields f;
 
@@ -71,7 +94,7 @@ static void test_scan_leaves_the_rest_to_jansson(void **state)
         }
     }
     /* an embedded NUL ends nothing: the body is the declared length */
-    assert_int_equal(vc_vote_scan((const unsigned char *) "{\"poll\":\"a\0\"}", 13, &f), 0);
+    assert_int_equal(vc_vote_scan((const unsigned char *)"{\"poll\":\"a\0\"}", 13, &f), 0);
 }
 
 /* both paths, same answer, byte for byte */
@@ -79,11 +102,11 @@ static void expect_same(const vc_limits *lim, const vc_catalog *c, const char *b
 {
     vc_msg a, b;
     vc_error ea, eb;
-    int ra = vc_validate_vote(c, lim, (const unsigned char *) body, len, ID, TS, &a, &ea);
-    int rb = vc_validate_vote_reference(c, lim, (const unsigned char *) body, len, ID, TS, &b, &eb);
+    int ra = vc_validate_vote(c, lim, (const unsigned char *)body, len, ID, TS, &a, &ea);
+    int rb = vc_validate_vote_reference(c, lim, (const unsigned char *)body, len, ID, TS, &b, &eb);
 
     if (ra != rb) {
-        fail_msg("%.*s: scanner path %d, reference %d", (int) len, body, ra, rb);
+        fail_msg("%.*s: scanner path %d, reference %d", (int)len, body, ra, rb);
     }
     if (ra == 0) {
         assert_int_equal(a.json_len, b.json_len);
@@ -102,17 +125,17 @@ static void expect_same(const vc_limits *lim, const vc_catalog *c, const char *b
 
 static void test_same_answer_as_the_reference(void **state)
 {
-    (void) state;
+    (void)state;
     static const char *const bodies[] = {
         "{\"poll\":\"band-contest\",\"choice\":\"quetzal-punk\"}",
         "{\"choice\":\"quetzal-punk\",\"voter\":\"dpi-1\",\"poll\":\"band-contest\"}",
         " {\"poll\" : \"band-contest\" ,\n\"choice\":\"los-volcanes\"}\r\n",
-        "{\"poll\":\"band-contest\"}",                                   /* missing choice */
-        "{\"choice\":\"quetzal-punk\"}",                                 /* missing poll */
-        "{\"poll\":\"band-contest\",\"choice\":\"nobody\"}",             /* unknown choice */
-        "{\"poll\":\"no-such-poll\",\"choice\":\"x\"}",                  /* unknown poll */
-        "{\"poll\":\"guatemala-2027\",\"choice\":\"UNE\"}",              /* attrs required */
-        "{\"poll\":\"\",\"choice\":\"quetzal-punk\"}",                   /* empty */
+        "{\"poll\":\"band-contest\"}",                       /* missing choice */
+        "{\"choice\":\"quetzal-punk\"}",                     /* missing poll */
+        "{\"poll\":\"band-contest\",\"choice\":\"nobody\"}", /* unknown choice */
+        "{\"poll\":\"no-such-poll\",\"choice\":\"x\"}",      /* unknown poll */
+        "{\"poll\":\"guatemala-2027\",\"choice\":\"UNE\"}",  /* attrs required */
+        "{\"poll\":\"\",\"choice\":\"quetzal-punk\"}",       /* empty */
         "{\"poll\":\"band-contest\",\"choice\":\"quetzal-punk\",\"voter\":\"\"}",
         "{\"poll\":\"band-contest\",\"choice\":\"quetzal-punk\",\"voter\":\"a\\\"b\"}",
         "{\"poll\":\"band-contest\",\"choice\":\"quetzal-punk\",\"voter\":\"\xc3\xa9\"}",
@@ -120,7 +143,9 @@ static void test_same_answer_as_the_reference(void **state)
         "{\"poll\":\"band-contest\",\"choice\":\"quetzal-punk\",\"poll\":\"band-contest\"}",
         "{\"poll\":\"band-contest\",\"choice\":\"quetzal-punk\"} x",
         "{\"poll\":\"band-contest\",\"choice\":\"quetzal-punk\",\"voter\":\"a\x7f\"}",
-        "{}", "", "[1]",
+        "{}",
+        "",
+        "[1]",
     };
     char longer[400];
     vc_limits lim;
@@ -128,13 +153,14 @@ static void test_same_answer_as_the_reference(void **state)
     vc_limits_default(&lim);
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         expect_same(&lim, cat, bodies[i], strlen(bodies[i]));
-        expect_same(&lim, NULL, bodies[i], strlen(bodies[i]));   /* the sinks' catalog-less use */
+        expect_same(&lim, NULL, bodies[i], strlen(bodies[i])); /* the sinks' catalog-less use */
     }
     /* the length limits: a voter of 128 characters is taken, 129 is not */
     for (int n = 127; n <= 129; n++) {
-        int o = snprintf(longer, sizeof(longer), "{\"poll\":\"band-contest\",\"choice\":\"quetzal-punk\",\"voter\":\"");
-        memset(longer + o, 'v', (size_t) n);
-        snprintf(longer + o + n, sizeof(longer) - (size_t) (o + n), "\"}");
+        int o = snprintf(longer, sizeof(longer),
+                         "{\"poll\":\"band-contest\",\"choice\":\"quetzal-punk\",\"voter\":\"");
+        memset(longer + o, 'v', (size_t)n);
+        snprintf(longer + o + n, sizeof(longer) - (size_t)(o + n), "\"}");
         expect_same(&lim, cat, longer, strlen(longer));
     }
     /* no nesting allowed at all: the flat object is already too deep */

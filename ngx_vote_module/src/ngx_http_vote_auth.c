@@ -11,22 +11,26 @@
 
 /* ---- the check ---- */
 
-static const char *ngx_http_vote_jwt_detail(vc_jwt_status st)
+static const char *
+ngx_http_vote_jwt_detail(vc_jwt_status st)
 {
     switch (st) {
-    case VC_JWT_EXPIRED:        return "token expired";
-    case VC_JWT_NOT_YET_VALID:  return "token not yet valid";
-    case VC_JWT_BAD_ALG:        return "token algorithm must be HS256";
-    case VC_JWT_UNKNOWN_KID:    return "token signed with an unknown key";
-    case VC_JWT_BAD_SIGNATURE:  return "token signature does not match";
-    case VC_JWT_BAD_CLAIMS:     return "token lacks sub, jti or exp";
-    default:                    return "token is malformed";
+    case VC_JWT_EXPIRED: return "token expired";
+    case VC_JWT_NOT_YET_VALID: return "token not yet valid";
+    case VC_JWT_BAD_ALG: return "token algorithm must be HS256";
+    case VC_JWT_UNKNOWN_KID: return "token signed with an unknown key";
+    case VC_JWT_BAD_SIGNATURE: return "token signature does not match";
+    case VC_JWT_BAD_CLAIMS: return "token lacks sub, jti or exp";
+    default: return "token is malformed";
     }
 }
 
-ngx_int_t ngx_http_vote_authenticate(ngx_http_request_t *r, ngx_http_vote_main_conf_t *vmcf,
-    ngx_http_vote_loc_conf_t *vlcf, ngx_http_vote_ctx_t *ctx, const char **code,
-    const char **detail)
+ngx_int_t
+ngx_http_vote_authenticate(ngx_http_request_t        *r,
+                           ngx_http_vote_main_conf_t *vmcf,
+                           ngx_http_vote_loc_conf_t  *vlcf,
+                           ngx_http_vote_ctx_t *ctx, const char **code,
+                           const char **detail)
 {
     ngx_table_elt_t *h = r->headers_in.authorization;
     vc_jwt_claims    claims;
@@ -35,7 +39,9 @@ ngx_int_t ngx_http_vote_authenticate(ngx_http_request_t *r, ngx_http_vote_main_c
     size_t           len, sl;
 
     *code = "invalid_token";
-    if (h == NULL || h->value.len <= 7 || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7) != 0) {
+    if (h == NULL || h->value.len <= 7
+        || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7) != 0)
+    {
         ngx_http_vote_metric_auth(NGX_HTTP_VOTE_AUTH_MISSING);
         *code = "missing_token";
         *detail = "Authorization: Bearer <token> is required";
@@ -47,13 +53,14 @@ ngx_int_t ngx_http_vote_authenticate(ngx_http_request_t *r, ngx_http_vote_main_c
         tok++;
         len--;
     }
-    st = vc_jwt_verify(&vmcf->jwt_keys, (const char *) tok, len, (int64_t) ngx_time(),
-                       (int64_t) vlcf->jwt_leeway, &claims);
+    st = vc_jwt_verify(&vmcf->jwt_keys, (const char *) tok, len,
+                       (int64_t) ngx_time(), (int64_t) vlcf->jwt_leeway,
+                       &claims);
     if (st != VC_JWT_OK) {
         ngx_http_vote_metric_auth(st);
         *detail = ngx_http_vote_jwt_detail(st);
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "vote: token rejected: %s",
-                      vc_jwt_status_str(st));
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "vote: token rejected: %s", vc_jwt_status_str(st));
         return NGX_HTTP_UNAUTHORIZED;
     }
     sl = ngx_strlen(claims.sub);

@@ -14,9 +14,10 @@
 
 /* nginx's debug log prints ((ngx_connection_t *) ev->data)->fd when a timer
  * is added */
-ngx_connection_t  ngx_http_vote_dummy_conn = { .fd = -1 };
+ngx_connection_t ngx_http_vote_dummy_conn = { .fd = -1 };
 
-uint64_t ngx_http_vote_now_us(void)
+uint64_t
+ngx_http_vote_now_us(void)
 {
     struct timespec ts;
 
@@ -25,12 +26,14 @@ uint64_t ngx_http_vote_now_us(void)
 }
 
 /* runs inside rd_kafka_poll() on the worker thread (log.queue is set) */
-void ngx_http_vote_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
-    const char *buf)
+void
+ngx_http_vote_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                           const char *buf)
 {
-    ngx_uint_t  lvl = level <= LOG_ERR ? NGX_LOG_ERR
-                    : level == LOG_WARNING ? NGX_LOG_WARN
-                    : level <= LOG_INFO ? NGX_LOG_INFO : NGX_LOG_DEBUG;
+    ngx_uint_t lvl = level <= LOG_ERR       ? NGX_LOG_ERR
+                     : level == LOG_WARNING ? NGX_LOG_WARN
+                     : level <= LOG_INFO    ? NGX_LOG_INFO
+                                            : NGX_LOG_DEBUG;
 
     /* The revocation consumer is configured with the same vote_kafka_property
      * list as the producer (TLS, SASL, ...); librdkafka warns once per
@@ -41,29 +44,34 @@ void ngx_http_vote_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac
         lvl = NGX_LOG_INFO;
     }
 
-    ngx_log_error(lvl, ngx_cycle->log, 0, "vote: kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
+    ngx_log_error(lvl, ngx_cycle->log, 0, "vote: kafka %s: %s: %s",
+                  rd_kafka_name(rk), fac, buf);
 }
 
-ngx_int_t ngx_http_vote_kafka_conf(ngx_log_t *log, ngx_str_t *brokers, ngx_array_t *props,
-    rd_kafka_conf_t *conf)
+ngx_int_t
+ngx_http_vote_kafka_conf(ngx_log_t *log, ngx_str_t *brokers, ngx_array_t *props,
+                         rd_kafka_conf_t *conf)
 {
     char          err[512], list[1024];
     ngx_keyval_t *kv = props->elts;
     ngx_uint_t    i;
 
     if (brokers->len >= sizeof(list)) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0, "vote: vote_kafka_brokers too long");
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "vote: vote_kafka_brokers too long");
         return NGX_ERROR;
     }
     ngx_cpystrn((u_char *) list, brokers->data, brokers->len + 1);
-    if (vc_kafka_conf_set(conf, "bootstrap.servers", list, err, sizeof(err)) < 0) {
+    if (vc_kafka_conf_set(conf, "bootstrap.servers", list, err, sizeof(err))
+        < 0) {
         ngx_log_error(NGX_LOG_EMERG, log, 0, "vote: %s", err);
         return NGX_ERROR;
     }
     /* nginx.conf properties last: they override the module's defaults */
     for (i = 0; i < props->nelts; i++) {
-        if (vc_kafka_conf_set(conf, (char *) kv[i].key.data, (char *) kv[i].value.data,
-                              err, sizeof(err)) < 0)
+        if (vc_kafka_conf_set(conf, (char *) kv[i].key.data,
+                              (char *) kv[i].value.data, err, sizeof(err))
+            < 0)
         {
             ngx_log_error(NGX_LOG_EMERG, log, 0, "vote: %s", err);
             return NGX_ERROR;
@@ -72,14 +80,17 @@ ngx_int_t ngx_http_vote_kafka_conf(ngx_log_t *log, ngx_str_t *brokers, ngx_array
     return NGX_OK;
 }
 
-ngx_int_t ngx_http_vote_queue_pipe_open(ngx_http_vote_queue_pipe_t *qp, ngx_cycle_t *cycle,
-    rd_kafka_queue_t *q, ngx_event_handler_pt handler)
+ngx_int_t
+ngx_http_vote_queue_pipe_open(ngx_http_vote_queue_pipe_t *qp,
+                              ngx_cycle_t *cycle, rd_kafka_queue_t *q,
+                              ngx_event_handler_pt handler)
 {
     int               fds[2];
     ngx_connection_t *c;
 
     if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno, "vote: pipe2() failed");
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                      "vote: pipe2() failed");
         return NGX_ERROR;
     }
     c = ngx_get_connection(fds[0], cycle->log);
@@ -96,7 +107,8 @@ ngx_int_t ngx_http_vote_queue_pipe_open(ngx_http_vote_queue_pipe_t *qp, ngx_cycl
     qp->wfd = fds[1];
     qp->queue = q;
     if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: cannot watch the kafka event pipe");
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "vote: cannot watch the kafka event pipe");
         ngx_http_vote_queue_pipe_close(qp);
         return NGX_ERROR;
     }
@@ -105,7 +117,8 @@ ngx_int_t ngx_http_vote_queue_pipe_open(ngx_http_vote_queue_pipe_t *qp, ngx_cycl
     return NGX_OK;
 }
 
-void ngx_http_vote_queue_pipe_drain(ngx_http_vote_queue_pipe_t *qp)
+void
+ngx_http_vote_queue_pipe_drain(ngx_http_vote_queue_pipe_t *qp)
 {
     u_char  buf[64];
     ssize_t n;
@@ -115,7 +128,8 @@ void ngx_http_vote_queue_pipe_drain(ngx_http_vote_queue_pipe_t *qp)
     } while (n > 0 || (n == -1 && ngx_errno == NGX_EINTR));
 }
 
-void ngx_http_vote_queue_pipe_close(ngx_http_vote_queue_pipe_t *qp)
+void
+ngx_http_vote_queue_pipe_close(ngx_http_vote_queue_pipe_t *qp)
 {
     if (qp->queue != NULL) {
         rd_kafka_queue_io_event_enable(qp->queue, -1, NULL, 0);

@@ -11,20 +11,27 @@
 #include "ngx_http_vote_producer.h"
 #include "ngx_http_vote_revocations.h"
 
-static void *ngx_http_vote_create_main_conf(ngx_conf_t *cf);
-static char *ngx_http_vote_init_main_conf(ngx_conf_t *cf, void *conf);
-static void *ngx_http_vote_create_loc_conf(ngx_conf_t *cf);
-static char *ngx_http_vote_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child);
+static void     *ngx_http_vote_create_main_conf(ngx_conf_t *cf);
+static char     *ngx_http_vote_init_main_conf(ngx_conf_t *cf, void *conf);
+static void     *ngx_http_vote_create_loc_conf(ngx_conf_t *cf);
+static char     *ngx_http_vote_merge_loc_conf(ngx_conf_t *cf, void *parent,
+                                              void *child);
 static ngx_int_t ngx_http_vote_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_vote_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_vote_init_process(ngx_cycle_t *cycle);
-static void ngx_http_vote_exit_process(ngx_cycle_t *cycle);
-static char *ngx_http_vote_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static char *ngx_http_vote_catalog(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static char *ngx_http_vote_jwt_secrets(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static char *ngx_http_vote_revocations(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static char *ngx_http_vote_enqueue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static char *ngx_http_vote_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static void      ngx_http_vote_exit_process(ngx_cycle_t *cycle);
+static char     *ngx_http_vote_property(ngx_conf_t *cf, ngx_command_t *cmd,
+                                        void *conf);
+static char     *ngx_http_vote_catalog(ngx_conf_t *cf, ngx_command_t *cmd,
+                                       void *conf);
+static char     *ngx_http_vote_jwt_secrets(ngx_conf_t *cf, ngx_command_t *cmd,
+                                           void *conf);
+static char     *ngx_http_vote_revocations(ngx_conf_t *cf, ngx_command_t *cmd,
+                                           void *conf);
+static char     *ngx_http_vote_enqueue(ngx_conf_t *cf, ngx_command_t *cmd,
+                                       void *conf);
+static char     *ngx_http_vote_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
+                                       void *conf);
 
 /* clang-format off */
 static ngx_conf_enum_t ngx_http_vote_durability[] = {
@@ -207,7 +214,8 @@ ngx_module_t ngx_http_vote_module = {
 
 /* ---- main configuration ---- */
 
-static void ngx_http_vote_main_cleanup(void *data)
+static void
+ngx_http_vote_main_cleanup(void *data)
 {
     ngx_http_vote_main_conf_t *vmcf = data;
 
@@ -220,7 +228,8 @@ static void ngx_http_vote_main_cleanup(void *data)
     }
 }
 
-static void *ngx_http_vote_create_main_conf(ngx_conf_t *cf)
+static void *
+ngx_http_vote_create_main_conf(ngx_conf_t *cf)
 {
     ngx_http_vote_main_conf_t *vmcf;
     ngx_pool_cleanup_t        *cln;
@@ -241,7 +250,8 @@ static void *ngx_http_vote_create_main_conf(ngx_conf_t *cf)
     return vmcf;
 }
 
-static char *ngx_http_vote_init_main_conf(ngx_conf_t *cf, void *conf)
+static char *
+ngx_http_vote_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_vote_main_conf_t *vmcf = conf;
 
@@ -252,7 +262,8 @@ static char *ngx_http_vote_init_main_conf(ngx_conf_t *cf, void *conf)
 /* "vote_kafka_property name value" and "vote_kafka_local_property name value"
  * (cmd->offset picks the list): checked against librdkafka right away so a
  * typo fails `nginx -t`, not the worker start */
-static char *ngx_http_vote_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+static char *
+ngx_http_vote_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_vote_main_conf_t *vmcf = conf;
     ngx_str_t                 *value = cf->args->elts;
@@ -264,7 +275,8 @@ static char *ngx_http_vote_property(ngx_conf_t *cf, ngx_command_t *cmd, void *co
     if (kc == NULL) {
         return NGX_CONF_ERROR;
     }
-    if (vc_kafka_conf_set(kc, (char *) value[1].data, (char *) value[2].data, err, sizeof(err))
+    if (vc_kafka_conf_set(kc, (char *) value[1].data, (char *) value[2].data,
+                          err, sizeof(err))
         < 0)
     {
         rd_kafka_conf_destroy(kc);
@@ -282,7 +294,8 @@ static char *ngx_http_vote_property(ngx_conf_t *cf, ngx_command_t *cmd, void *co
     return NGX_CONF_OK;
 }
 
-static char *ngx_http_vote_catalog(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+static char *
+ngx_http_vote_catalog(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_vote_main_conf_t *vmcf = conf;
     ngx_str_t                 *value = cf->args->elts;
@@ -295,7 +308,8 @@ static char *ngx_http_vote_catalog(ngx_conf_t *cf, ngx_command_t *cmd, void *con
     if (ngx_conf_full_name(cf->cycle, &vmcf->catalog_path, 1) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
-    vmcf->catalog = vc_catalog_load((char *) vmcf->catalog_path.data, err, sizeof(err));
+    vmcf->catalog =
+        vc_catalog_load((char *) vmcf->catalog_path.data, err, sizeof(err));
     if (vmcf->catalog == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "vote_poll_catalog: %s", err);
         return NGX_CONF_ERROR;
@@ -303,7 +317,8 @@ static char *ngx_http_vote_catalog(ngx_conf_t *cf, ngx_command_t *cmd, void *con
     return NGX_CONF_OK;
 }
 
-static char *ngx_http_vote_jwt_secrets(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+static char *
+ngx_http_vote_jwt_secrets(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_vote_main_conf_t *vmcf = conf;
     ngx_str_t                 *value = cf->args->elts;
@@ -316,7 +331,10 @@ static char *ngx_http_vote_jwt_secrets(ngx_conf_t *cf, ngx_command_t *cmd, void 
     if (ngx_conf_full_name(cf->cycle, &vmcf->jwt_path, 1) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
-    if (vc_jwt_keyset_load(&vmcf->jwt_keys, (char *) vmcf->jwt_path.data, err, sizeof(err)) < 0) {
+    if (vc_jwt_keyset_load(&vmcf->jwt_keys, (char *) vmcf->jwt_path.data, err,
+                           sizeof(err))
+        < 0)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "vote_jwt_secrets: %s", err);
         return NGX_CONF_ERROR;
     }
@@ -324,7 +342,8 @@ static char *ngx_http_vote_jwt_secrets(ngx_conf_t *cf, ngx_command_t *cmd, void 
     return NGX_CONF_OK;
 }
 
-static char *ngx_http_vote_revocations(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+static char *
+ngx_http_vote_revocations(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_vote_main_conf_t *vmcf = conf;
     ngx_str_t                 *value = cf->args->elts;
@@ -342,7 +361,8 @@ static char *ngx_http_vote_revocations(ngx_conf_t *cf, ngx_command_t *cmd, void 
 
 /* ---- location configuration ---- */
 
-static void *ngx_http_vote_create_loc_conf(ngx_conf_t *cf)
+static void *
+ngx_http_vote_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_vote_loc_conf_t *vlcf;
 
@@ -363,9 +383,11 @@ static void *ngx_http_vote_create_loc_conf(ngx_conf_t *cf)
     return vlcf;
 }
 
-static char *ngx_http_vote_check_loc(ngx_conf_t *cf, ngx_http_vote_loc_conf_t *conf)
+static char *
+ngx_http_vote_check_loc(ngx_conf_t *cf, ngx_http_vote_loc_conf_t *conf)
 {
-    ngx_http_vote_main_conf_t *vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_vote_module);
+    ngx_http_vote_main_conf_t *vmcf =
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_vote_module);
 
     if (conf->kind == 0) {
         return NGX_CONF_OK;
@@ -381,11 +403,14 @@ static char *ngx_http_vote_check_loc(ngx_conf_t *cf, ngx_http_vote_loc_conf_t *c
         }
     }
     if (vmcf->brokers.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"vote_enqueue\" requires \"vote_kafka_brokers\"");
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"vote_enqueue\" requires \"vote_kafka_brokers\"");
         return NGX_CONF_ERROR;
     }
     if (conf->kind == VC_KIND_VOTE && vmcf->catalog == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"vote_enqueue vote\" requires \"vote_poll_catalog\"");
+        ngx_conf_log_error(
+            NGX_LOG_EMERG, cf, 0,
+            "\"vote_enqueue vote\" requires \"vote_poll_catalog\"");
         return NGX_CONF_ERROR;
     }
     if ((conf->kind == VC_KIND_CHAT || conf->kind == VC_KIND_ORDER)
@@ -398,13 +423,15 @@ static char *ngx_http_vote_check_loc(ngx_conf_t *cf, ngx_http_vote_loc_conf_t *c
     }
     if (conf->max_text == 0 || conf->max_depth < 2) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"vote_max_text_length\" must be >= 1 and \"vote_max_json_depth\" >= 2");
+                           "\"vote_max_text_length\" must be >= 1 and "
+                           "\"vote_max_json_depth\" >= 2");
         return NGX_CONF_ERROR;
     }
     return NGX_CONF_OK;
 }
 
-static char *ngx_http_vote_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+static char *
+ngx_http_vote_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_vote_loc_conf_t *prev = parent;
     ngx_http_vote_loc_conf_t *conf = child;
@@ -419,7 +446,8 @@ static char *ngx_http_vote_merge_loc_conf(ngx_conf_t *cf, void *parent, void *ch
     if (conf->request_id == NULL) {
         conf->request_id = prev->request_id;
     }
-    ngx_conf_merge_uint_value(conf->durability, prev->durability, NGX_HTTP_VOTE_LOCAL);
+    ngx_conf_merge_uint_value(conf->durability, prev->durability,
+                              NGX_HTTP_VOTE_LOCAL);
     ngx_conf_merge_msec_value(conf->ack_timeout, prev->ack_timeout, 5000);
     ngx_conf_merge_msec_value(conf->stall_timeout, prev->stall_timeout, 2000);
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, 16384);
@@ -438,7 +466,8 @@ static char *ngx_http_vote_merge_loc_conf(ngx_conf_t *cf, void *parent, void *ch
     return ngx_http_vote_check_loc(cf, conf);
 }
 
-static char *ngx_http_vote_enqueue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+static char *
+ngx_http_vote_enqueue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_vote_loc_conf_t *vlcf = conf;
     ngx_http_core_loc_conf_t *clcf;
@@ -465,7 +494,8 @@ static char *ngx_http_vote_enqueue(ngx_conf_t *cf, ngx_command_t *cmd, void *con
     return NGX_CONF_OK;
 }
 
-static char *ngx_http_vote_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+static char *
+ngx_http_vote_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_vote_loc_conf_t *vlcf = conf;
     ngx_http_core_loc_conf_t *clcf;
@@ -479,9 +509,11 @@ static char *ngx_http_vote_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *con
     return NGX_CONF_OK;
 }
 
-static ngx_int_t ngx_http_vote_postconfiguration(ngx_conf_t *cf)
+static ngx_int_t
+ngx_http_vote_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_http_vote_main_conf_t *vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_vote_module);
+    ngx_http_vote_main_conf_t *vmcf =
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_vote_module);
 
     vmcf->shm_zone = ngx_http_vote_metrics_zone(cf);
     return vmcf->shm_zone != NULL ? NGX_OK : NGX_ERROR;
@@ -489,13 +521,14 @@ static ngx_int_t ngx_http_vote_postconfiguration(ngx_conf_t *cf)
 
 /* ---- worker lifecycle ---- */
 
-static ngx_int_t ngx_http_vote_init_process(ngx_cycle_t *cycle)
+static ngx_int_t
+ngx_http_vote_init_process(ngx_cycle_t *cycle)
 {
     ngx_http_vote_main_conf_t *vmcf;
 
     vmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_vote_module);
     if (vmcf == NULL) {
-        return NGX_OK;                 /* no http{} block */
+        return NGX_OK; /* no http{} block */
     }
     ngx_http_vote_metrics_worker_init(vmcf->shm_zone);
     if (!vmcf->used) {
@@ -512,7 +545,8 @@ static ngx_int_t ngx_http_vote_init_process(ngx_cycle_t *cycle)
     return NGX_OK;
 }
 
-static void ngx_http_vote_exit_process(ngx_cycle_t *cycle)
+static void
+ngx_http_vote_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_vote_main_conf_t *vmcf;
 
@@ -536,8 +570,9 @@ enum {
     NGX_HTTP_VOTE_VAR_SENDER
 };
 
-static ngx_int_t ngx_http_vote_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
-    uintptr_t data)
+static ngx_int_t
+ngx_http_vote_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+                       uintptr_t data)
 {
     ngx_http_vote_ctx_t *ctx = ngx_http_get_module_ctx(r, ngx_http_vote_module);
     ngx_str_t            s = ngx_null_string;
@@ -588,7 +623,8 @@ static ngx_http_variable_t ngx_http_vote_vars[] = {
 };
 /* clang-format on */
 
-static ngx_int_t ngx_http_vote_add_variables(ngx_conf_t *cf)
+static ngx_int_t
+ngx_http_vote_add_variables(ngx_conf_t *cf)
 {
     ngx_http_variable_t *var, *v;
 

@@ -24,24 +24,25 @@
 /* a producer and the io-event pipe of its main queue; the queue handler finds
  * the producer from the pipe's connection (c->data) */
 typedef struct {
-    ngx_http_vote_queue_pipe_t   queue_pipe;
-    rd_kafka_t                  *rk;
+    ngx_http_vote_queue_pipe_t queue_pipe;
+    rd_kafka_t                *rk;
 } ngx_http_vote_prod_t;
 
-#define NGX_HTTP_VOTE_PRODUCERS  2       /* [0] shared/broker, [1] local-only */
+#define NGX_HTTP_VOTE_PRODUCERS 2 /* [0] shared/broker, [1] local-only */
 
-static ngx_http_vote_prod_t  ngx_http_vote_prods[NGX_HTTP_VOTE_PRODUCERS];
-static rd_kafka_t           *ngx_http_vote_rk_for[2];   /* by durability */
-static ngx_event_t           ngx_http_vote_gauge_ev;
-static ngx_array_t          *ngx_http_vote_topics;   /* rd_kafka_topic_t *, for exit */
+static ngx_http_vote_prod_t ngx_http_vote_prods[NGX_HTTP_VOTE_PRODUCERS];
+static rd_kafka_t          *ngx_http_vote_rk_for[2]; /* by durability */
+static ngx_event_t          ngx_http_vote_gauge_ev;
+static ngx_array_t *ngx_http_vote_topics; /* rd_kafka_topic_t *, for exit */
 
 /* Progress tracking for "Kafka cannot take the message": messages in flight
  * and when a delivery last succeeded (or the queue last became non-empty). */
-static ngx_uint_t            ngx_http_vote_pending;
-static ngx_msec_t            ngx_http_vote_last_progress;
-static ngx_uint_t            ngx_http_vote_was_stalled;
+static ngx_uint_t ngx_http_vote_pending;
+static ngx_msec_t ngx_http_vote_last_progress;
+static ngx_uint_t ngx_http_vote_was_stalled;
 
-void ngx_http_vote_count_queued(void)
+void
+ngx_http_vote_count_queued(void)
 {
     if (ngx_http_vote_pending++ == 0) {
         ngx_http_vote_last_progress = ngx_current_msec;
@@ -53,19 +54,24 @@ void ngx_http_vote_count_queued(void)
  * behind a broker that is down.  It heals by itself: librdkafka keeps
  * retrying what is queued, and the first successful delivery (or the queue
  * draining through delivery failures) ends the stall. */
-ngx_uint_t ngx_http_vote_update_stall(ngx_msec_t stall_timeout)
+ngx_uint_t
+ngx_http_vote_update_stall(ngx_msec_t stall_timeout)
 {
-    ngx_uint_t stalled = stall_timeout > 0 && ngx_http_vote_pending > 0
-                         && (ngx_msec_int_t) (ngx_current_msec - ngx_http_vote_last_progress)
-                            > (ngx_msec_int_t) stall_timeout;
+    ngx_uint_t stalled =
+        stall_timeout > 0 && ngx_http_vote_pending > 0
+        && (ngx_msec_int_t) (ngx_current_msec - ngx_http_vote_last_progress)
+               > (ngx_msec_int_t) stall_timeout;
 
     if (stalled && !ngx_http_vote_was_stalled) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "vote: kafka stalled: %ui messages waiting, none delivered for %M ms; "
-                      "refusing new messages with 503", ngx_http_vote_pending, stall_timeout);
+                      "vote: kafka stalled: %ui messages waiting, none "
+                      "delivered for %M ms; "
+                      "refusing new messages with 503",
+                      ngx_http_vote_pending, stall_timeout);
     } else if (!stalled && ngx_http_vote_was_stalled) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "vote: kafka delivers again (%ui messages waiting)", ngx_http_vote_pending);
+                      "vote: kafka delivers again (%ui messages waiting)",
+                      ngx_http_vote_pending);
     }
     ngx_http_vote_was_stalled = stalled;
     return stalled;
@@ -73,13 +79,16 @@ ngx_uint_t ngx_http_vote_update_stall(ngx_msec_t stall_timeout)
 
 static void ngx_http_vote_main_queue_handler(ngx_event_t *ev);
 
-rd_kafka_t *ngx_http_vote_producer_handle(ngx_uint_t durability)
+rd_kafka_t *
+ngx_http_vote_producer_handle(ngx_uint_t durability)
 {
     return ngx_http_vote_rk_for[durability];
 }
 
-ngx_http_vote_ticket_t *ngx_http_vote_ticket_create(ngx_uint_t kind,
-    ngx_http_vote_delivered_pt delivered, ngx_log_t *log)
+ngx_http_vote_ticket_t *
+ngx_http_vote_ticket_create(ngx_uint_t                 kind,
+                            ngx_http_vote_delivered_pt delivered,
+                            ngx_log_t                 *log)
 {
     ngx_http_vote_ticket_t *t;
 
@@ -96,14 +105,19 @@ ngx_http_vote_ticket_t *ngx_http_vote_ticket_create(ngx_uint_t kind,
 
 /* ---- callbacks: all run inside rd_kafka_poll() on the worker thread ---- */
 
-static void ngx_http_vote_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+static void
+ngx_http_vote_error_cb(rd_kafka_t *rk, int err, const char *reason,
+                       void *opaque)
 {
     ngx_uint_t level = NGX_LOG_WARN;
 
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__FATAL) {
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN
+        || err == RD_KAFKA_RESP_ERR__FATAL)
+    {
         level = NGX_LOG_ERR;
     }
-    ngx_log_error(level, ngx_cycle->log, 0, "vote: kafka %s: %s: %s", rd_kafka_name(rk),
+    ngx_log_error(level, ngx_cycle->log, 0, "vote: kafka %s: %s: %s",
+                  rd_kafka_name(rk),
                   rd_kafka_err2name((rd_kafka_resp_err_t) err), reason);
 
     /* A fatal error leaves the client unusable for good: every later produce
@@ -114,21 +128,24 @@ static void ngx_http_vote_error_cb(rd_kafka_t *rk, int err, const char *reason, 
     if (err == RD_KAFKA_RESP_ERR__FATAL && !ngx_exiting && !ngx_quit) {
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                       "vote: kafka %s failed fatally: this worker exits, "
-                      "the master starts a new one", rd_kafka_name(rk));
+                      "the master starts a new one",
+                      rd_kafka_name(rk));
         ngx_quit = 1;
     }
 }
 
-static void ngx_http_vote_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+static void
+ngx_http_vote_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-    ngx_http_vote_ticket_t     *t = m->_private;
-    ngx_http_vote_delivered_pt  delivered;
-    void                       *data;
+    ngx_http_vote_ticket_t    *t = m->_private;
+    ngx_http_vote_delivered_pt delivered;
+    void                      *data;
 
     if (t == NULL) {
         return;
     }
-    ngx_http_vote_metric_delivered(t->kind, ngx_http_vote_now_us() - t->start_us,
+    ngx_http_vote_metric_delivered(t->kind,
+                                   ngx_http_vote_now_us() - t->start_us,
                                    m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
     ngx_http_vote_metric_inflight(-1);
     if (ngx_http_vote_pending > 0) {
@@ -147,23 +164,26 @@ static void ngx_http_vote_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, voi
     data = t->data;
     delivered = t->delivered;
     if (data == NULL && m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                       "vote: delivered, the request was already answered or gone");
+        ngx_log_debug0(
+            NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+            "vote: delivered, the request was already answered or gone");
     }
-    ngx_free(t);                    /* before resuming: the request may free its context */
+    ngx_free(t); /* before resuming: the request may free its context */
     if (data != NULL) {
         /* a message that reached a broker and then failed (e.g. timed out
          * while the leader waited for an in-sync replica that was just
          * killed) may have been written: librdkafka says possibly persisted */
-        delivered(data, m->err, rd_kafka_message_status(m)
-                                == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED);
+        delivered(data, m->err,
+                  rd_kafka_message_status(m)
+                      == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED);
     }
 }
 
 /* ---- configuration ---- */
 
-static rd_kafka_conf_t *ngx_http_vote_producer_conf(ngx_cycle_t *cycle,
-    ngx_http_vote_main_conf_t *vmcf, ngx_uint_t local_only)
+static rd_kafka_conf_t *
+ngx_http_vote_producer_conf(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf,
+                            ngx_uint_t local_only)
 {
     char             err[512], client_id[64];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -173,15 +193,17 @@ static rd_kafka_conf_t *ngx_http_vote_producer_conf(ngx_cycle_t *cycle,
     if (conf == NULL) {
         return NULL;
     }
-    ngx_snprintf((u_char *) client_id, sizeof(client_id), "vote-edge-%P%s%Z", ngx_pid,
-                 local_only ? "-local" : "");
+    ngx_snprintf((u_char *) client_id, sizeof(client_id), "vote-edge-%P%s%Z",
+                 ngx_pid, local_only ? "-local" : "");
     /* acks=all + idempotence: a 202 in broker mode means every in-sync replica
      * has it, and librdkafka's internal retries can neither duplicate nor
      * reorder messages.  linger 5 ms batches bursts; log.queue routes
      * librdkafka's logs through our event loop instead of its own threads. */
     if (vc_kafka_conf_set(conf, "client.id", client_id, err, sizeof(err)) < 0
         || vc_kafka_conf_set(conf, "acks", "all", err, sizeof(err)) < 0
-        || vc_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err)) < 0
+        || vc_kafka_conf_set(conf, "enable.idempotence", "true", err,
+                             sizeof(err))
+               < 0
         || vc_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err)) < 0
         || vc_kafka_conf_set(conf, "log.queue", "true", err, sizeof(err)) < 0)
     {
@@ -189,13 +211,16 @@ static rd_kafka_conf_t *ngx_http_vote_producer_conf(ngx_cycle_t *cycle,
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    if (ngx_http_vote_kafka_conf(cycle->log, &vmcf->brokers, vmcf->props, conf) != NGX_OK) {
+    if (ngx_http_vote_kafka_conf(cycle->log, &vmcf->brokers, vmcf->props, conf)
+        != NGX_OK)
+    {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
     for (i = 0; local_only && i < vmcf->local_props->nelts; i++) {
-        if (vc_kafka_conf_set(conf, (char *) kv[i].key.data, (char *) kv[i].value.data,
-                              err, sizeof(err)) < 0)
+        if (vc_kafka_conf_set(conf, (char *) kv[i].key.data,
+                              (char *) kv[i].value.data, err, sizeof(err))
+            < 0)
         {
             ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: %s", err);
             rd_kafka_conf_destroy(conf);
@@ -209,7 +234,8 @@ static rd_kafka_conf_t *ngx_http_vote_producer_conf(ngx_cycle_t *cycle,
 }
 
 /* main queue became non-empty: serve delivery reports, logs and errors */
-static ngx_int_t ngx_http_vote_outq_len(void)
+static ngx_int_t
+ngx_http_vote_outq_len(void)
 {
     ngx_int_t  n = 0;
     ngx_uint_t i;
@@ -222,7 +248,8 @@ static ngx_int_t ngx_http_vote_outq_len(void)
     return n;
 }
 
-static void ngx_http_vote_main_queue_handler(ngx_event_t *ev)
+static void
+ngx_http_vote_main_queue_handler(ngx_event_t *ev)
 {
     ngx_connection_t     *c = ev->data;
     ngx_http_vote_prod_t *p = c->data;
@@ -244,7 +271,8 @@ static void ngx_http_vote_main_queue_handler(ngx_event_t *ev)
     ngx_http_vote_metric_queue_len(ngx_http_vote_outq_len());
 }
 
-static void ngx_http_vote_gauge_handler(ngx_event_t *ev)
+static void
+ngx_http_vote_gauge_handler(ngx_event_t *ev)
 {
     ngx_http_vote_metric_queue_len(ngx_http_vote_outq_len());
     ngx_add_timer(ev, 1000);
@@ -252,8 +280,9 @@ static void ngx_http_vote_gauge_handler(ngx_event_t *ev)
 
 /* ---- lifecycle ---- */
 
-static ngx_int_t ngx_http_vote_prod_start(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf,
-    ngx_uint_t local_only)
+static ngx_int_t
+ngx_http_vote_prod_start(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf,
+                         ngx_uint_t local_only)
 {
     char                  err[512];
     rd_kafka_conf_t      *conf;
@@ -267,33 +296,40 @@ static ngx_int_t ngx_http_vote_prod_start(ngx_cycle_t *cycle, ngx_http_vote_main
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     if (p->rk == NULL) {
         rd_kafka_conf_destroy(conf);
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: rd_kafka_new(producer): %s", err);
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "vote: rd_kafka_new(producer): %s", err);
         return NGX_ERROR;
     }
     if (rd_kafka_set_log_queue(p->rk, NULL) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ngx_log_error(NGX_LOG_WARN, cycle->log, 0, "vote: cannot route kafka logs to the main queue");
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "vote: cannot route kafka logs to the main queue");
     }
-    if (ngx_http_vote_queue_pipe_open(&p->queue_pipe, cycle, rd_kafka_queue_get_main(p->rk),
-                                      ngx_http_vote_main_queue_handler) != NGX_OK)
+    if (ngx_http_vote_queue_pipe_open(&p->queue_pipe, cycle,
+                                      rd_kafka_queue_get_main(p->rk),
+                                      ngx_http_vote_main_queue_handler)
+        != NGX_OK)
     {
         rd_kafka_destroy(p->rk);
         p->rk = NULL;
         return NGX_ERROR;
     }
-    p->queue_pipe.conn->data = p;   /* the handler's way back to rk */
-    ngx_log_error(NGX_LOG_INFO, cycle->log, 0, "vote: producer %s started, brokers \"%V\"",
+    p->queue_pipe.conn->data = p; /* the handler's way back to rk */
+    ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
+                  "vote: producer %s started, brokers \"%V\"",
                   rd_kafka_name(p->rk), &vmcf->brokers);
     return NGX_OK;
 }
 
-ngx_int_t ngx_http_vote_producer_init(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf)
+ngx_int_t
+ngx_http_vote_producer_init(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf)
 {
     ngx_uint_t local = vmcf->used & (1 << NGX_HTTP_VOTE_LOCAL);
     ngx_uint_t own_local = local && vmcf->local_props->nelts > 0;
 
     ngx_http_vote_prods[0].queue_pipe.wfd = -1;
     ngx_http_vote_prods[1].queue_pipe.wfd = -1;
-    ngx_http_vote_topics = ngx_array_create(cycle->pool, 8, sizeof(rd_kafka_topic_t *));
+    ngx_http_vote_topics =
+        ngx_array_create(cycle->pool, 8, sizeof(rd_kafka_topic_t *));
     if (ngx_http_vote_topics == NULL) {
         return NGX_ERROR;
     }
@@ -308,17 +344,19 @@ ngx_int_t ngx_http_vote_producer_init(ngx_cycle_t *cycle, ngx_http_vote_main_con
         return NGX_ERROR;
     }
     ngx_http_vote_rk_for[NGX_HTTP_VOTE_BROKER] = ngx_http_vote_prods[0].rk;
-    ngx_http_vote_rk_for[NGX_HTTP_VOTE_LOCAL] = own_local ? ngx_http_vote_prods[1].rk
-                                                          : ngx_http_vote_prods[0].rk;
+    ngx_http_vote_rk_for[NGX_HTTP_VOTE_LOCAL] =
+        own_local ? ngx_http_vote_prods[1].rk : ngx_http_vote_prods[0].rk;
     ngx_http_vote_gauge_ev.handler = ngx_http_vote_gauge_handler;
     ngx_http_vote_gauge_ev.log = cycle->log;
     ngx_http_vote_gauge_ev.data = &ngx_http_vote_dummy_conn;
-    ngx_http_vote_gauge_ev.cancelable = 1;  /* must not delay a graceful shutdown */
+    ngx_http_vote_gauge_ev.cancelable =
+        1; /* must not delay a graceful shutdown */
     ngx_add_timer(&ngx_http_vote_gauge_ev, 1000);
     return NGX_OK;
 }
 
-rd_kafka_topic_t *ngx_http_vote_topic(ngx_http_vote_loc_conf_t *vlcf, ngx_log_t *log)
+rd_kafka_topic_t *
+ngx_http_vote_topic(ngx_http_vote_loc_conf_t *vlcf, ngx_log_t *log)
 {
     rd_kafka_topic_t **slot;
 
@@ -335,8 +373,9 @@ rd_kafka_topic_t *ngx_http_vote_topic(ngx_http_vote_loc_conf_t *vlcf, ngx_log_t 
                                    (char *) vlcf->topic.data, NULL);
     if (vlcf->rkt == NULL) {
         ngx_http_vote_topics->nelts--;
-        ngx_log_error(NGX_LOG_ERR, log, 0, "vote: rd_kafka_topic_new(\"%V\"): %s",
-                      &vlcf->topic, rd_kafka_err2str(rd_kafka_last_error()));
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "vote: rd_kafka_topic_new(\"%V\"): %s", &vlcf->topic,
+                      rd_kafka_err2str(rd_kafka_last_error()));
         return NULL;
     }
     *slot = vlcf->rkt;
@@ -345,15 +384,18 @@ rd_kafka_topic_t *ngx_http_vote_topic(ngx_http_vote_loc_conf_t *vlcf, ngx_log_t 
 
 /* bounded flush of one producer: blocking is fine here, the worker is
  * exiting and serves no requests */
-static void ngx_http_vote_prod_flush(ngx_cycle_t *cycle, ngx_http_vote_prod_t *p,
-    ngx_msec_t timeout, ngx_msec_t configured)
+static void
+ngx_http_vote_prod_flush(ngx_cycle_t *cycle, ngx_http_vote_prod_t *p,
+                         ngx_msec_t timeout, ngx_msec_t configured)
 {
     int left = rd_kafka_outq_len(p->rk);
 
     if (left > 0) {
-        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                      "vote: flushing %d queued kafka messages/requests (at most %M ms), "
-                      "producer %s", left, timeout, rd_kafka_name(p->rk));
+        ngx_log_error(
+            NGX_LOG_NOTICE, cycle->log, 0,
+            "vote: flushing %d queued kafka messages/requests (at most %M ms), "
+            "producer %s",
+            left, timeout, rd_kafka_name(p->rk));
     }
     if (rd_kafka_flush(p->rk, (int) timeout) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         left = rd_kafka_outq_len(p->rk);
@@ -361,19 +403,21 @@ static void ngx_http_vote_prod_flush(ngx_cycle_t *cycle, ngx_http_vote_prod_t *p
                       "vote: %d kafka messages/requests not delivered within "
                       "vote_flush_timeout %M ms; they are lost (producer %s)",
                       left, configured, rd_kafka_name(p->rk));
-        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_flush(p->rk, 100);      /* serve the purge reports: frees tickets */
+        rd_kafka_purge(p->rk,
+                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(p->rk, 100); /* serve the purge reports: frees tickets */
     }
 }
 
-void ngx_http_vote_producer_exit(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf)
+void
+ngx_http_vote_producer_exit(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf)
 {
     rd_kafka_topic_t **t;
     ngx_uint_t         i;
     ngx_msec_t         start, spent, left = vmcf->flush_timeout;
 
     if (ngx_http_vote_topics == NULL) {
-        return;                          /* init never ran */
+        return; /* init never ran */
     }
     if (ngx_http_vote_gauge_ev.timer_set) {
         ngx_del_timer(&ngx_http_vote_gauge_ev);
@@ -386,7 +430,8 @@ void ngx_http_vote_producer_exit(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *
         }
         ngx_time_update();
         start = ngx_current_msec;
-        ngx_http_vote_prod_flush(cycle, &ngx_http_vote_prods[i], left, vmcf->flush_timeout);
+        ngx_http_vote_prod_flush(cycle, &ngx_http_vote_prods[i], left,
+                                 vmcf->flush_timeout);
         ngx_time_update();
         spent = ngx_current_msec - start;
         left = spent < left ? left - spent : 0;

@@ -7,15 +7,17 @@
 #include "ngx_http_vote.h"
 #include "ngx_http_vote_metrics.h"
 
-static ngx_int_t ngx_http_vote_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    u_char *body, size_t len)
+static ngx_int_t
+ngx_http_vote_send_json(ngx_http_request_t *r, ngx_uint_t status, u_char *body,
+                        size_t len)
 {
-    ngx_buf_t   *b;
-    ngx_chain_t  out;
-    ngx_int_t    rc;
+    ngx_buf_t  *b;
+    ngx_chain_t out;
+    ngx_int_t   rc;
 
     if (status < NGX_HTTP_OK || status > 599) {
-        /* nginx would print it as is ("HTTP/1.1 000"): a bug, answered as one */
+        /* nginx would print it as is ("HTTP/1.1 000"): a bug, answered as one
+         */
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "vote: refusing to send status %ui", status);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -45,7 +47,9 @@ static ngx_int_t ngx_http_vote_send_json(ngx_http_request_t *r, ngx_uint_t statu
     return ngx_http_output_filter(r, &out);
 }
 
-static ngx_int_t ngx_http_vote_add_header(ngx_http_request_t *r, const char *name, ngx_str_t *value)
+static ngx_int_t
+ngx_http_vote_add_header(ngx_http_request_t *r, const char *name,
+                         ngx_str_t *value)
 {
     ngx_table_elt_t *h = ngx_list_push(&r->headers_out.headers);
 
@@ -59,12 +63,14 @@ static ngx_int_t ngx_http_vote_add_header(ngx_http_request_t *r, const char *nam
     return NGX_OK;
 }
 
-static ngx_int_t ngx_http_vote_error_headers(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code)
+static ngx_int_t
+ngx_http_vote_error_headers(ngx_http_request_t *r, ngx_uint_t status,
+                            const char *code)
 {
-    ngx_http_vote_loc_conf_t *vlcf = ngx_http_get_module_loc_conf(r, ngx_http_vote_module);
-    ngx_str_t                 v;
-    u_char                   *p;
+    ngx_http_vote_loc_conf_t *vlcf =
+        ngx_http_get_module_loc_conf(r, ngx_http_vote_module);
+    ngx_str_t v;
+    u_char   *p;
 
     switch (status) {
     case NGX_HTTP_NOT_ALLOWED:
@@ -89,31 +95,37 @@ static ngx_int_t ngx_http_vote_error_headers(ngx_http_request_t *r, ngx_uint_t s
     return NGX_OK;
 }
 
-static ngx_uint_t ngx_http_vote_status_index(ngx_uint_t status)
+static ngx_uint_t
+ngx_http_vote_status_index(ngx_uint_t status)
 {
     switch (status) {
-    case NGX_HTTP_ACCEPTED:                  return NGX_HTTP_VOTE_S_202;
-    case NGX_HTTP_BAD_REQUEST:               return NGX_HTTP_VOTE_S_400;
-    case NGX_HTTP_UNAUTHORIZED:              return NGX_HTTP_VOTE_S_401;
-    case NGX_HTTP_NOT_ALLOWED:               return NGX_HTTP_VOTE_S_405;
-    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:  return NGX_HTTP_VOTE_S_413;
-    case NGX_HTTP_UNSUPPORTED_MEDIA_TYPE:    return NGX_HTTP_VOTE_S_415;
-    case 422:                                return NGX_HTTP_VOTE_S_422;
-    case NGX_HTTP_SERVICE_UNAVAILABLE:       return NGX_HTTP_VOTE_S_503;
-    case NGX_HTTP_CLIENT_CLOSED_REQUEST:     return NGX_HTTP_VOTE_S_499;
-    default:                                 return NGX_HTTP_VOTE_S_500;
+    case NGX_HTTP_ACCEPTED: return NGX_HTTP_VOTE_S_202;
+    case NGX_HTTP_BAD_REQUEST: return NGX_HTTP_VOTE_S_400;
+    case NGX_HTTP_UNAUTHORIZED: return NGX_HTTP_VOTE_S_401;
+    case NGX_HTTP_NOT_ALLOWED: return NGX_HTTP_VOTE_S_405;
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE: return NGX_HTTP_VOTE_S_413;
+    case NGX_HTTP_UNSUPPORTED_MEDIA_TYPE: return NGX_HTTP_VOTE_S_415;
+    case 422: return NGX_HTTP_VOTE_S_422;
+    case NGX_HTTP_SERVICE_UNAVAILABLE: return NGX_HTTP_VOTE_S_503;
+    case NGX_HTTP_CLIENT_CLOSED_REQUEST: return NGX_HTTP_VOTE_S_499;
+    default: return NGX_HTTP_VOTE_S_500;
     }
 }
 
-void ngx_http_vote_count_status(ngx_http_request_t *r, ngx_uint_t status)
+void
+ngx_http_vote_count_status(ngx_http_request_t *r, ngx_uint_t status)
 {
-    ngx_http_vote_loc_conf_t *vlcf = ngx_http_get_module_loc_conf(r, ngx_http_vote_module);
+    ngx_http_vote_loc_conf_t *vlcf =
+        ngx_http_get_module_loc_conf(r, ngx_http_vote_module);
 
-    ngx_http_vote_metric_request(vlcf->kind, ngx_http_vote_status_index(status));
+    ngx_http_vote_metric_request(vlcf->kind,
+                                 ngx_http_vote_status_index(status));
 }
 
-ngx_int_t ngx_http_vote_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *detail, const char *field)
+ngx_int_t
+ngx_http_vote_send_error(ngx_http_request_t *r, ngx_uint_t status,
+                         const char *code, const char *detail,
+                         const char *field)
 {
     json_t *j;
     char   *s;
@@ -150,14 +162,16 @@ ngx_int_t ngx_http_vote_send_error(ngx_http_request_t *r, ngx_uint_t status,
     return ngx_http_vote_send_json(r, status, body, len + 1);
 }
 
-ngx_int_t ngx_http_vote_send_accepted(ngx_http_request_t *r, ngx_http_vote_ctx_t *ctx)
+ngx_int_t
+ngx_http_vote_send_accepted(ngx_http_request_t *r, ngx_http_vote_ctx_t *ctx)
 {
     u_char *body, *p;
     size_t  len;
 
     ngx_http_vote_count_status(r, NGX_HTTP_ACCEPTED);
     /* ids and conversations are [0-9A-Z] / [a-z0-9_.:-]: no escaping needed */
-    len = sizeof("{\"id\":\"\",\"conversation\":\"\"}\n") + VC_ULID_LEN + ctx->conversation.len;
+    len = sizeof("{\"id\":\"\",\"conversation\":\"\"}\n") + VC_ULID_LEN
+          + ctx->conversation.len;
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -176,7 +190,8 @@ ngx_int_t ngx_http_vote_send_accepted(ngx_http_request_t *r, ngx_http_vote_ctx_t
 
 /* finish a request resumed from an event that is not its own connection's
  * (delivery report, ack timer): finalize, then run what it posted */
-void ngx_http_vote_finish(ngx_http_request_t *r, ngx_int_t rc)
+void
+ngx_http_vote_finish(ngx_http_request_t *r, ngx_int_t rc)
 {
     ngx_connection_t *c = r->connection;
 

@@ -24,36 +24,39 @@
 #define NGX_HTTP_VOTE_MAX_PARTITIONS 1024
 
 typedef struct {
-    ngx_str_node_t  sn;          /* key: jti */
-    time_t          exp;
+    ngx_str_node_t sn; /* key: jti */
+    time_t         exp;
 } ngx_http_vote_revoked_t;
 
 typedef struct {
-    rd_kafka_t          *rk;
-    rd_kafka_topic_t    *rkt;
-    ngx_http_vote_queue_pipe_t  queue_pipe;  /* the partitions' records, and the pipe */
-    rd_kafka_queue_t    *mainq;         /* logs and errors; wakes the same pipe */
-    pthread_t            thread;
-    ngx_uint_t           thread_started;
-    volatile int         stop;          /* set by the worker, read by the thread */
-    int                  partitions;    /* set by the thread (atomic), read by the worker */
-    int                  start_errors;  /* consume_start failures (atomic), logged by the worker */
-    int                  last_err;      /* last librdkafka error of the thread (atomic) */
-    ngx_event_t          check_ev;      /* warns while the list is not loaded */
-    ngx_msec_t           check_interval;
-    ngx_uint_t           eof_count;
-    u_char               eof[NGX_HTTP_VOTE_MAX_PARTITIONS];
-    ngx_uint_t           ready;
-    ngx_rbtree_t         tree;
-    ngx_rbtree_node_t    sentinel;
-    ngx_event_t          purge_ev;
+    rd_kafka_t       *rk;
+    rd_kafka_topic_t *rkt;
+    ngx_http_vote_queue_pipe_t
+                      queue_pipe; /* the partitions' records, and the pipe */
+    rd_kafka_queue_t *mainq;      /* logs and errors; wakes the same pipe */
+    pthread_t         thread;
+    ngx_uint_t        thread_started;
+    volatile int      stop; /* set by the worker, read by the thread */
+    int partitions;         /* set by the thread (atomic), read by the worker */
+    int start_errors; /* consume_start failures (atomic), logged by the worker
+                       */
+    int          last_err; /* last librdkafka error of the thread (atomic) */
+    ngx_event_t  check_ev; /* warns while the list is not loaded */
+    ngx_msec_t   check_interval;
+    ngx_uint_t   eof_count;
+    u_char       eof[NGX_HTTP_VOTE_MAX_PARTITIONS];
+    ngx_uint_t   ready;
+    ngx_rbtree_t tree;
+    ngx_rbtree_node_t sentinel;
+    ngx_event_t       purge_ev;
 } ngx_http_vote_revocations_t;
 
 static ngx_http_vote_revocations_t *ngx_http_vote_revocations;
 
 /* ---- the revoked-jti set ---- */
 
-ngx_uint_t ngx_http_vote_is_revoked(const char *jti)
+ngx_uint_t
+ngx_http_vote_is_revoked(const char *jti)
 {
     ngx_str_t s;
 
@@ -62,11 +65,13 @@ ngx_uint_t ngx_http_vote_is_revoked(const char *jti)
     }
     s.data = (u_char *) jti;
     s.len = ngx_strlen(jti);
-    return ngx_str_rbtree_lookup(&ngx_http_vote_revocations->tree, &s, ngx_crc32_short(s.data, s.len))
+    return ngx_str_rbtree_lookup(&ngx_http_vote_revocations->tree, &s,
+                                 ngx_crc32_short(s.data, s.len))
            != NULL;
 }
 
-static void ngx_http_vote_revoke(ngx_log_t *log, const char *jti, size_t len, time_t exp)
+static void
+ngx_http_vote_revoke(ngx_log_t *log, const char *jti, size_t len, time_t exp)
 {
     ngx_http_vote_revoked_t *node;
     ngx_str_t                s;
@@ -75,8 +80,10 @@ static void ngx_http_vote_revoke(ngx_log_t *log, const char *jti, size_t len, ti
     s.data = (u_char *) jti;
     s.len = len;
     if (!vc_revocation_live(exp, ngx_time())
-        || ngx_str_rbtree_lookup(&ngx_http_vote_revocations->tree, &s, hash) != NULL) {
-        return;                /* already expired, or already known */
+        || ngx_str_rbtree_lookup(&ngx_http_vote_revocations->tree, &s, hash)
+               != NULL)
+    {
+        return; /* already expired, or already known */
     }
     node = ngx_alloc(sizeof(ngx_http_vote_revoked_t) + len, log);
     if (node == NULL) {
@@ -90,7 +97,8 @@ static void ngx_http_vote_revoke(ngx_log_t *log, const char *jti, size_t len, ti
     ngx_rbtree_insert(&ngx_http_vote_revocations->tree, &node->sn.node);
 }
 
-static void ngx_http_vote_purge_all(ngx_uint_t only_expired)
+static void
+ngx_http_vote_purge_all(ngx_uint_t only_expired)
 {
     ngx_rbtree_t      *tree = &ngx_http_vote_revocations->tree;
     ngx_rbtree_node_t *n, *next;
@@ -110,8 +118,10 @@ static void ngx_http_vote_purge_all(ngx_uint_t only_expired)
     }
 }
 
-/* until the list is loaded chat answers 503: say why in the log, with backoff */
-static void ngx_http_vote_check_handler(ngx_event_t *ev)
+/* until the list is loaded chat answers 503: say why in the log, with backoff
+ */
+static void
+ngx_http_vote_check_handler(ngx_event_t *ev)
 {
     ngx_http_vote_revocations_t *revs = ngx_http_vote_revocations;
     int                          n, errs, err;
@@ -122,16 +132,19 @@ static void ngx_http_vote_check_handler(ngx_event_t *ev)
     n = __atomic_load_n(&revs->partitions, __ATOMIC_SEQ_CST);
     errs = __atomic_load_n(&revs->start_errors, __ATOMIC_SEQ_CST);
     err = __atomic_load_n(&revs->last_err, __ATOMIC_SEQ_CST);
-    ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                  "vote: revocation list of \"%s\" not loaded yet (%d partitions found, "
-                  "%ui read to the end, %d start errors%s%s); chat answers 503 meanwhile",
-                  rd_kafka_topic_name(revs->rkt), n, revs->eof_count, errs,
-                  errs ? ": " : "", errs ? rd_kafka_err2str((rd_kafka_resp_err_t) err) : "");
+    ngx_log_error(
+        NGX_LOG_WARN, ev->log, 0,
+        "vote: revocation list of \"%s\" not loaded yet (%d partitions found, "
+        "%ui read to the end, %d start errors%s%s); chat answers 503 meanwhile",
+        rd_kafka_topic_name(revs->rkt), n, revs->eof_count, errs,
+        errs ? ": " : "",
+        errs ? rd_kafka_err2str((rd_kafka_resp_err_t) err) : "");
     revs->check_interval = ngx_min(revs->check_interval * 2, 60000);
     ngx_add_timer(ev, revs->check_interval);
 }
 
-static void ngx_http_vote_purge_handler(ngx_event_t *ev)
+static void
+ngx_http_vote_purge_handler(ngx_event_t *ev)
 {
     ngx_http_vote_purge_all(1);
     ngx_add_timer(ev, 60000);
@@ -139,9 +152,10 @@ static void ngx_http_vote_purge_handler(ngx_event_t *ev)
 
 /* ---- consumer ---- */
 
-static void ngx_http_vote_revocation_msg(ngx_log_t *log, rd_kafka_message_t *m)
+static void
+ngx_http_vote_revocation_msg(ngx_log_t *log, rd_kafka_message_t *m)
 {
-    vc_revocation  rec;
+    vc_revocation rec;
 
     switch (vc_revocation_parse(m->payload, m->len, ngx_time(), &rec)) {
 
@@ -149,32 +163,38 @@ static void ngx_http_vote_revocation_msg(ngx_log_t *log, rd_kafka_message_t *m)
         ngx_http_vote_revoke(log, rec.jti, rec.jti_len, (time_t) rec.exp);
         break;
 
-    case VC_REVOCATION_EXPIRED:
-        break;                 /* the token has expired anyway */
+    case VC_REVOCATION_EXPIRED: break; /* the token has expired anyway */
 
     default:
-        ngx_log_error(NGX_LOG_WARN, log, 0, "vote: ignoring malformed revocation at %s [%d] @%O",
-                      rd_kafka_topic_name(m->rkt), (int) m->partition, (off_t) m->offset);
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "vote: ignoring malformed revocation at %s [%d] @%O",
+                      rd_kafka_topic_name(m->rkt), (int) m->partition,
+                      (off_t) m->offset);
     }
 }
 
-static void ngx_http_vote_revocation_eof(ngx_log_t *log, int32_t partition)
+static void
+ngx_http_vote_revocation_eof(ngx_log_t *log, int32_t partition)
 {
     ngx_http_vote_revocations_t *revs = ngx_http_vote_revocations;
     int                          n;
 
-    if (partition < 0 || partition >= NGX_HTTP_VOTE_MAX_PARTITIONS || revs->eof[partition]) {
+    if (partition < 0 || partition >= NGX_HTTP_VOTE_MAX_PARTITIONS
+        || revs->eof[partition])
+    {
         return;
     }
     revs->eof[partition] = 1;
     n = __atomic_load_n(&revs->partitions, __ATOMIC_SEQ_CST);
     if (++revs->eof_count >= (ngx_uint_t) n && n > 0 && !revs->ready) {
         revs->ready = 1;
-        ngx_log_error(NGX_LOG_INFO, log, 0, "vote: revocation list loaded (%d partitions)", n);
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "vote: revocation list loaded (%d partitions)", n);
     }
 }
 
-static void ngx_http_vote_revocation_record(rd_kafka_message_t *m, void *opaque)
+static void
+ngx_http_vote_revocation_record(rd_kafka_message_t *m, void *opaque)
 {
     ngx_log_t *log = opaque;
 
@@ -193,16 +213,18 @@ static void ngx_http_vote_revocation_record(rd_kafka_message_t *m, void *opaque)
  * (rd_kafka_poll, rd_kafka_consume_callback_queue; not
  * rd_kafka_consume_queue), so these are the calls that keep the wake-ups
  * coming. Neither waits. */
-static void ngx_http_vote_revocation_handler(ngx_event_t *ev)
+static void
+ngx_http_vote_revocation_handler(ngx_event_t *ev)
 {
     ngx_http_vote_revocations_t *revs = ngx_http_vote_revocations;
 
     ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ev->log, 0, "vote revocation queue");
 
     ngx_http_vote_queue_pipe_drain(&revs->queue_pipe);
-    rd_kafka_poll(revs->rk, 0);                  /* logs and errors of this handle */
-    if (rd_kafka_consume_callback_queue(revs->queue_pipe.queue, 0, ngx_http_vote_revocation_record,
-                                        ev->log) == -1)
+    rd_kafka_poll(revs->rk, 0); /* logs and errors of this handle */
+    if (rd_kafka_consume_callback_queue(
+            revs->queue_pipe.queue, 0, ngx_http_vote_revocation_record, ev->log)
+        == -1)
     {
         ngx_log_error(NGX_LOG_WARN, ev->log, 0, "vote: revocation queue: %s",
                       rd_kafka_err2str(rd_kafka_last_error()));
@@ -211,28 +233,38 @@ static void ngx_http_vote_revocation_handler(ngx_event_t *ev)
 
 /* helper thread: find the partition count (a blocking metadata request) and
  * start consuming each partition from the beginning into the shared queue */
-static void *ngx_http_vote_revocation_thread(void *arg)
+static void *
+ngx_http_vote_revocation_thread(void *arg)
 {
-    ngx_http_vote_revocations_t  *revs = arg;
+    ngx_http_vote_revocations_t    *revs = arg;
     const struct rd_kafka_metadata *md;
-    int                            i, n;
+    int                             i, n;
 
     while (!revs->stop) {
-        if (rd_kafka_metadata(revs->rk, 0, revs->rkt, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            n = (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-                ? md->topics[0].partition_cnt : 0;
+        if (rd_kafka_metadata(revs->rk, 0, revs->rkt, &md, 2000)
+            == RD_KAFKA_RESP_ERR_NO_ERROR)
+        {
+            n = (md->topic_cnt == 1
+                 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                    ? md->topics[0].partition_cnt
+                    : 0;
             rd_kafka_metadata_destroy(md);
             if (n > 0 && n <= NGX_HTTP_VOTE_MAX_PARTITIONS) {
                 /* published before the first EOF can arrive, so readiness
                  * waits for every partition */
                 __atomic_store_n(&revs->partitions, n, __ATOMIC_SEQ_CST);
                 for (i = 0; i < n; i++) {
-                    if (rd_kafka_consume_start_queue(revs->rkt, i, RD_KAFKA_OFFSET_BEGINNING,
-                                                     revs->queue_pipe.queue) == -1)
+                    if (rd_kafka_consume_start_queue(revs->rkt, i,
+                                                     RD_KAFKA_OFFSET_BEGINNING,
+                                                     revs->queue_pipe.queue)
+                        == -1)
                     {
-                        /* the thread must not log through nginx: the worker does */
-                        __atomic_add_fetch(&revs->start_errors, 1, __ATOMIC_SEQ_CST);
-                        __atomic_store_n(&revs->last_err, (int) rd_kafka_last_error(),
+                        /* the thread must not log through nginx: the worker
+                         * does */
+                        __atomic_add_fetch(&revs->start_errors, 1,
+                                           __ATOMIC_SEQ_CST);
+                        __atomic_store_n(&revs->last_err,
+                                         (int) rd_kafka_last_error(),
                                          __ATOMIC_SEQ_CST);
                     }
                 }
@@ -246,8 +278,9 @@ static void *ngx_http_vote_revocation_thread(void *arg)
     return NULL;
 }
 
-static rd_kafka_t *ngx_http_vote_revocation_consumer(ngx_cycle_t *cycle,
-    ngx_http_vote_main_conf_t *vmcf)
+static rd_kafka_t *
+ngx_http_vote_revocation_consumer(ngx_cycle_t               *cycle,
+                                  ngx_http_vote_main_conf_t *vmcf)
 {
     char             err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -256,24 +289,31 @@ static rd_kafka_t *ngx_http_vote_revocation_consumer(ngx_cycle_t *cycle,
     if (conf == NULL) {
         return NULL;
     }
-    if (ngx_http_vote_kafka_conf(cycle->log, &vmcf->brokers, vmcf->props, conf) != NGX_OK
-        || vc_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err)) < 0
+    if (ngx_http_vote_kafka_conf(cycle->log, &vmcf->brokers, vmcf->props, conf)
+            != NGX_OK
+        || vc_kafka_conf_set(conf, "enable.partition.eof", "true", err,
+                             sizeof(err))
+               < 0
         || vc_kafka_conf_set(conf, "log.queue", "true", err, sizeof(err)) < 0)
     {
         rd_kafka_conf_destroy(conf);
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: revocation consumer config failed");
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "vote: revocation consumer config failed");
         return NULL;
     }
     rd_kafka_conf_set_log_cb(conf, ngx_http_vote_kafka_log_cb);
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     if (rk == NULL) {
         rd_kafka_conf_destroy(conf);
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: rd_kafka_new(consumer): %s", err);
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "vote: rd_kafka_new(consumer): %s", err);
     }
     return rk;
 }
 
-ngx_int_t ngx_http_vote_revocations_init(ngx_cycle_t *cycle, ngx_http_vote_main_conf_t *vmcf)
+ngx_int_t
+ngx_http_vote_revocations_init(ngx_cycle_t               *cycle,
+                               ngx_http_vote_main_conf_t *vmcf)
 {
     ngx_http_vote_revocations_t *revs;
     rd_kafka_queue_t            *q, *mainq;
@@ -288,10 +328,12 @@ ngx_int_t ngx_http_vote_revocations_init(ngx_cycle_t *cycle, ngx_http_vote_main_
     if (revs->rk == NULL) {
         return NGX_ERROR;
     }
-    revs->rkt = rd_kafka_topic_new(revs->rk, (char *) vmcf->revocation_topic.data, NULL);
+    revs->rkt = rd_kafka_topic_new(revs->rk,
+                                   (char *) vmcf->revocation_topic.data, NULL);
     q = rd_kafka_queue_new(revs->rk);
     if (revs->rkt == NULL || q == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "vote: revocation topic/queue failed");
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "vote: revocation topic/queue failed");
         return NGX_ERROR;
     }
     /* logs and errors of this handle go to its main queue, served in the
@@ -300,12 +342,19 @@ ngx_int_t ngx_http_vote_revocations_init(ngx_cycle_t *cycle, ngx_http_vote_main_
     rd_kafka_set_log_queue(revs->rk, mainq);
     revs->mainq = mainq;
     ngx_http_vote_revocations = revs;
-    if (ngx_http_vote_queue_pipe_open(&revs->queue_pipe, cycle, q, ngx_http_vote_revocation_handler) != NGX_OK) {
+    if (ngx_http_vote_queue_pipe_open(&revs->queue_pipe, cycle, q,
+                                      ngx_http_vote_revocation_handler)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
     rd_kafka_queue_io_event_enable(revs->mainq, revs->queue_pipe.wfd, "1", 1);
-    if (pthread_create(&revs->thread, NULL, ngx_http_vote_revocation_thread, revs) != 0) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno, "vote: pthread_create() failed");
+    if (pthread_create(&revs->thread, NULL, ngx_http_vote_revocation_thread,
+                       revs)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                      "vote: pthread_create() failed");
         return NGX_ERROR;
     }
     revs->thread_started = 1;
@@ -323,7 +372,8 @@ ngx_int_t ngx_http_vote_revocations_init(ngx_cycle_t *cycle, ngx_http_vote_main_
     return NGX_OK;
 }
 
-void ngx_http_vote_revocations_exit(ngx_cycle_t *cycle)
+void
+ngx_http_vote_revocations_exit(ngx_cycle_t *cycle)
 {
     ngx_http_vote_revocations_t *revs = ngx_http_vote_revocations;
     int                          i;
@@ -360,7 +410,9 @@ void ngx_http_vote_revocations_exit(ngx_cycle_t *cycle)
     ngx_http_vote_revocations = NULL;
 }
 
-ngx_uint_t ngx_http_vote_revocations_loaded(void)
+ngx_uint_t
+ngx_http_vote_revocations_loaded(void)
 {
-    return ngx_http_vote_revocations != NULL && ngx_http_vote_revocations->ready;
+    return ngx_http_vote_revocations != NULL
+           && ngx_http_vote_revocations->ready;
 }

@@ -24,11 +24,11 @@ typedef struct results_cache results_cache;
 typedef struct {
     const api_config *cfg;
     vc_catalog *catalog;
-    char *polls_json;       /* GET /api/polls body, rendered once at start */
+    char *polls_json; /* GET /api/polls body, rendered once at start */
     size_t polls_json_len;
     vc_jwt_keyset keys;
-    revocations *revoked;   /* local set of logged-out jti, fed by Kafka */
-    revoker *revoker;       /* Kafka producer + consumer of auth.revocations */
+    revocations *revoked; /* local set of logged-out jti, fed by Kafka */
+    revoker *revoker;     /* Kafka producer + consumer of auth.revocations */
     sse_hub *hub;
     results_cache *results;
     atomic_int stopping;
@@ -41,12 +41,12 @@ typedef struct {
     struct MHD_Connection *conn;
     const char *method;
     const char *path;
-    const char *body;       /* NUL-terminated; "" when none */
+    const char *body; /* NUL-terminated; "" when none */
     size_t body_len;
-    int route;              /* metrics route index */
-    const char *params[API_MAX_PATH_PARAMS];  /* "{poll}", "{peer}" segments */
+    int route;                               /* metrics route index */
+    const char *params[API_MAX_PATH_PARAMS]; /* "{poll}", "{peer}" segments */
     size_t param_lens[API_MAX_PATH_PARAMS];
-    double started;         /* monotonic seconds */
+    double started; /* monotonic seconds */
     /* Filled by auth_require() */
     vc_jwt_claims claims;
 } api_request;

@@ -12,28 +12,28 @@
 
 /* name, labels, help */
 static const char *const counter_defs[M_COUNTER_MAX][3] = {
-    [M_REGISTER_OK] = {"vote_api_register_total", "result=\"created\"", "accounts created"},
-    [M_REGISTER_CONFLICT] = {"vote_api_register_total", "result=\"conflict\"", ""},
-    [M_LOGIN_OK] = {"vote_api_login_total", "result=\"ok\"", "logins"},
-    [M_LOGIN_FAILED] = {"vote_api_login_total", "result=\"failed\"", ""},
-    [M_LOGOUT] = {"vote_api_logout_total", "", "tokens revoked by logout"},
-    [M_AUTH_REJECTED] = {"vote_api_auth_rejected_total", "", "requests with a refused token"},
-    [M_REVOCATIONS_PRODUCED] = {"vote_api_revocations_produced_total", "", "acked by Kafka"},
-    [M_REVOCATIONS_CONSUMED] = {"vote_api_revocations_consumed_total", "", "read from Kafka"},
-    [M_PUBSUB_MESSAGES] = {"vote_api_pubsub_messages_total", "", "Redis pub/sub messages"},
-    [M_PUBSUB_RECONNECTS] = {"vote_api_pubsub_reconnects_total", "", "subscriber reconnects"},
-    [M_SSE_EVENTS] = {"vote_api_sse_events_total", "", "events queued to SSE clients"},
-    [M_SSE_DROPPED_SLOW] = {"vote_api_sse_dropped_slow_total", "", "SSE clients cut for lagging"},
-    [M_SSE_REJECTED_FULL] = {"vote_api_sse_rejected_total", "", "SSE refused: client limit"},
-    [M_RESULTS_CACHE_HIT] = {"vote_api_results_cache_total", "result=\"hit\"", "results cache"},
-    [M_RESULTS_CACHE_MISS] = {"vote_api_results_cache_total", "result=\"miss\"", ""},
-    [M_PG_ERRORS] = {"vote_api_pg_errors_total", "", "PostgreSQL failures"},
-    [M_REDIS_ERRORS] = {"vote_api_redis_errors_total", "", "Redis failures"},
-    [M_KAFKA_ERRORS] = {"vote_api_kafka_errors_total", "", "Kafka failures"},
+    [M_REGISTER_OK] = { "vote_api_register_total", "result=\"created\"", "accounts created" },
+    [M_REGISTER_CONFLICT] = { "vote_api_register_total", "result=\"conflict\"", "" },
+    [M_LOGIN_OK] = { "vote_api_login_total", "result=\"ok\"", "logins" },
+    [M_LOGIN_FAILED] = { "vote_api_login_total", "result=\"failed\"", "" },
+    [M_LOGOUT] = { "vote_api_logout_total", "", "tokens revoked by logout" },
+    [M_AUTH_REJECTED] = { "vote_api_auth_rejected_total", "", "requests with a refused token" },
+    [M_REVOCATIONS_PRODUCED] = { "vote_api_revocations_produced_total", "", "acked by Kafka" },
+    [M_REVOCATIONS_CONSUMED] = { "vote_api_revocations_consumed_total", "", "read from Kafka" },
+    [M_PUBSUB_MESSAGES] = { "vote_api_pubsub_messages_total", "", "Redis pub/sub messages" },
+    [M_PUBSUB_RECONNECTS] = { "vote_api_pubsub_reconnects_total", "", "subscriber reconnects" },
+    [M_SSE_EVENTS] = { "vote_api_sse_events_total", "", "events queued to SSE clients" },
+    [M_SSE_DROPPED_SLOW] = { "vote_api_sse_dropped_slow_total", "", "SSE clients cut for lagging" },
+    [M_SSE_REJECTED_FULL] = { "vote_api_sse_rejected_total", "", "SSE refused: client limit" },
+    [M_RESULTS_CACHE_HIT] = { "vote_api_results_cache_total", "result=\"hit\"", "results cache" },
+    [M_RESULTS_CACHE_MISS] = { "vote_api_results_cache_total", "result=\"miss\"", "" },
+    [M_PG_ERRORS] = { "vote_api_pg_errors_total", "", "PostgreSQL failures" },
+    [M_REDIS_ERRORS] = { "vote_api_redis_errors_total", "", "Redis failures" },
+    [M_KAFKA_ERRORS] = { "vote_api_kafka_errors_total", "", "Kafka failures" },
 };
 
 /* Latency buckets in seconds; argon2id puts login/register near 0.05-0.2 s. */
-static const double request_le[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+static const double request_le[] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5 };
 #define NCLASSES 6 /* status / 100: index 1..5 */
 
 typedef struct {
@@ -51,10 +51,10 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void register_once(void)
 {
     for (int i = 0; i < M_COUNTER_MAX; i++)
-        counters[i] = wmetrics_counter_labeled(counter_defs[i][0], counter_defs[i][1],
-                                               counter_defs[i][2]);
-    sse_chat = wmetrics_gauge_labeled("vote_api_sse_clients", "stream=\"chat\"",
-                                      "connected SSE streams");
+        counters[i] =
+            wmetrics_counter_labeled(counter_defs[i][0], counter_defs[i][1], counter_defs[i][2]);
+    sse_chat =
+        wmetrics_gauge_labeled("vote_api_sse_clients", "stream=\"chat\"", "connected SSE streams");
     sse_poll = wmetrics_gauge_labeled("vote_api_sse_clients", "stream=\"poll\"", "");
     revoked = wmetrics_gauge("vote_api_revoked_tokens", "unexpired revoked token ids held");
 }
@@ -84,9 +84,9 @@ int metrics_register_route(const char *name)
     char *labels = NULL;
     if (asprintf(&labels, "route=\"%s\"", name) < 0)
         return -1;
-    r->seconds = wmetrics_histogram_labeled("vote_api_request_seconds", labels,
-                                            "time to produce the answer", request_le,
-                                            (int)(sizeof request_le / sizeof request_le[0]));
+    r->seconds =
+        wmetrics_histogram_labeled("vote_api_request_seconds", labels, "time to produce the answer",
+                                   request_le, (int)(sizeof request_le / sizeof request_le[0]));
     atomic_store(&nroutes, i + 1);
     return i;
 }

@@ -37,7 +37,7 @@ static void push_poll(coalescer *co, size_t idx)
         results_mark_changed(app->results, idx); /* retry next tick */
         return;
     }
-    strbuf frame = {0};
+    strbuf frame = { 0 };
     if (sse_format(&frame, "results", NULL, json, len) == 0) {
         int reached = sse_publish(app->hub, SSE_POLL, id, NULL, frame.data, frame.len);
         log_debug("results_push", "%s: snapshot to %d streams", id, reached);

@@ -20,8 +20,8 @@ typedef struct {
     char revocation_topic[128];
     char secrets_file[PATH_MAX];
     char catalog_file[PATH_MAX];
-    unsigned threads;          /* MHD worker threads (blocking handlers: argon2id, PG) */
-    unsigned max_connections;  /* total, SSE included */
+    unsigned threads;         /* MHD worker threads (blocking handlers: argon2id, PG) */
+    unsigned max_connections; /* total, SSE included */
     unsigned max_sse_clients;
     unsigned token_ttl_s;
     unsigned results_cache_ms; /* max age of a cached results snapshot */

@@ -42,8 +42,7 @@ static struct pg_conn *thread_pg(void)
     return pc;
 }
 
-PGresult *db_exec(const char *sql, int nparams, const char *const *params,
-                  int *unique_violation)
+PGresult *db_exec(const char *sql, int nparams, const char *const *params, int *unique_violation)
 {
     if (unique_violation)
         *unique_violation = 0;

@@ -22,10 +22,10 @@ static enum MHD_Result create_account(api_request *r, const credentials *c)
     char hash[PASSWORD_HASH_LEN];
     if (password_hash(c->password, c->password_len, hash) < 0)
         return respond_error(r, 500, "internal", "cannot hash the password", NULL);
-    const char *params[2] = {c->username, hash};
+    const char *params[2] = { c->username, hash };
     int taken = 0;
-    PGresult *res = db_exec("INSERT INTO users (username, password_hash) VALUES ($1, $2)", 2,
-                            params, &taken);
+    PGresult *res =
+        db_exec("INSERT INTO users (username, password_hash) VALUES ($1, $2)", 2, params, &taken);
     sodium_memzero(hash, sizeof hash);
     if (!res && taken) {
         metrics_inc(M_REGISTER_CONFLICT);
@@ -45,8 +45,7 @@ enum MHD_Result handle_register(api_request *r)
     credentials c;
     api_problem p;
     enum MHD_Result ret;
-    if (parse_credentials(r->body, r->body_len, &root, &c, &p) < 0 ||
-        check_new_account(&c, &p) < 0)
+    if (parse_credentials(r->body, r->body_len, &root, &c, &p) < 0 || check_new_account(&c, &p) < 0)
         ret = respond_problem(r, &p);
     else
         ret = create_account(r, &c);
@@ -61,9 +60,8 @@ static int lookup_hash(const char *username, char **hash)
     *hash = NULL;
     if (!vc_username_valid(username, strlen(username)))
         return 0;
-    const char *params[1] = {username};
-    PGresult *res = db_exec("SELECT password_hash FROM users WHERE username = $1", 1, params,
-                            NULL);
+    const char *params[1] = { username };
+    PGresult *res = db_exec("SELECT password_hash FROM users WHERE username = $1", 1, params, NULL);
     if (!res)
         return -1;
     if (PQntuples(res) == 1)
@@ -97,8 +95,9 @@ enum MHD_Result handle_login(api_request *r)
             ret = respond_error(r, 500, "internal", "cannot sign a token", NULL);
         } else {
             metrics_inc(M_LOGIN_OK);
-            ret = respond_json(r, 200, json_pack("{s:s, s:I, s:s}", "token", token, "expires_at",
-                                                 (json_int_t)exp, "username", c.username));
+            ret = respond_json(r, 200,
+                               json_pack("{s:s, s:I, s:s}", "token", token, "expires_at",
+                                         (json_int_t)exp, "username", c.username));
         }
         free(token);
     }
@@ -130,6 +129,7 @@ enum MHD_Result handle_me(api_request *r)
     const char *why;
     if (token_check(r, &why) < 0)
         return respond_unauthorized(r, why);
-    return respond_json(r, 200, json_pack("{s:s, s:I}", "username", r->claims.sub, "expires_at",
-                                          (json_int_t)r->claims.exp));
+    return respond_json(r, 200,
+                        json_pack("{s:s, s:I}", "username", r->claims.sub, "expires_at",
+                                  (json_int_t)r->claims.exp));
 }

@@ -22,8 +22,8 @@
 #define RESUME_MAX 1000 /* backlog sent on resume; older gaps need a page fetch */
 
 /* Columns every message query selects, in this order. */
-#define MESSAGE_COLUMNS \
-    "id, conversation, sender, recipient, body, " \
+#define MESSAGE_COLUMNS                                                                            \
+    "id, conversation, sender, recipient, body, "                                                  \
     "(extract(epoch FROM received_at) * 1000)::bigint AS received_ms"
 
 /* A message row as the chat message JSON of docs/CONTRACT.md. */
@@ -56,16 +56,16 @@ enum MHD_Result handle_conversations(api_request *r)
     const char *why;
     if (token_check(r, &why) < 0)
         return respond_unauthorized(r, why);
-    const char *params[1] = {r->claims.sub};
+    const char *params[1] = { r->claims.sub };
     PGresult *res = db_exec(conversations_sql, 1, params, NULL);
     if (!res)
         return respond_unavailable(r, "chat store unavailable");
     json_t *list = json_array();
     for (int i = 0; list && i < PQntuples(res); i++)
-        json_array_append_new(
-            list, json_pack("{s:s, s:o, s:I}", "peer", PQgetvalue(res, i, 0), "last_message",
-                            message_json(res, i, 1), "unread",
-                            (json_int_t)strtoll(PQgetvalue(res, i, 7), NULL, 10)));
+        json_array_append_new(list,
+                              json_pack("{s:s, s:o, s:I}", "peer", PQgetvalue(res, i, 0),
+                                        "last_message", message_json(res, i, 1), "unread",
+                                        (json_int_t)strtoll(PQgetvalue(res, i, 7), NULL, 10)));
     PQclear(res);
     return respond_json(r, 200, json_pack("{s:o}", "conversations", list));
 }
@@ -84,7 +84,7 @@ static const char page_asc_sql[] =
 /* Remember that me has read the conversation up to newest_id. */
 static int mark_read(const char *me, const char *peer, const char *newest_id)
 {
-    const char *params[3] = {me, peer, newest_id};
+    const char *params[3] = { me, peer, newest_id };
     PGresult *res = db_exec(
         "INSERT INTO conversation_reads (username, peer, last_read_id) VALUES ($1, $2, $3)"
         " ON CONFLICT (username, peer) DO UPDATE"
@@ -115,8 +115,8 @@ static json_t *page_body(const char *conv, const char *peer, json_t *msgs, int h
     json_t *newest = n ? json_object_get(json_array_get(msgs, 0), "id") : NULL;
     json_t *oldest = n ? json_object_get(json_array_get(msgs, n - 1), "id") : NULL;
     return json_pack("{s:s, s:s, s:o, s:b, s:O?, s:O?}", "conversation", conv, "peer", peer,
-                     "messages", msgs, "has_more", has_more, "next_before", oldest,
-                     "next_after", newest);
+                     "messages", msgs, "has_more", has_more, "next_before", oldest, "next_after",
+                     newest);
 }
 
 enum MHD_Result handle_messages(api_request *r)
@@ -128,14 +128,14 @@ enum MHD_Result handle_messages(api_request *r)
     page_query q;
     api_problem p;
     if (parse_peer(r->params[0], r->param_lens[0], peer, &p) < 0 ||
-        parse_page(query_get(r, "before"), query_get(r, "after"), query_get(r, "limit"), &q,
-                   &p) < 0)
+        parse_page(query_get(r, "before"), query_get(r, "after"), query_get(r, "limit"), &q, &p) <
+            0)
         return respond_problem(r, &p);
     char conv[VC_CONV_MAX + 1], limit[16];
     vc_conversation_id(r->claims.sub, peer, conv);
     snprintf(limit, sizeof limit, "%u", q.limit + 1);
     int ascending = q.after && !q.before;
-    const char *params[4] = {conv, q.before, q.after, limit};
+    const char *params[4] = { conv, q.before, q.after, limit };
     PGresult *res = db_exec(ascending ? page_asc_sql : page_desc_sql, 4, params, NULL);
     if (!res)
         return respond_unavailable(r, "chat store unavailable");
@@ -155,7 +155,7 @@ enum MHD_Result handle_messages(api_request *r)
 static int load_backlog(const char *me, const char *last_id, strbuf *frames, char ***ids,
                         size_t *nids)
 {
-    const char *params[2] = {me, last_id};
+    const char *params[2] = { me, last_id };
     PGresult *res = db_exec("SELECT " MESSAGE_COLUMNS " FROM messages"
                             " WHERE (recipient = $1 OR sender = $1) AND id > $2"
                             " ORDER BY id LIMIT 1000",
@@ -186,7 +186,6 @@ static void free_ids(char **ids, size_t n)
     free(ids);
 }
 
-
 enum MHD_Result handle_chat_stream(api_request *r)
 {
     const char *why;
@@ -196,8 +195,7 @@ enum MHD_Result handle_chat_stream(api_request *r)
      * connect of a page that remembers where it was). */
     const char *last;
     api_problem p;
-    if (parse_resume_cursor(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                        "Last-Event-ID"),
+    if (parse_resume_cursor(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID"),
                             query_get(r, "last_event_id"), &last, &p) < 0)
         return respond_problem(r, &p);
     /* Register before reading the backlog so nothing published in between
@@ -206,7 +204,7 @@ enum MHD_Result handle_chat_stream(api_request *r)
     if (!c)
         return respond_unavailable(r, "too many live streams");
     sse_client_set_token(c, r->claims.jti, r->claims.exp);
-    strbuf frames = {0};
+    strbuf frames = { 0 };
     char **ids = NULL;
     size_t nids = 0;
     int rc = sb_appends(&frames, "retry: 2000\n\n");

@@ -30,9 +30,9 @@ enum MHD_Result handle_healthz(api_request *r)
     /* Not ready until the revocation backlog is loaded: before that a
      * logged-out token could still be accepted by this replica. */
     int ok = pg && redis && revocations_ok && !atomic_load(&r->app->stopping);
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "status", ok ? "ok" : "degraded",
-                             "postgres", pg ? "ok" : "down", "redis", redis ? "ok" : "down",
-                             "revocations", revocations_ok ? "ok" : "loading");
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "status", ok ? "ok" : "degraded", "postgres",
+                             pg ? "ok" : "down", "redis", redis ? "ok" : "down", "revocations",
+                             revocations_ok ? "ok" : "loading");
     return respond_json(r, ok ? 200 : 503, body);
 }
 
@@ -43,7 +43,7 @@ enum MHD_Result handle_metrics(api_request *r)
         .sse_poll_clients = sse_count(r->app->hub, SSE_POLL),
         .revoked_tokens = revocations_count(r->app->revoked),
     };
-    strbuf out = {0};
+    strbuf out = { 0 };
     if (metrics_render(&out, &g) < 0) {
         sb_free(&out);
         return respond_error(r, 500, "internal", "out of memory", NULL);

@@ -15,7 +15,6 @@
 #include "sse.h"
 #include "strbuf.h"
 
-
 enum MHD_Result handle_polls(api_request *r)
 {
     return respond_raw(r, 200, "application/json", r->app->polls_json, r->app->polls_json_len);
@@ -107,7 +106,7 @@ enum MHD_Result handle_poll_stream(api_request *r)
         free(json);
         return respond_unavailable(r, "too many live streams");
     }
-    strbuf first = {0};
+    strbuf first = { 0 };
     int rc = sb_appends(&first, "retry: 2000\n\n") | sse_format(&first, "results", NULL, json, len);
     free(json);
     if (rc || sse_client_push(c, first.data, first.len) < 0) {

@@ -51,10 +51,9 @@ static int precheck(api_request *r, request_state *st, enum MHD_Result *ret)
     size_t nparams, longest;
     api_problem p;
     query_measure(r->conn, &nparams, &longest);
-    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (parse_request_limits(st->too_large, nparams, longest, r->method, r->body_len, ct,
-                             &p) < 0) {
+    const char *ct =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (parse_request_limits(st->too_large, nparams, longest, r->method, r->body_len, ct, &p) < 0) {
         *ret = respond_problem(r, &p);
         return 1;
     }
@@ -62,8 +61,8 @@ static int precheck(api_request *r, request_state *st, enum MHD_Result *ret)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     (void)version;
     api_app *app = cls;
@@ -74,7 +73,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->started = api_now_monotonic();
         *con_cls = st;
         if (declared_too_large(conn)) {
-            api_request r = {.app = app, .conn = conn, .route = -1, .started = st->started};
+            api_request r = { .app = app, .conn = conn, .route = -1, .started = st->started };
             return respond_error(&r, 413, "too_large", "body exceeds 4096 bytes", NULL);
         }
         return MHD_YES;
@@ -88,8 +87,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     api_request r = {
-        .app = app, .conn = conn, .method = method, .path = url, .route = -1,
-        .body = st->body.data ? st->body.data : "", .body_len = st->body.len,
+        .app = app,
+        .conn = conn,
+        .method = method,
+        .path = url,
+        .route = -1,
+        .body = st->body.data ? st->body.data : "",
+        .body_len = st->body.len,
         .started = st->started,
     };
     enum MHD_Result ret;
@@ -124,7 +128,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 struct MHD_Daemon *http_start(api_app *app)
 {
     const api_config *cfg = app->cfg;
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port) };
     if (inet_pton(AF_INET, cfg->listen_addr, &addr.sin_addr) != 1) {
         log_error("listen_addr", "not an IPv4 address: %s", cfg->listen_addr);
         return NULL;
@@ -132,16 +136,13 @@ struct MHD_Daemon *http_start(api_app *app)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, app,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, or early messages escape it */
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_END);
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, app, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, /* first, or early messages escape it */
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)32 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (!d)
         log_error("listen", "cannot listen on %s:%u", cfg->listen_addr, cfg->port);
     return d;

@@ -58,8 +58,7 @@ static int load_files(api_app *app, const api_config *cfg)
     }
     if (vc_jwt_keyset_load(&app->keys, cfg->secrets_file, err, sizeof err) < 0 ||
         app->keys.n == 0) {
-        log_error("jwt_secrets", "%s: %s", cfg->secrets_file,
-                  app->keys.n ? err : "no key in file");
+        log_error("jwt_secrets", "%s: %s", cfg->secrets_file, app->keys.n ? err : "no key in file");
         return -1;
     }
     return render_polls(app);
@@ -117,7 +116,7 @@ int main(int argc, char **argv)
 
     sigset_t sigs;
     block_signals(&sigs);
-    api_app app = {.cfg = &cfg};
+    api_app app = { .cfg = &cfg };
     if (load_files(&app, &cfg) < 0 || start_services(&app, &cfg) < 0) {
         revoker_stop(app.revoker);
         free_app(&app);

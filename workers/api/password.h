@@ -14,7 +14,7 @@
 #define PASSWORD_MAX_BYTES 1024 /* bounds the hashing input; far above any real password */
 #define PASSWORD_HASH_LEN crypto_pwhash_STRBYTES
 
-int password_init(void);    /* sodium_init + dummy hash; 0 or -1 */
+int password_init(void); /* sodium_init + dummy hash; 0 or -1 */
 
 /* 0, or -1 (out of memory: argon2id allocates its memory cost). */
 int password_hash(const char *pw, size_t len, char out[PASSWORD_HASH_LEN]);

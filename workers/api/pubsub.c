@@ -26,7 +26,7 @@
 struct pubsub {
     api_app *app;
     pthread_t thread;
-    pthread_mutex_t lock;  /* guards ctx against pubsub_stop's shutdown() */
+    pthread_mutex_t lock; /* guards ctx against pubsub_stop's shutdown() */
     redisContext *ctx;
     atomic_int stop;
 };
@@ -38,7 +38,7 @@ static void on_chat(pubsub *ps, const char *user, const char *payload, size_t le
     const char *id = msg ? json_string_value(json_object_get(msg, "id")) : NULL;
     /* Re-dump compact: guarantees a single-line SSE data field. */
     char *text = id ? json_dumps(msg, JSON_COMPACT) : NULL;
-    strbuf frame = {0};
+    strbuf frame = { 0 };
     if (text && sse_format(&frame, "message", id, text, strlen(text)) == 0)
         sse_publish(ps->app->hub, SSE_CHAT, user, id, frame.data, frame.len);
     else
@@ -97,7 +97,7 @@ static redisContext *subscribe(void)
         return NULL;
     /* Blocking reads without timeout: a quiet channel is normal.  Shutdown
      * unblocks the read with shutdown(2). */
-    struct timeval none = {0, 0};
+    struct timeval none = { 0, 0 };
     redisReply *r = redisSetTimeout(c, none) == REDIS_OK
                         ? redisCommand(c, "PSUBSCRIBE %s %s %s", CHAT_PREFIX "*", ORDER_PREFIX "*",
                                        RESULTS_PREFIX "*")
@@ -197,4 +197,3 @@ void pubsub_stop(pubsub *ps)
     pthread_mutex_destroy(&ps->lock);
     free(ps);
 }
-

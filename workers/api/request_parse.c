@@ -161,13 +161,11 @@ int parse_resume_cursor(const char *header, const char *query, const char **last
 {
     *last = header ? header : query;
     if (*last && !vc_ulid_valid(*last, strlen(*last)))
-        return problem(p, 422, "bad_cursor", "Last-Event-ID must be a message id",
-                       "Last-Event-ID");
+        return problem(p, 422, "bad_cursor", "Last-Event-ID must be a message id", "Last-Event-ID");
     return 0;
 }
 
-int parse_credentials(const char *body, size_t len, json_t **root, credentials *c,
-                      api_problem *p)
+int parse_credentials(const char *body, size_t len, json_t **root, credentials *c, api_problem *p)
 {
     json_error_t jerr;
     *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -175,7 +173,8 @@ int parse_credentials(const char *body, size_t len, json_t **root, credentials *
         return problem(p, 400, "bad_json", "body must be a JSON object", NULL);
     const char *key;
     json_t *val;
-    json_object_foreach(*root, key, val) {
+    json_object_foreach(*root, key, val)
+    {
         if (strcmp(key, "username") != 0 && strcmp(key, "password") != 0)
             return problem(p, 422, "unknown_field", "unexpected field", key);
         if (!json_is_string(val))

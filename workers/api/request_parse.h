@@ -67,8 +67,7 @@ int parse_peer(const char *seg, size_t len, char peer[VC_USERNAME_MAX + 1], api_
 
 /* Last-Event-ID header, else ?last_event_id= (both may be NULL): *last is the
  * cursor to resume after, or NULL. */
-int parse_resume_cursor(const char *header, const char *query, const char **last,
-                        api_problem *p);
+int parse_resume_cursor(const char *header, const char *query, const char **last, api_problem *p);
 
 /* The {id} segment of /api/books/{id}: a decimal 1..VC_BOOK_ID_MAX, copied
  * NUL-terminated into id. */
@@ -95,8 +94,7 @@ typedef struct {
     const char *password;
     size_t password_len;
 } credentials;
-int parse_credentials(const char *body, size_t len, json_t **root, credentials *c,
-                      api_problem *p);
+int parse_credentials(const char *body, size_t len, json_t **root, credentials *c, api_problem *p);
 
 /* Register's rules on new credentials: username 3-32 of [a-z0-9_.-], password
  * of PASSWORD_MIN_CHARS characters up to PASSWORD_MAX_BYTES bytes. */

@@ -66,8 +66,7 @@ enum MHD_Result respond_json(api_request *r, unsigned status, json_t *body)
 
 enum MHD_Result respond_empty(api_request *r, unsigned status)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     return respond_queue(r, status, resp);
 }
 
@@ -79,8 +78,8 @@ json_t *respond_error_body(const char *code, const char *detail, const char *fie
     return body;
 }
 
-enum MHD_Result respond_error(api_request *r, unsigned status, const char *code,
-                              const char *detail, const char *field)
+enum MHD_Result respond_error(api_request *r, unsigned status, const char *code, const char *detail,
+                              const char *field)
 {
     return respond_json(r, status, respond_error_body(code, detail, field));
 }
@@ -96,8 +95,7 @@ enum MHD_Result respond_unavailable(api_request *r, const char *what)
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     struct MHD_Response *resp =
-        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
-             : NULL;
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
     if (!resp) {
         free(text);
         return MHD_NO;

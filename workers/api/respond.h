@@ -23,8 +23,8 @@ enum MHD_Result respond_empty(api_request *r, unsigned status);
  * detail is not UTF-8 or memory ran out (respond_json then answers 500). */
 json_t *respond_error_body(const char *code, const char *detail, const char *field);
 /* field may be NULL. */
-enum MHD_Result respond_error(api_request *r, unsigned status, const char *code,
-                              const char *detail, const char *field);
+enum MHD_Result respond_error(api_request *r, unsigned status, const char *code, const char *detail,
+                              const char *field);
 /* A client error found by request_parse.c. */
 enum MHD_Result respond_problem(api_request *r, const api_problem *p);
 /* 503 with Retry-After for a store that is down. */

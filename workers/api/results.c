@@ -26,11 +26,11 @@ typedef struct {
     size_t len;
     struct MHD_Response *resp; /* the same bytes as a ready answer (shared by readers) */
     char etag[ETAG_MAX];
-    double built_at;      /* monotonic seconds: when its Redis read started */
-    unsigned gen;         /* bumped by every change notification */
-    int stale;            /* a change arrived after built_at: rebuild before the next use */
-    int building;         /* a reader is rebuilding it: others keep serving this one */
-    atomic_int changed;   /* pending stream push */
+    double built_at;    /* monotonic seconds: when its Redis read started */
+    unsigned gen;       /* bumped by every change notification */
+    int stale;          /* a change arrived after built_at: rebuild before the next use */
+    int building;       /* a reader is rebuilding it: others keep serving this one */
+    atomic_int changed; /* pending stream push */
 } cache_entry;
 
 /* Without any change notification a snapshot is read again after RECHECK_AHEAD_S
@@ -103,8 +103,8 @@ static void drop_entry_locked(cache_entry *e)
  * 0, or -1 if MHD could not add one. */
 static int add_public_headers(struct MHD_Response *resp, const char *etag)
 {
-    return MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-                                   RESULTS_CACHE_CONTROL) == MHD_YES &&
+    return MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, RESULTS_CACHE_CONTROL) ==
+                       MHD_YES &&
                    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag) == MHD_YES &&
                    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") == MHD_YES
                ? 0
@@ -118,13 +118,13 @@ static struct MHD_Response *make_response(const char *json, size_t len, const ch
     if (!body)
         return NULL;
     memcpy(body, json, len);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer_with_free_callback(len, body, free);
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, body, free);
     if (!resp) {
         free(body);
         return NULL;
     }
-    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES ||
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") !=
+            MHD_YES ||
         add_public_headers(resp, etag) < 0) {
         MHD_destroy_response(resp);
         return NULL;
@@ -135,9 +135,8 @@ static struct MHD_Response *make_response(const char *json, size_t len, const ch
 /* 1 if the request's If-None-Match names etag: the reader already has these results. */
 static int client_has(api_request *r, const char *etag)
 {
-    return etag_matches(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                    MHD_HTTP_HEADER_IF_NONE_MATCH),
-                        etag);
+    return etag_matches(
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH), etag);
 }
 
 /* 304 Not Modified with the tag and the caching headers, no body. */
@@ -238,8 +237,8 @@ int results_take_changed(results_cache *rc, size_t idx)
 
 /* What a reader about to read Redis must hand back to cache_put. */
 typedef struct {
-    unsigned gen;  /* the entry's generation when the read started */
-    int claimed;   /* this reader is the one rebuilding (clears building when done) */
+    unsigned gen; /* the entry's generation when the read started */
+    int claimed;  /* this reader is the one rebuilding (clears building when done) */
 } build_ticket;
 
 /* Under rc->lock: wait (bounded) while another reader rebuilds an entry too old to
@@ -265,8 +264,7 @@ static int cache_get(results_cache *rc, size_t idx, int fresh, char **json, size
     cache_entry *e = &rc->entries[idx];
     if (!fresh)
         wait_for_build_locked(rc, e);
-    if (!fresh && entry_servable(rc, e, api_now_monotonic()) &&
-        (*json = malloc(e->len + 1))) {
+    if (!fresh && entry_servable(rc, e, api_now_monotonic()) && (*json = malloc(e->len + 1))) {
         memcpy(*json, e->json, e->len + 1);
         *len = e->len;
         rcode = 0;
@@ -393,12 +391,12 @@ static json_t *top_values(json_t *by_value)
     }
     const char *value;
     json_t *choices, *count;
-    json_object_foreach(by_value, value, choices) {
+    json_object_foreach(by_value, value, choices)
+    {
         long long sum = 0;
         const char *choice;
-        json_object_foreach(choices, choice, count)
-            sum += json_integer_value(count);
-        vt[k++] = (value_total){value, sum};
+        json_object_foreach(choices, choice, count) sum += json_integer_value(count);
+        vt[k++] = (value_total){ value, sum };
     }
     qsort(vt, k, sizeof *vt, by_total_desc);
     for (size_t i = 0; i < k && i < RESULTS_TOP_N; i++)
@@ -448,10 +446,10 @@ static int is_hash_reply(const redisReply *r) { return r->type == REDIS_REPLY_AR
 
 static json_t *build_snapshot(const vc_poll *p, redisReply **rep)
 {
-    json_t *snap = json_pack("{s:s, s:s, s:I, s:I, s:I}", "poll", p->id, "title", p->title,
-                             "count", (json_int_t)reply_int(rep[1]), "duplicates",
-                             (json_int_t)reply_int(rep[2]), "generated_at",
-                             (json_int_t)vc_now_ms());
+    json_t *snap =
+        json_pack("{s:s, s:s, s:I, s:I, s:I}", "poll", p->id, "title", p->title, "count",
+                  (json_int_t)reply_int(rep[1]), "duplicates", (json_int_t)reply_int(rep[2]),
+                  "generated_at", (json_int_t)vc_now_ms());
     json_t *by_attr = json_object(), *top = json_object();
     if (!snap || !by_attr || !top || !is_hash_reply(rep[0])) {
         json_decref(snap);

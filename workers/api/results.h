@@ -23,8 +23,8 @@
  * answer for a second.  Per-user answers say "private, no-store" (respond.c). */
 #define RESULTS_CACHE_CONTROL "public, max-age=1"
 
-#define RESULTS_TOP_N 10           /* entries in "top" per attribute */
-#define RESULTS_FULL_ATTR_MAX 500  /* attributes with more values only get "top" */
+#define RESULTS_TOP_N 10          /* entries in "top" per attribute */
+#define RESULTS_FULL_ATTR_MAX 500 /* attributes with more values only get "top" */
 
 results_cache *results_cache_new(size_t npolls, unsigned max_age_ms);
 void results_cache_free(results_cache *rc);

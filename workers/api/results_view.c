@@ -16,21 +16,21 @@
 static int view_error(api_problem *err, unsigned status, const char *code, const char *detail,
                       const char *field)
 {
-    *err = (api_problem){status, code, detail, field};
+    *err = (api_problem){ status, code, detail, field };
     return -1;
 }
 
 int results_view_check(const vc_poll *p, const char *top, const char *attr, const char *value,
                        results_view *v, api_problem *err)
 {
-    *v = (results_view){RESULTS_TOP_N, NULL, NULL};
+    *v = (results_view){ RESULTS_TOP_N, NULL, NULL };
     if (parse_uint_value(top, RESULTS_TOP_N, 1, RESULTS_TOP_N, &v->top) < 0)
         return view_error(err, 422, "bad_top", "top must be an integer 1-10", "top");
     if (!attr && !value)
         return 0;
     if (!attr)
-        return view_error(err, 422, "missing_attr", "value needs attr (the attribute it belongs to)",
-                          "attr");
+        return view_error(err, 422, "missing_attr",
+                          "value needs attr (the attribute it belongs to)", "attr");
     size_t a = 0;
     while (a < p->nattrs && strcmp(p->attrs[a], attr) != 0)
         a++;
@@ -54,7 +54,8 @@ static void cut_top(json_t *snap, unsigned n)
 {
     const char *attr;
     json_t *list;
-    json_object_foreach(json_object_get(snap, "top"), attr, list) {
+    json_object_foreach(json_object_get(snap, "top"), attr, list)
+    {
         while (json_array_size(list) > n)
             json_array_remove(list, json_array_size(list) - 1);
     }
@@ -70,13 +71,13 @@ static json_t *breakdown(json_t *snap, const vc_poll *p, const results_view *v,
     json_t *choices = json_object();
     long long total = 0;
     for (size_t i = 0; choices && i < p->nchoices; i++) {
-        long long n = known ? json_integer_value(json_object_get(of_value, p->choices[i]))
-                            : counts[i];
+        long long n =
+            known ? json_integer_value(json_object_get(of_value, p->choices[i])) : counts[i];
         total += n;
         json_object_set_new(choices, p->choices[i], json_integer(n));
     }
-    return choices ? json_pack("{s:s, s:s, s:I, s:o}", "attr", v->attr, "value", v->value,
-                               "total", (json_int_t)total, "choices", choices)
+    return choices ? json_pack("{s:s, s:s, s:I, s:o}", "attr", v->attr, "value", v->value, "total",
+                               (json_int_t)total, "choices", choices)
                    : NULL;
 }
 
@@ -159,18 +160,18 @@ static enum MHD_Result scan_param(void *cls, enum MHD_ValueKind kind, const char
 enum MHD_Result results_view_respond(api_request *r, size_t idx)
 {
     const vc_poll *p = &r->app->catalog->polls[idx];
-    param_scan scan = {0};
+    param_scan scan = { 0 };
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, scan_param, &scan);
     if (scan.unknown)
-        return respond_error(r, 400, "unknown_parameter",
-                             "results take only " RESULTS_VIEW_PARAMS, scan.unknown);
+        return respond_error(r, 400, "unknown_parameter", "results take only " RESULTS_VIEW_PARAMS,
+                             scan.unknown);
     if (scan.empty)
         return respond_error(r, 422, "missing_value", "a results parameter needs a value",
                              scan.empty);
     results_view v;
     api_problem err;
-    if (results_view_check(p, query_get(r, "top"), query_get(r, "attr"), query_get(r, "value"),
-                           &v, &err) < 0)
+    if (results_view_check(p, query_get(r, "top"), query_get(r, "attr"), query_get(r, "value"), &v,
+                           &err) < 0)
         return respond_problem(r, &err);
     char *json;
     size_t len;

@@ -23,8 +23,8 @@ struct revoker {
     rd_kafka_t *consumer;
     char topic[128];
     revocations *set;
-    int64_t replay_ms;        /* how far back the consumer starts */
-    pthread_t poll_thread;    /* serves the producer's delivery reports */
+    int64_t replay_ms;     /* how far back the consumer starts */
+    pthread_t poll_thread; /* serves the producer's delivery reports */
     pthread_t consume_thread;
     int threads_started;
     atomic_int stop;
@@ -95,8 +95,8 @@ static rd_kafka_conf_t *make_conf(const char *const table[][2], size_t n)
 static rd_kafka_t *make_producer(const char *brokers)
 {
     const char *const props[][2] = {
-        {"bootstrap.servers", brokers}, {"acks", "all"}, {"enable.idempotence", "true"},
-        {"message.timeout.ms", "5000"}, {"linger.ms", "0"},
+        { "bootstrap.servers", brokers }, { "acks", "all" },    { "enable.idempotence", "true" },
+        { "message.timeout.ms", "5000" }, { "linger.ms", "0" },
     };
     rd_kafka_conf_t *conf = make_conf(props, sizeof props / sizeof props[0]);
     char err[256];
@@ -119,8 +119,9 @@ static rd_kafka_t *make_consumer(const char *brokers)
     char group[64];
     snprintf(group, sizeof group, "vote-api-revocations-%d", (int)getpid());
     const char *const props[][2] = {
-        {"bootstrap.servers", brokers}, {"group.id", group}, {"enable.auto.commit", "false"},
-        {"enable.auto.offset.store", "false"}, {"fetch.wait.max.ms", "100"},
+        { "bootstrap.servers", brokers },  { "group.id", group },
+        { "enable.auto.commit", "false" }, { "enable.auto.offset.store", "false" },
+        { "fetch.wait.max.ms", "100" },
     };
     rd_kafka_conf_t *conf = make_conf(props, sizeof props / sizeof props[0]);
     if (!conf)

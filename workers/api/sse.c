@@ -22,7 +22,7 @@
 
 typedef struct pending_frame {
     struct pending_frame *next;
-    char *id;           /* may be NULL */
+    char *id; /* may be NULL */
     char *frame;
     size_t len;
 } pending_frame;
@@ -36,10 +36,10 @@ struct sse_client {
     char jti[72];                /* token that opened the stream; "" for public streams */
     int64_t token_exp;
     pthread_mutex_t lock;
-    strbuf out;                  /* bytes not yet handed to MHD */
+    strbuf out; /* bytes not yet handed to MHD */
     int suspended;
     int closing;
-    int live;                    /* 0: deferred, frames go to pending */
+    int live; /* 0: deferred, frames go to pending */
     pending_frame *pending, **pending_tail;
 };
 
@@ -205,8 +205,8 @@ static int id_in(const char *id, char *const *ids, size_t n)
     return 0;
 }
 
-int sse_client_go_live(sse_client *c, const char *backlog, size_t len,
-                       char *const *backlog_ids, size_t nids)
+int sse_client_go_live(sse_client *c, const char *backlog, size_t len, char *const *backlog_ids,
+                       size_t nids)
 {
     pthread_mutex_lock(&c->lock);
     int rc = 0;
@@ -252,8 +252,8 @@ static void free_stream(void *cls) { destroy_client(cls); }
 
 enum MHD_Result sse_client_respond(api_request *r, sse_client *c)
 {
-    struct MHD_Response *resp = MHD_create_response_from_callback(
-        MHD_SIZE_UNKNOWN, 16 * 1024, read_stream, c, free_stream);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, read_stream, c, free_stream);
     if (!resp) {
         destroy_client(c);
         return MHD_NO;

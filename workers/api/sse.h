@@ -34,8 +34,8 @@ void sse_client_set_token(sse_client *c, const char *jti, int64_t exp);
 
 /* Queues backlog (frames whose event ids are backlog_ids) and then every
  * frame published meanwhile whose id is not among them. */
-int sse_client_go_live(sse_client *c, const char *backlog, size_t len,
-                       char *const *backlog_ids, size_t nids);
+int sse_client_go_live(sse_client *c, const char *backlog, size_t len, char *const *backlog_ids,
+                       size_t nids);
 
 /* Appends raw bytes (initial frames) to one client. */
 int sse_client_push(sse_client *c, const char *frame, size_t len);

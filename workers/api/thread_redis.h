@@ -11,7 +11,7 @@
 
 #include <hiredis/hiredis.h>
 
-int thread_redis_init(const char *host, int port);   /* once, before threads start */
+int thread_redis_init(const char *host, int port); /* once, before threads start */
 
 /* The thread's context, connecting if needed; NULL if Redis is unreachable. */
 redisContext *thread_redis_get(void);

@@ -31,7 +31,9 @@ static const char insert_sql[] =
 
 /* The fast path's COPY; one connection puts the offsets upsert before it in the same message
  * (implicit transaction), several open an explicit one with BEGIN (copy_batch()). */
-#define COPY_SQL "COPY messages (id, conversation, sender, recipient, body, received_at) FROM STDIN (FORMAT binary)"
+#define COPY_SQL                                                                                   \
+    "COPY messages (id, conversation, sender, recipient, body, received_at) FROM STDIN (FORMAT "   \
+    "binary)"
 static const char begin_copy_sql[] = "BEGIN; " COPY_SQL;
 
 /*
@@ -55,7 +57,8 @@ static int build_copy(struct pg_slot *ps, const struct sink_batch *b)
             continue;
         if (pgcopy_row(&ps->copy, COLS_PER_ROW) || pgcopy_text(&ps->copy, m->id, m->id_len) ||
             pgcopy_text(&ps->copy, m->conversation, m->conversation_len) ||
-            pgcopy_text(&ps->copy, m->from, m->from_len) || pgcopy_text(&ps->copy, m->to, m->to_len) ||
+            pgcopy_text(&ps->copy, m->from, m->from_len) ||
+            pgcopy_text(&ps->copy, m->to, m->to_len) ||
             pgcopy_text(&ps->copy, m->text, m->text_len) ||
             pgcopy_timestamptz_ms(&ps->copy, m->received_at))
             return -1;
@@ -220,15 +223,20 @@ static int build_offsets_sql(struct pg_slot *ps, const struct sink_batch *b, con
     }
     ps->sql.len = 0;
     int bad = b->nparts == 0 ||
-              sb_appends(&ps->sql, "INSERT INTO sink_offsets (topic, partition, next_offset) VALUES ") != 0;
+              sb_appends(&ps->sql,
+                         "INSERT INTO sink_offsets (topic, partition, next_offset) VALUES ") != 0;
     for (size_t p = 0; p < b->nparts && !bad; p++)
         bad = sb_appendf(&ps->sql, "%s(%s, %" PRId32 ", %" PRId64 ")", p ? ", " : "", topic,
                          b->parts[p].partition, b->parts[p].next_offset) != 0;
     PQfreemem(topic);
-    if (bad || sb_appends(&ps->sql, " ON CONFLICT (topic, partition) DO UPDATE "
-                          "SET next_offset = GREATEST(sink_offsets.next_offset, EXCLUDED.next_offset); ") != 0 ||
+    if (bad ||
+        sb_appends(
+            &ps->sql,
+            " ON CONFLICT (topic, partition) DO UPDATE "
+            "SET next_offset = GREATEST(sink_offsets.next_offset, EXCLUDED.next_offset); ") != 0 ||
         sb_appends(&ps->sql, tail) != 0) {
-        snprintf(err, errcap, b->nparts == 0 ? "internal: batch without partitions" : "out of memory");
+        snprintf(err, errcap,
+                 b->nparts == 0 ? "internal: batch without partitions" : "out of memory");
         return -1;
     }
     return 0;
@@ -268,7 +276,8 @@ static int turn_and_commit(struct pg_slot *ps, const struct sink_batch *b, char 
         return -1;
     }
     PGresult *res = PQexec(ps->pg.conn, ps->sql.data);
-    int ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") == 0;
+    int ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK &&
+             strcmp(PQcmdStatus(res), "COMMIT") == 0;
     if (!ok) {
         /* COMMIT outcome unknown (e.g. connection lost) or not committed: retrying is safe
          * (a stored batch makes the retried COPY fail and fall back to ON CONFLICT); only
@@ -310,7 +319,8 @@ static int copy_batch(struct chat_sink *s, struct pg_slot *ps, const struct sink
         sql = ps->sql.data;
     }
     ps->timing.encode_ms = wclock_ms() - t0;
-    enum pgcopy_result rc = pgcopy_send(&ps->pg, sql, ps->copy.data, ps->copy.len, &ps->timing.copy);
+    enum pgcopy_result rc =
+        pgcopy_send(&ps->pg, sql, ps->copy.data, ps->copy.len, &ps->timing.copy);
     if (rc != PGCOPY_OK)
         rollback_if_open(ps); /* an explicit transaction is still open after a failed COPY */
     if (rc == PGCOPY_UNIQUE_VIOLATION)
@@ -374,7 +384,8 @@ int store_batch(struct chat_sink *s, struct pg_slot *ps, const struct sink_batch
     if (rc != 1)
         return rc;
     atomic_fetch_add(s->copy_fallbacks, 1);
-    wlog_debug("copy hit stored ids, redoing the batch with ON CONFLICT", "rows=%zu", b->n - b->npoison);
+    wlog_debug("copy hit stored ids, redoing the batch with ON CONFLICT", "rows=%zu",
+               b->n - b->npoison);
     rc = run_transaction(s, ps, b, fresh, PATH_ON_CONFLICT, err, errcap);
     return rc == 1 ? -1 : rc;
 }

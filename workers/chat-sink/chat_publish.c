@@ -40,11 +40,14 @@ static int sb_resp_len(strbuf *b, char type, size_t n)
 static int resp_publish(strbuf *b, const char *prefix, size_t prefix_len, const char *user,
                         size_t user_len, const void *payload, size_t payload_len)
 {
-    return sb_append(b, "*3\r\n$7\r\nPUBLISH\r\n", 17) || sb_resp_len(b, '$', prefix_len + 10 + user_len) ||
-           sb_append(b, prefix, prefix_len) || sb_append(b, "chat:user:", 10) ||
-           sb_append(b, user, user_len) || sb_append(b, "\r\n", 2) || sb_resp_len(b, '$', payload_len) ||
-           sb_append(b, payload, payload_len) || sb_append(b, "\r\n", 2)
-               ? -1 : 0;
+    return sb_append(b, "*3\r\n$7\r\nPUBLISH\r\n", 17) ||
+                   sb_resp_len(b, '$', prefix_len + 10 + user_len) ||
+                   sb_append(b, prefix, prefix_len) || sb_append(b, "chat:user:", 10) ||
+                   sb_append(b, user, user_len) || sb_append(b, "\r\n", 2) ||
+                   sb_resp_len(b, '$', payload_len) || sb_append(b, payload, payload_len) ||
+                   sb_append(b, "\r\n", 2)
+               ? -1
+               : 0;
 }
 
 /* Log publish outages once per state change (publisher thread). */
@@ -53,7 +56,8 @@ static void note_publish_state(struct chat_sink *s, size_t failed)
     if ((failed > 0) != s->redis_was_down) {
         s->redis_was_down = failed > 0;
         if (failed)
-            wlog_warn("redis publish failing; messages are stored, live push skipped", "err=\"%s\"", s->redis.last_error);
+            wlog_warn("redis publish failing; messages are stored, live push skipped", "err=\"%s\"",
+                      s->redis.last_error);
         else
             wlog_info("redis publish recovered", NULL);
     }
@@ -131,8 +135,10 @@ void publish_fresh(struct chat_sink *s, const struct sink_batch *b, const unsign
             continue;
         const rd_kafka_message_t *rkm = b->entries[i].rkm;
         if (dropped == 0 && s->pub.fill.len < PUB_QUEUE_MAX &&
-            resp_publish(&s->pub.fill, prefix, prefix_len, m->to, m->to_len, rkm->payload, rkm->len) == 0 &&
-            resp_publish(&s->pub.fill, prefix, prefix_len, m->from, m->from_len, rkm->payload, rkm->len) == 0) {
+            resp_publish(&s->pub.fill, prefix, prefix_len, m->to, m->to_len, rkm->payload,
+                         rkm->len) == 0 &&
+            resp_publish(&s->pub.fill, prefix, prefix_len, m->from, m->from_len, rkm->payload,
+                         rkm->len) == 0) {
             queued += 2;
             continue;
         }

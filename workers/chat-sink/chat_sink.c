@@ -37,7 +37,8 @@
  * outage does not stop storage. A replayed row is not new and is not published again.
  * Decoding (main thread) parses inside common's JSON arena and keeps one allocation per
  * message (lib/msg.c). --log-level debug logs each batch's time split (`batch stored`).
- */#include "chat_sink.h"
+ */
+#include "chat_sink.h"
 
 #include "metrics.h"
 #include "msg.h"
@@ -56,16 +57,22 @@ static struct chat_opts opts;
 
 static const struct wopt option_table[] = {
     SINK_KAFKA_OPTIONS(opts.kafka, "CHAT_SINK", "chat-sink", "chat", "chat.dlq"),
-    { "pg", "PG_CONNINFO", WOPT_STR, &opts.pg_conninfo, NULL, "libpq conninfo (overrides --pg-port); add options='-csearch_path=x' for a schema" },
-    { "pg-port", "PG_PORT", WOPT_INT, &opts.pg_port, "5432", "PostgreSQL port on 127.0.0.1 (db vote, user vote)" },
+    { "pg", "PG_CONNINFO", WOPT_STR, &opts.pg_conninfo, NULL,
+      "libpq conninfo (overrides --pg-port); add options='-csearch_path=x' for a schema" },
+    { "pg-port", "PG_PORT", WOPT_INT, &opts.pg_port, "5432",
+      "PostgreSQL port on 127.0.0.1 (db vote, user vote)" },
     { "writers", "CHAT_SINK_WRITERS", WOPT_INT, &opts.writers, "2",
       "batches written at once, each on its own PostgreSQL connection (1-4; 1 = no overlap)" },
     { "redis-host", "REDIS_HOST", WOPT_STR, &opts.redis_host, "127.0.0.1", "Redis host (pub/sub)" },
     { "redis-port", "REDIS_PORT", WOPT_INT, &opts.redis_port, "6379", "Redis port" },
-    { "redis-timeout-ms", "REDIS_TIMEOUT_MS", WOPT_INT, &opts.redis_timeout_ms, "1000", "Redis connect/command timeout" },
-    { "redis-prefix", "CHAT_SINK_REDIS_PREFIX", WOPT_STR, &opts.redis_prefix, "", "prefix for Redis channels (tests)" },
-    { "metrics-addr", "SINK_METRICS_ADDR", WOPT_STR, &opts.metrics_addr, "127.0.0.1", "metrics listen address" },
-    { "metrics-port", "CHAT_SINK_METRICS_PORT", WOPT_INT, &opts.metrics_port, "9102", "metrics port (0 = off)" },
+    { "redis-timeout-ms", "REDIS_TIMEOUT_MS", WOPT_INT, &opts.redis_timeout_ms, "1000",
+      "Redis connect/command timeout" },
+    { "redis-prefix", "CHAT_SINK_REDIS_PREFIX", WOPT_STR, &opts.redis_prefix, "",
+      "prefix for Redis channels (tests)" },
+    { "metrics-addr", "SINK_METRICS_ADDR", WOPT_STR, &opts.metrics_addr, "127.0.0.1",
+      "metrics listen address" },
+    { "metrics-port", "CHAT_SINK_METRICS_PORT", WOPT_INT, &opts.metrics_port, "9102",
+      "metrics port (0 = off)" },
     SINK_REPLAY_OPTION(opts.kafka),
     { "log-level", "LOG_LEVEL", WOPT_STR, &opts.log_level, "info", "debug|info|warn|error" },
 };
@@ -89,10 +96,12 @@ static void chat_free(void *ctx, void *decoded)
 static void log_batch_timing(const struct pg_slot *ps, const struct sink_batch *b, double total_ms)
 {
     const struct batch_timing *t = &ps->timing;
-    wlog_debug("batch stored", "rows=%zu conn=%u idle_ms=%.2f encode_ms=%.2f query_ms=%.2f "
-               "send_ms=%.2f finish_ms=%.2f turn_ms=%.2f commit_ms=%.2f publish_ms=%.2f total_ms=%.2f",
-               b->n - b->npoison, b->writer, t->idle_ms, t->encode_ms, t->copy.query_ms,
-               t->copy.send_ms, t->copy.finish_ms, t->turn_ms, t->commit_ms, t->publish_ms, total_ms);
+    wlog_debug(
+        "batch stored",
+        "rows=%zu conn=%u idle_ms=%.2f encode_ms=%.2f query_ms=%.2f "
+        "send_ms=%.2f finish_ms=%.2f turn_ms=%.2f commit_ms=%.2f publish_ms=%.2f total_ms=%.2f",
+        b->n - b->npoison, b->writer, t->idle_ms, t->encode_ms, t->copy.query_ms, t->copy.send_ms,
+        t->copy.finish_ms, t->turn_ms, t->commit_ms, t->publish_ms, total_ms);
 }
 
 /* kconsumer writer `b->writer` (or the main thread retrying with no writer busy): the
@@ -126,7 +135,8 @@ static int chat_write_batch(void *ctx, const struct sink_batch *b, char *err, si
 
 /* Seek source of truth: sink_offsets, committed in the same transaction as the rows. Runs
  * with no batch in flight (kconsumer waits for its writers first), on connection 0. */
-static int chat_load_offsets(void *ctx, rd_kafka_topic_partition_list_t *parts, char *err, size_t errcap)
+static int chat_load_offsets(void *ctx, rd_kafka_topic_partition_list_t *parts, char *err,
+                             size_t errcap)
 {
     struct chat_sink *s = ctx;
     struct pg_slot *ps = &s->slot[0];
@@ -138,8 +148,9 @@ static int chat_load_offsets(void *ctx, rd_kafka_topic_partition_list_t *parts, 
         char part[16];
         snprintf(part, sizeof part, "%" PRId32, parts->elems[i].partition);
         const char *params[] = { parts->elems[i].topic, part };
-        PGresult *res = exec_params(ps, "SELECT next_offset FROM sink_offsets WHERE topic = $1 AND partition = $2",
-                                    2, params, PGRES_TUPLES_OK, err, errcap);
+        PGresult *res = exec_params(
+            ps, "SELECT next_offset FROM sink_offsets WHERE topic = $1 AND partition = $2", 2,
+            params, PGRES_TUPLES_OK, err, errcap);
         if (res == NULL)
             return -1;
         if (PQntuples(res) == 1)
@@ -161,11 +172,12 @@ static void slot_init(struct pg_slot *ps, unsigned index)
     if (ci != NULL && strstr(ci, "://") != NULL)
         snprintf(ps->conninfo, sizeof ps->conninfo, "%s", ci);
     else if (ci != NULL)
-        snprintf(ps->conninfo, sizeof ps->conninfo, "%s%s fallback_application_name=chat-sink/%u", ci,
-                 strstr(ci, "connect_timeout") ? "" : " connect_timeout=3", index);
+        snprintf(ps->conninfo, sizeof ps->conninfo, "%s%s fallback_application_name=chat-sink/%u",
+                 ci, strstr(ci, "connect_timeout") ? "" : " connect_timeout=3", index);
     else
         snprintf(ps->conninfo, sizeof ps->conninfo,
-                 "host=127.0.0.1 port=%ld dbname=vote user=vote connect_timeout=3 application_name=chat-sink/%u",
+                 "host=127.0.0.1 port=%ld dbname=vote user=vote connect_timeout=3 "
+                 "application_name=chat-sink/%u",
                  opts.pg_port, index);
     pg_conn_init(&ps->pg, ps->conninfo);
 }
@@ -181,17 +193,25 @@ static void slot_close(struct pg_slot *ps)
 
 static void register_chat_metrics(struct chat_sink *s)
 {
-    s->written = wmetrics_counter("sink_messages_written_total", "Chat messages inserted into PostgreSQL");
-    s->replayed = wmetrics_counter("sink_duplicates_skipped_total", "Chat messages already stored (replays), skipped by ON CONFLICT");
+    s->written =
+        wmetrics_counter("sink_messages_written_total", "Chat messages inserted into PostgreSQL");
+    s->replayed =
+        wmetrics_counter("sink_duplicates_skipped_total",
+                         "Chat messages already stored (replays), skipped by ON CONFLICT");
     s->published = wmetrics_counter("sink_published_total", "Redis PUBLISH calls for new messages");
-    s->publish_failed = wmetrics_counter("sink_publish_failed_total", "Redis PUBLISH calls that failed (live push skipped)");
-    s->copy_fallbacks = wmetrics_counter("sink_copy_fallbacks_total", "Batches whose COPY hit an already stored id and were redone with ON CONFLICT");
+    s->publish_failed = wmetrics_counter("sink_publish_failed_total",
+                                         "Redis PUBLISH calls that failed (live push skipped)");
+    s->copy_fallbacks = wmetrics_counter(
+        "sink_copy_fallbacks_total",
+        "Batches whose COPY hit an already stored id and were redone with ON CONFLICT");
 }
 
 int main(int argc, char **argv)
 {
-    enum wconfig_result cr = wconfig_parse(option_table, sizeof option_table / sizeof option_table[0], argc, argv,
-                                           "chat-sink: consume chat messages from Kafka into PostgreSQL, effectively once, and push them on Redis pub/sub.");
+    enum wconfig_result cr =
+        wconfig_parse(option_table, sizeof option_table / sizeof option_table[0], argc, argv,
+                      "chat-sink: consume chat messages from Kafka into PostgreSQL, effectively "
+                      "once, and push them on Redis pub/sub.");
     if (cr != WCONFIG_OK)
         return cr == WCONFIG_HELP ? 0 : 2;
     int level = wlog_level_parse(opts.log_level);

@@ -18,9 +18,8 @@
 
 #define COLS_PER_ROW 6
 
-
 struct chat_opts {
-    struct sink_config kafka;      /* Kafka, batching, backoff and replay: sink_options.h */
+    struct sink_config kafka; /* Kafka, batching, backoff and replay: sink_options.h */
     const char *pg_conninfo, *redis_host, *redis_prefix;
     long pg_port, writers, redis_port, redis_timeout_ms;
     const char *metrics_addr, *log_level;
@@ -29,12 +28,12 @@ struct chat_opts {
 
 /* Where one batch's time went on the writer (milliseconds): the `batch stored` debug line. */
 struct batch_timing {
-    double idle_ms;                /* since this slot's previous write returned: waiting for work */
-    double encode_ms;              /* binary COPY rows + offsets SQL built */
-    struct pgcopy_timing copy;     /* the COPY's round trips (lib/pg_copy.h) */
-    double turn_ms;                /* waiting for the earlier batches to finish (commit gate) */
-    double commit_ms;              /* offsets upsert + COMMIT round trip (explicit transaction) */
-    double publish_ms;             /* PUBLISH commands formatted and queued */
+    double idle_ms;            /* since this slot's previous write returned: waiting for work */
+    double encode_ms;          /* binary COPY rows + offsets SQL built */
+    struct pgcopy_timing copy; /* the COPY's round trips (lib/pg_copy.h) */
+    double turn_ms;            /* waiting for the earlier batches to finish (commit gate) */
+    double commit_ms;          /* offsets upsert + COMMIT round trip (explicit transaction) */
+    double publish_ms;         /* PUBLISH commands formatted and queued */
 };
 
 /* One per kconsumer writer (sink_batch.writer): a batch in flight has its own PostgreSQL
@@ -42,12 +41,13 @@ struct batch_timing {
 struct pg_slot {
     struct pg_conn pg;
     char conninfo[1100];
-    unsigned long session_gen;     /* pg session generation set up (lock_timeout, prepared) (0 = none) */
-    strbuf cols[COLS_PER_ROW];     /* array parameters of the fallback, reused */
-    strbuf copy;                   /* binary COPY data of the fast path, reused */
-    strbuf sql;                    /* offsets upsert + COMMIT text, reused */
-    struct batch_timing timing;    /* of the batch being written */
-    double last_write_end_ms;      /* when the previous write_batch returned (0 = none yet) */
+    unsigned long
+        session_gen; /* pg session generation set up (lock_timeout, prepared) (0 = none) */
+    strbuf cols[COLS_PER_ROW];  /* array parameters of the fallback, reused */
+    strbuf copy;                /* binary COPY data of the fast path, reused */
+    strbuf sql;                 /* offsets upsert + COMMIT text, reused */
+    struct batch_timing timing; /* of the batch being written */
+    double last_write_end_ms;   /* when the previous write_batch returned (0 = none yet) */
 };
 
 struct chat_sink {
@@ -55,16 +55,16 @@ struct chat_sink {
     struct pg_slot slot[SINK_MAX_WRITERS];
     unsigned nslots;
     struct redis_conn redis;
-    int redis_was_down;            /* publisher thread: log publish outages once per state change */
+    int redis_was_down; /* publisher thread: log publish outages once per state change */
     struct {
         pthread_t thread;
         pthread_mutex_t mu;
         pthread_cond_t cv;
-        strbuf fill;               /* under mu: RESP PUBLISH commands queued by the writer */
-        size_t fill_n;             /* under mu: commands in fill */
-        strbuf send;               /* publisher thread only: the commands being sent */
-        int quit;                  /* under mu */
-    } pub;                         /* `redis` belongs to the publisher thread */
+        strbuf fill;   /* under mu: RESP PUBLISH commands queued by the writer */
+        size_t fill_n; /* under mu: commands in fill */
+        strbuf send;   /* publisher thread only: the commands being sent */
+        int quit;      /* under mu */
+    } pub;             /* `redis` belongs to the publisher thread */
     _Atomic uint64_t *written;
     _Atomic uint64_t *replayed;
     _Atomic uint64_t *published;

@@ -18,7 +18,7 @@
 #include <jansson.h>
 
 #include "msg.h"
-#include "validate.h"   /* common/: vc_utf8_valid */
+#include "validate.h" /* common/: vc_utf8_valid */
 
 static const char catalog_json[] =
     "{\"polls\":[{\"id\":\"guatemala-2027\",\"title\":\"t\",\"choices\":[\"UNE\",\"VAMOS\"],"
@@ -29,25 +29,22 @@ static struct poll_catalog cat;
 
 static void violation(const char *what, const uint8_t *data, size_t size)
 {
-    fprintf(stderr, "message decode invariant violated: %s\ninput: %.*s\n", what, (int) size,
-            (const char *) data);
+    fprintf(stderr, "message decode invariant violated: %s\ninput: %.*s\n", what, (int)size,
+            (const char *)data);
     abort();
 }
 
 static int text_ok(const char *s, size_t len)
 {
-    return s != NULL && strlen(s) == len && vc_utf8_valid((const unsigned char *) s, len);
+    return s != NULL && strlen(s) == len && vc_utf8_valid((const unsigned char *)s, len);
 }
 
-static int cstr_ok(const char *s)
-{
-    return s != NULL && text_ok(s, strlen(s));
-}
+static int cstr_ok(const char *s) { return s != NULL && text_ok(s, strlen(s)); }
 
 /* the re-encoded message must be the input, as jansson reads it */
 static void check_same(json_t *enc, const uint8_t *data, size_t size)
 {
-    json_t *in = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES, NULL);
+    json_t *in = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
 
     if (enc == NULL || in == NULL || !json_equal(enc, in)) {
         char *s = enc ? json_dumps(enc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -66,14 +63,14 @@ static void fuzz_vote(const struct poll_catalog *c, const uint8_t *data, size_t 
     json_t *attrs;
 
     reason[0] = '\0';
-    if (vote_msg_decode(c, (const char *) data, size, &m, reason, sizeof reason) != 0) {
+    if (vote_msg_decode(c, (const char *)data, size, &m, reason, sizeof reason) != 0) {
         if (reason[0] == '\0') {
             violation("vote refused without a reason", data, size);
         }
         return;
     }
-    if (!cstr_ok(m.id) || !cstr_ok(m.poll) || !cstr_ok(m.choice)
-        || (m.voter != NULL && !cstr_ok(m.voter))) {
+    if (!cstr_ok(m.id) || !cstr_ok(m.poll) || !cstr_ok(m.choice) ||
+        (m.voter != NULL && !cstr_ok(m.voter))) {
         violation("vote field missing, not UTF-8 or with a NUL", data, size);
     }
     attrs = json_object();
@@ -83,9 +80,9 @@ static void fuzz_vote(const struct poll_catalog *c, const uint8_t *data, size_t 
         }
         json_object_set_new(attrs, m.attr_names[i], json_string(m.attr_values[i]));
     }
-    json_t *enc = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:I}", "v", 1, "kind", "vote",
-                            "id", m.id, "poll", m.poll, "choice", m.choice, "attrs", attrs,
-                            "received_at", (json_int_t) m.received_at);
+    json_t *enc = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:I}", "v", 1, "kind", "vote", "id",
+                            m.id, "poll", m.poll, "choice", m.choice, "attrs", attrs, "received_at",
+                            (json_int_t)m.received_at);
     if (enc != NULL && m.voter != NULL) {
         json_object_set_new(enc, "voter", json_string(m.voter));
     }
@@ -99,22 +96,21 @@ static void fuzz_chat(const uint8_t *data, size_t size)
     struct chat_msg *m;
 
     reason[0] = '\0';
-    m = chat_msg_decode((const char *) data, size, reason, sizeof reason);
+    m = chat_msg_decode((const char *)data, size, reason, sizeof reason);
     if (m == NULL) {
         if (reason[0] == '\0') {
             violation("chat message refused without a reason", data, size);
         }
         return;
     }
-    if (!text_ok(m->id, m->id_len) || !text_ok(m->conversation, m->conversation_len)
-        || !text_ok(m->from, m->from_len) || !text_ok(m->to, m->to_len)
-        || !text_ok(m->text, m->text_len)) {
+    if (!text_ok(m->id, m->id_len) || !text_ok(m->conversation, m->conversation_len) ||
+        !text_ok(m->from, m->from_len) || !text_ok(m->to, m->to_len) ||
+        !text_ok(m->text, m->text_len)) {
         violation("chat field missing, not UTF-8, with a NUL or of another length", data, size);
     }
-    check_same(json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "v", 1, "kind", "chat",
-                         "id", m->id, "conversation", m->conversation, "from", m->from,
-                         "to", m->to, "text", m->text, "received_at",
-                         (json_int_t) m->received_at),
+    check_same(json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "v", 1, "kind", "chat", "id",
+                         m->id, "conversation", m->conversation, "from", m->from, "to", m->to,
+                         "text", m->text, "received_at", (json_int_t)m->received_at),
                data, size);
     chat_msg_free(m);
 }
@@ -160,7 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     sel = data[0] & 7;
     size--;
-    copy = malloc(size ? size : 1);      /* exact size: ASan sees any overread */
+    copy = malloc(size ? size : 1); /* exact size: ASan sees any overread */
     memcpy(copy, data + 1, size);
     if (sel == 0) {
         fuzz_vote(&cat, copy, size);

@@ -37,7 +37,4 @@ uint32_t backoff_next(struct backoff *b)
     return (uint32_t)(floor + xorshift64(&b->rng) % (ceiling - floor + 1));
 }
 
-void backoff_reset(struct backoff *b)
-{
-    b->attempt = 0;
-}
+void backoff_reset(struct backoff *b) { b->attempt = 0; }

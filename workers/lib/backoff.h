@@ -12,8 +12,8 @@
 struct backoff {
     uint32_t base_ms;
     uint32_t cap_ms;
-    uint32_t attempt;   /* failures since the last reset */
-    uint64_t rng;       /* xorshift state; per instance so tests are deterministic */
+    uint32_t attempt; /* failures since the last reset */
+    uint64_t rng;     /* xorshift state; per instance so tests are deterministic */
 };
 
 void backoff_init(struct backoff *b, uint32_t base_ms, uint32_t cap_ms, uint64_t seed);

@@ -18,8 +18,8 @@
 struct commit_gate {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    uint64_t next;          /* every batch before this one finished successfully */
-    uint64_t first_failed;  /* lowest seq that failed since the last reset; UINT64_MAX = none */
+    uint64_t next;         /* every batch before this one finished successfully */
+    uint64_t first_failed; /* lowest seq that failed since the last reset; UINT64_MAX = none */
 };
 
 /* 0, or -1 when the mutex or condition variable cannot be set up. */

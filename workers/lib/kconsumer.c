@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STOP_RETRY_MS 10000  /* how long a stopping worker keeps retrying its last batch */
+#define STOP_RETRY_MS 10000 /* how long a stopping worker keeps retrying its last batch */
 
 static void accept_message(struct sink_loop *loop, rd_kafka_message_t *rkm)
 {
@@ -201,7 +201,8 @@ int sink_run(const struct sink_config *cfg, const struct sink_ops *ops, void *ct
     if (loop->consumer == NULL)
         goto error;
     wlog_info("consumer started", "topic=%s group=%s dlq=%s batch_max=%ld batch_ms=%ld writers=%u",
-              cfg->topic, cfg->group, cfg->dlq_topic, cfg->batch_max, cfg->batch_ms, loop->nwriters);
+              cfg->topic, cfg->group, cfg->dlq_topic, cfg->batch_max, cfg->batch_ms,
+              loop->nwriters);
     run_loop(loop);
     rc = 0;
 error:

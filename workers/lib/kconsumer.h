@@ -44,8 +44,8 @@
 
 struct sink_entry {
     rd_kafka_message_t *rkm;
-    void *decoded;                 /* sink-owned decoded form; NULL = poison */
-    char reason[SINK_REASON_MAX];  /* why it is poison */
+    void *decoded;                /* sink-owned decoded form; NULL = poison */
+    char reason[SINK_REASON_MAX]; /* why it is poison */
 };
 
 /* Offsets one batch covers in one partition: [first_offset, next_offset). */
@@ -57,18 +57,18 @@ struct sink_part_range {
 
 struct sink_batch {
     const char *topic;
-    struct sink_entry *entries;    /* in consumption order (per-partition order kept) */
+    struct sink_entry *entries; /* in consumption order (per-partition order kept) */
     size_t n;
     size_t cap;
     struct sink_part_range parts[SINK_MAX_PARTITIONS];
     size_t nparts;
     size_t npoison;
-    uint64_t seq;                  /* consumption order among written batches (0 = not yet numbered) */
-    unsigned writer;               /* which writer (0..writers-1) writes it: a sink keeps one
+    uint64_t seq;             /* consumption order among written batches (0 = not yet numbered) */
+    unsigned writer;          /* which writer (0..writers-1) writes it: a sink keeps one
                                     * store connection per writer */
-    struct commit_gate *gate;      /* the loop's; see sink_batch_await_turn() */
-    struct commit_gate *ordered;   /* the loop's; see sink_batch_ordered_begin() */
-    int dlq_done;                  /* poison already in the DLQ: don't re-send on retry */
+    struct commit_gate *gate; /* the loop's; see sink_batch_await_turn() */
+    struct commit_gate *ordered; /* the loop's; see sink_batch_ordered_begin() */
+    int dlq_done;                /* poison already in the DLQ: don't re-send on retry */
     /* How entries' messages are released; NULL = rd_kafka_message_destroy (tests override). */
     void (*destroy_msg)(rd_kafka_message_t *rkm);
 };
@@ -96,9 +96,9 @@ struct sink_config {
     /* The sink's own "key=value,..." defaults, applied over the loop's and under kafka_props
      * (e.g. a larger prefetch for a faster sink); NULL = none. */
     const char *sink_props;
-    long batch_max;            /* messages per batch */
-    long batch_ms;             /* max wait to fill a batch */
-    long commit_interval_ms;   /* Kafka commit at most this often (0 = after every batch) */
+    long batch_max;          /* messages per batch */
+    long batch_ms;           /* max wait to fill a batch */
+    long commit_interval_ms; /* Kafka commit at most this often (0 = after every batch) */
     long backoff_base_ms;
     long backoff_cap_ms;
     /* Ignore stored and committed offsets and re-read every partition from its start

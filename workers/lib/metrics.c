@@ -30,10 +30,7 @@ static struct metric registry[MAX_METRICS];
 static _Atomic size_t registry_len;
 static const char *const_labels = "";
 
-void wmetrics_init(const char *labels)
-{
-    const_labels = labels ? labels : "";
-}
+void wmetrics_init(const char *labels) { const_labels = labels ? labels : ""; }
 
 static struct metric *register_metric(const char *name, const char *labels, const char *help,
                                       enum mkind kind)

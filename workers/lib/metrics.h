@@ -21,7 +21,7 @@
 #define WHIST_MAX_BUCKETS 16
 
 struct whist {
-    const double *le;                        /* upper bounds in seconds, ascending */
+    const double *le; /* upper bounds in seconds, ascending */
     int nle;
     _Atomic uint64_t buckets[WHIST_MAX_BUCKETS]; /* per bucket; cumulated at render time */
     _Atomic uint64_t count;

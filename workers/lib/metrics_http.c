@@ -44,8 +44,8 @@ static void answer_one(int fd)
         return;
     req[r] = '\0';
     strbuf body = { 0 };
-    int rc = strncmp(req, "GET /healthz", 12) == 0 ? sb_appends(&body, "ok\n")
-                                                   : wmetrics_render(&body);
+    int rc =
+        strncmp(req, "GET /healthz", 12) == 0 ? sb_appends(&body, "ok\n") : wmetrics_render(&body);
     char head[160];
     int hlen = snprintf(head, sizeof head,
                         "HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4\r\n"
@@ -84,8 +84,7 @@ int wmetrics_serve(const char *bind_addr, int port)
     }
     listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
-    if (listen_fd < 0 ||
-        setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+    if (listen_fd < 0 || setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(listen_fd, 16) != 0) {
         wlog_error("metrics listen failed", "port=%d err=\"%s\"", port, strerror(errno));
         if (listen_fd >= 0)

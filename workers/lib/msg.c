@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "json_arena.h" /* common/ */
-#include "validate.h"  /* common/ */
+#include "validate.h"   /* common/ */
 
 int poll_catalog_load(struct poll_catalog *cat, const char *path, char *err, size_t errlen)
 {
@@ -66,7 +66,8 @@ static void extract_attrs(const vc_catalog *cat, json_t *attrs, struct vote_msg 
     }
     const char *key;
     json_t *val;
-    json_object_foreach(attrs, key, val) {
+    json_object_foreach(attrs, key, val)
+    {
         if (out->nattrs == MSG_ATTRS_MAX || !json_is_string(val))
             break;
         out->attr_names[out->nattrs] = key;

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "catalog.h"   /* common/ */
+#include "catalog.h" /* common/ */
 
 #define MSG_REASON_MAX 128
 #define MSG_ATTRS_MAX VC_POLL_ATTRS_MAX
@@ -33,11 +33,11 @@ struct vote_msg {
     const char *id;
     const char *poll;
     const char *choice;
-    const char *voter;                         /* NULL when the client gave none */
-    size_t nattrs;                              /* in catalog order */
+    const char *voter; /* NULL when the client gave none */
+    size_t nattrs;     /* in catalog order */
     const char *attr_names[MSG_ATTRS_MAX];
     const char *attr_values[MSG_ATTRS_MAX];
-    int64_t received_at;                        /* ms since the epoch */
+    int64_t received_at; /* ms since the epoch */
 };
 
 /* A decoded chat message: one heap block (the struct followed by its NUL-terminated strings),

@@ -89,7 +89,4 @@ int pg_exec_ok(struct pg_conn *pc, const char *sql)
     return ok ? 0 : -1;
 }
 
-void pg_conn_close(struct pg_conn *pc)
-{
-    pg_conn_drop(pc);
-}
+void pg_conn_close(struct pg_conn *pc) { pg_conn_drop(pc); }

@@ -11,7 +11,7 @@
 
 struct pg_conn {
     const char *conninfo;
-    PGconn *conn;           /* NULL while disconnected */
+    PGconn *conn;             /* NULL while disconnected */
     unsigned long generation; /* +1 per new session: per-session state (prepared statements)
                                * compares this, never the PGconn pointer, which malloc reuses */
     char last_error[256];

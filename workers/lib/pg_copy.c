@@ -20,17 +20,16 @@ static int put_be(strbuf *b, uint64_t v, int bytes)
 
 int pgcopy_start(strbuf *b)
 {
-    static const char signature[11] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0' };
+    static const char signature[11] = {
+        'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0'
+    };
     b->len = 0;
     if (sb_append(b, signature, sizeof signature) != 0)
         return -1;
     return put_be(b, 0, 4) != 0 || put_be(b, 0, 4) != 0 ? -1 : 0; /* flags, extension length */
 }
 
-int pgcopy_row(strbuf *b, int16_t nfields)
-{
-    return put_be(b, (uint16_t)nfields, 2);
-}
+int pgcopy_row(strbuf *b, int16_t nfields) { return put_be(b, (uint16_t)nfields, 2); }
 
 int pgcopy_text(strbuf *b, const char *s, size_t len)
 {
@@ -47,10 +46,7 @@ int pgcopy_timestamptz_ms(strbuf *b, int64_t unix_ms)
     return put_be(b, (uint64_t)us, 8);
 }
 
-int pgcopy_finish(strbuf *b)
-{
-    return put_be(b, (uint16_t)-1, 2);
-}
+int pgcopy_finish(strbuf *b) { return put_be(b, (uint16_t)-1, 2); }
 
 /* Read every remaining result. Any error fails the COPY (copy_sql may run more statements
  * after the COPY, or end an implicit transaction whose COMMIT reports its own error); the
@@ -62,7 +58,8 @@ static enum pgcopy_result collect_results(struct pg_conn *pc)
     while ((res = PQgetResult(pc->conn)) != NULL) {
         if (rc == PGCOPY_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
             const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-            rc = state != NULL && strcmp(state, "23505") == 0 ? PGCOPY_UNIQUE_VIOLATION : PGCOPY_FAILED;
+            rc = state != NULL && strcmp(state, "23505") == 0 ? PGCOPY_UNIQUE_VIOLATION
+                                                              : PGCOPY_FAILED;
             pg_conn_note_failure(pc, res);
         }
         PQclear(res);

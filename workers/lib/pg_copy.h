@@ -33,9 +33,9 @@ enum pgcopy_result {
 /* Where one pgcopy_send() spent its time (milliseconds, wclock.h), for the chat sink's
  * per-batch debug line. */
 struct pgcopy_timing {
-    double query_ms;   /* copy_sql sent until CopyInResponse: the statements before COPY */
-    double send_ms;    /* the rows and CopyDone handed to the socket */
-    double finish_ms;  /* CopyDone sent until the last result: COPY's work and the COMMIT */
+    double query_ms;  /* copy_sql sent until CopyInResponse: the statements before COPY */
+    double send_ms;   /* the rows and CopyDone handed to the socket */
+    double finish_ms; /* CopyDone sent until the last result: COPY's work and the COMMIT */
 };
 
 /* Run `copy_sql` (a simple query whose last statement is COPY ... FROM STDIN; statements

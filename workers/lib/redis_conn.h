@@ -13,9 +13,9 @@
 struct redis_conn {
     const char *host;
     int port;
-    int timeout_ms;          /* connect and command timeout */
-    redisContext *ctx;       /* NULL while disconnected */
-    char last_error[128];    /* why the last call failed, for logs */
+    int timeout_ms;                                       /* connect and command timeout */
+    redisContext *ctx;                                    /* NULL while disconnected */
+    char last_error[128];                                 /* why the last call failed, for logs */
     void (*on_connect)(struct redis_conn *rc, void *arg); /* e.g. reload Lua scripts */
     void *on_connect_arg;
 };

@@ -22,7 +22,8 @@ int sink_attempt_batch(struct sink_loop *loop, struct sink_batch *b, char *err, 
 }
 
 /* Main thread, after a successful attempt: commit, account, release. */
-void sink_batch_succeeded(struct sink_loop *loop, struct sink_batch *b, int64_t started_ms, int async_commit)
+void sink_batch_succeeded(struct sink_loop *loop, struct sink_batch *b, int64_t started_ms,
+                          int async_commit)
 {
     sink_commit_batch(loop, b, async_commit);
     sink_update_lag(loop, b);
@@ -41,8 +42,7 @@ void sink_batch_failed(struct sink_loop *loop, const struct sink_batch *b, const
 {
     atomic_fetch_add(loop->m.batch_failures, 1);
     if (!loop->failing) {
-        wlog_warn("batch write failed, pausing consumption", "messages=%zu err=\"%s\"",
-                  b->n, err);
+        wlog_warn("batch write failed, pausing consumption", "messages=%zu err=\"%s\"", b->n, err);
         loop->failing = 1;
         sink_set_paused(loop, 1);
     } else {
@@ -51,7 +51,8 @@ void sink_batch_failed(struct sink_loop *loop, const struct sink_batch *b, const
 }
 
 /* One attempt at DLQ + write + commit on the main thread. 0 when the batch is done and released. */
-int sink_process_batch_once(struct sink_loop *loop, struct sink_batch *b, int64_t started_ms, int async_commit)
+int sink_process_batch_once(struct sink_loop *loop, struct sink_batch *b, int64_t started_ms,
+                            int async_commit)
 {
     char err[512] = "";
     if (b->seq == 0)

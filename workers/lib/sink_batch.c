@@ -21,8 +21,7 @@ struct sink_part_range *sink_batch_part(struct sink_batch *b, int32_t partition)
     return r;
 }
 
-int sink_batch_add(struct sink_batch *b, rd_kafka_message_t *rkm, void *decoded,
-                   const char *reason)
+int sink_batch_add(struct sink_batch *b, rd_kafka_message_t *rkm, void *decoded, const char *reason)
 {
     struct sink_part_range *r = sink_batch_part(b, rkm->partition);
     if (r == NULL)

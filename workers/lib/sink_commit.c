@@ -13,8 +13,9 @@ void sink_update_lag(struct sink_loop *loop, const struct sink_batch *b)
         int64_t lo = 0, hi = 0;
         if (r->partition < 0 || r->partition >= SINK_MAX_PARTITIONS)
             continue;
-        if (rd_kafka_get_watermark_offsets(loop->consumer, b->topic, r->partition, &lo,
-                                           &hi) == RD_KAFKA_RESP_ERR_NO_ERROR && hi >= 0)
+        if (rd_kafka_get_watermark_offsets(loop->consumer, b->topic, r->partition, &lo, &hi) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            hi >= 0)
             loop->lag_by_part[r->partition] = hi > r->next_offset ? hi - r->next_offset : 0;
     }
     int64_t total = 0;
@@ -81,8 +82,8 @@ void sink_commit_batch(struct sink_loop *loop, const struct sink_batch *b, int a
         /* a partition beyond the table (never in practice): commit this batch as it is */
         rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)b->nparts);
         for (size_t i = 0; i < b->nparts; i++)
-            rd_kafka_topic_partition_list_add(offs, b->topic, b->parts[i].partition)
-                ->offset = b->parts[i].next_offset;
+            rd_kafka_topic_partition_list_add(offs, b->topic, b->parts[i].partition)->offset =
+                b->parts[i].next_offset;
         commit_list(loop, offs, async);
     }
     if (!async || sink_commit_due(loop))

@@ -55,12 +55,11 @@ int sink_dlq_send(struct sink_loop *loop, struct sink_batch *b, char *err, size_
         if (e->decoded != NULL)
             continue;
         char source[256];
-        snprintf(source, sizeof source, "%s:%" PRId32 ":%" PRId64, b->topic,
-                 e->rkm->partition, e->rkm->offset);
+        snprintf(source, sizeof source, "%s:%" PRId32 ":%" PRId64, b->topic, e->rkm->partition,
+                 e->rkm->offset);
         rd_kafka_resp_err_t rerr = rd_kafka_producev(
             loop->dlq_producer, RD_KAFKA_V_TOPIC(loop->cfg->dlq_topic),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(e->rkm->key, e->rkm->key_len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(e->rkm->key, e->rkm->key_len),
             RD_KAFKA_V_VALUE(e->rkm->payload, e->rkm->len),
             RD_KAFKA_V_HEADER("dlq-reason", e->reason, -1),
             RD_KAFKA_V_HEADER("dlq-source", source, -1), RD_KAFKA_V_END);
@@ -76,8 +75,8 @@ int sink_dlq_send(struct sink_loop *loop, struct sink_batch *b, char *err, size_
     }
     for (size_t i = 0; i < b->n; i++)
         if (b->entries[i].decoded == NULL)
-            wlog_warn("poison message sent to dlq", "topic=%s partition=%" PRId32
-                      " offset=%" PRId64 " reason=\"%s\"", b->topic,
+            wlog_warn("poison message sent to dlq",
+                      "topic=%s partition=%" PRId32 " offset=%" PRId64 " reason=\"%s\"", b->topic,
                       b->entries[i].rkm->partition, b->entries[i].rkm->offset,
                       b->entries[i].reason);
     atomic_fetch_add(loop->m.dlq, b->npoison);

@@ -14,7 +14,10 @@
 void sink_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    enum wlog_level lvl = level <= 3 ? WLOG_ERROR : level <= 4 ? WLOG_WARN : level <= 6 ? WLOG_INFO : WLOG_DEBUG;
+    enum wlog_level lvl = level <= 3   ? WLOG_ERROR
+                          : level <= 4 ? WLOG_WARN
+                          : level <= 6 ? WLOG_INFO
+                                       : WLOG_DEBUG;
     wlog(lvl, "librdkafka", "facility=%s msg=\"%s\"", fac, buf);
 }
 
@@ -67,7 +70,8 @@ rd_kafka_t *sink_consumer_create(struct sink_loop *loop)
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (conf == NULL)
         return NULL;
-    if (vc_kafka_conf_set_table(conf, props, sizeof props / sizeof props[0], err, sizeof err) != 0 ||
+    if (vc_kafka_conf_set_table(conf, props, sizeof props / sizeof props[0], err, sizeof err) !=
+            0 ||
         vc_kafka_conf_apply_list(conf, c->sink_props, err, sizeof err) != 0 ||
         vc_kafka_conf_apply_list(conf, c->kafka_props, err, sizeof err) != 0) {
         wlog_error("kafka config", "err=\"%s\"", err);
@@ -76,7 +80,8 @@ rd_kafka_t *sink_consumer_create(struct sink_loop *loop)
     }
     char strategy[128];
     size_t slen = sizeof strategy;
-    if (rd_kafka_conf_get(conf, "partition.assignment.strategy", strategy, &slen) == RD_KAFKA_CONF_OK &&
+    if (rd_kafka_conf_get(conf, "partition.assignment.strategy", strategy, &slen) ==
+            RD_KAFKA_CONF_OK &&
         strstr(strategy, "cooperative") != NULL) {
         wlog_error("kafka config", "err=\"cooperative rebalancing is not supported by the sinks\"");
         rd_kafka_conf_destroy(conf);

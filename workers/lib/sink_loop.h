@@ -45,13 +45,13 @@ struct sink_writer {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int job, done, quit;           /* under mu */
-    int rc;                        /* under mu: the attempt's result */
-    char err[512];                 /* under mu */
-    struct sink_batch b;           /* the writer thread's while busy */
-    int64_t started;               /* main thread: when `b` was handed over */
-    int busy;                      /* main thread: handed over, result not collected yet */
-    int result;                    /* main thread: the collected result (when !busy) */
+    int job, done, quit; /* under mu */
+    int rc;              /* under mu: the attempt's result */
+    char err[512];       /* under mu */
+    struct sink_batch b; /* the writer thread's while busy */
+    int64_t started;     /* main thread: when `b` was handed over */
+    int busy;            /* main thread: handed over, result not collected yet */
+    int result;          /* main thread: the collected result (when !busy) */
 };
 
 struct sink_loop {
@@ -60,22 +60,22 @@ struct sink_loop {
     void *ctx;
     rd_kafka_t *consumer;
     rd_kafka_t *dlq_producer;
-    struct sink_batch batch;       /* being filled by the main thread */
+    struct sink_batch batch; /* being filled by the main thread */
     /* Batches in flight, oldest first: slots head, head+1, ... (mod nwriters), inflight_n of
      * them; all written before `batch`. Main thread only. */
     struct sink_writer wr[SINK_MAX_WRITERS];
     unsigned nwriters, head, inflight_n;
-    unsigned nstarted;             /* writer threads running (sink_writers_start) */
-    struct sink_batch spare;       /* empty; briefly the finished batch in sink_hand_over_due_batch() */
-    struct commit_gate gate;       /* in-order commits of concurrent writers (commit_gate.h) */
-    struct commit_gate ordered;    /* the sinks' in-order sections (sink_batch_ordered_begin) */
+    unsigned nstarted;       /* writer threads running (sink_writers_start) */
+    struct sink_batch spare; /* empty; briefly the finished batch in sink_hand_over_due_batch() */
+    struct commit_gate gate; /* in-order commits of concurrent writers (commit_gate.h) */
+    struct commit_gate ordered; /* the sinks' in-order sections (sink_batch_ordered_begin) */
     int have_gate, have_ordered, have_dlq_mu; /* initialized: sink_run's cleanup destroys them */
-    uint64_t next_seq;             /* main thread: number of the next batch written */
-    pthread_mutex_t dlq_mu;        /* one batch's poison at a time: they share the failure count */
+    uint64_t next_seq;                        /* main thread: number of the next batch written */
+    pthread_mutex_t dlq_mu; /* one batch's poison at a time: they share the failure count */
     struct backoff backoff;
     struct sink_loop_metrics m;
-    int failing;              /* last write attempt failed: partitions are paused */
-    int retrying_behind;      /* retrying in order, more batches behind this one: one outage
+    int failing;         /* last write attempt failed: partitions are paused */
+    int retrying_behind; /* retrying in order, more batches behind this one: one outage
                                * is over (and logged as such) only after the last of them */
     int64_t lag_by_part[SINK_MAX_PARTITIONS];
     int64_t commit_next[SINK_MAX_PARTITIONS]; /* written, not yet committed; -1 = none */

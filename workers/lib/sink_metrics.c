@@ -11,6 +11,6 @@ void sink_metrics_register(struct sink_loop_metrics *m)
     m->lag = wmetrics_gauge("sink_lag_messages",
                             "Messages behind the high watermark, summed over assigned partitions");
     m->paused = wmetrics_gauge("sink_paused", "1 while consumption is paused by a store failure");
-    m->batch_seconds = wmetrics_histogram("sink_batch_seconds",
-                                          "Batch latency from first attempt to commit");
+    m->batch_seconds =
+        wmetrics_histogram("sink_batch_seconds", "Batch latency from first attempt to commit");
 }

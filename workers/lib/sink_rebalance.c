@@ -116,7 +116,7 @@ static void handle_revoke(struct sink_loop *loop, rd_kafka_topic_partition_list_
 }
 
 void sink_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+                       rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     (void)rk;
     struct sink_loop *loop = opaque;

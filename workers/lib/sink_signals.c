@@ -26,7 +26,4 @@ void sink_install_signals(void)
         wlog_error("cannot install signal handlers", "err=\"%s\"", strerror(errno));
 }
 
-int sink_stopping(void)
-{
-    return stop_flag != 0;
-}
+int sink_stopping(void) { return stop_flag != 0; }

@@ -203,14 +203,16 @@ int sink_hand_over_due_batch(struct sink_loop *loop)
 void sink_writers_stop(struct sink_loop *loop)
 {
     for (unsigned i = 0; i < loop->nstarted; i++)
-        (void)wthread_stop_waiting(loop->wr[i].thread, &loop->wr[i].mu, &loop->wr[i].cv, &loop->wr[i].quit);
+        (void)wthread_stop_waiting(loop->wr[i].thread, &loop->wr[i].mu, &loop->wr[i].cv,
+                                   &loop->wr[i].quit);
     loop->nstarted = 0;
 }
 
 int sink_writers_start(struct sink_loop *loop)
 {
-    loop->nwriters = loop->cfg->writers < 1 ? 1 : loop->cfg->writers > SINK_MAX_WRITERS ? SINK_MAX_WRITERS
-                                                                              : (unsigned)loop->cfg->writers;
+    loop->nwriters = loop->cfg->writers < 1                  ? 1
+                     : loop->cfg->writers > SINK_MAX_WRITERS ? SINK_MAX_WRITERS
+                                                             : (unsigned)loop->cfg->writers;
     for (unsigned i = 0; i < loop->nwriters; i++) {
         struct sink_writer *w = &loop->wr[i];
         char name[16];

@@ -13,11 +13,11 @@
 enum wopt_type { WOPT_STR, WOPT_INT };
 
 struct wopt {
-    const char *name;     /* flag name without the leading "--" */
-    const char *env;      /* environment variable, or NULL */
+    const char *name; /* flag name without the leading "--" */
+    const char *env;  /* environment variable, or NULL */
     enum wopt_type type;
-    void *target;         /* const char ** for WOPT_STR, long * for WOPT_INT */
-    const char *def;      /* default as text; NULL means "no default" (string stays NULL) */
+    void *target;    /* const char ** for WOPT_STR, long * for WOPT_INT */
+    const char *def; /* default as text; NULL means "no default" (string stays NULL) */
     const char *help;
 };
 

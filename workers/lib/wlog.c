@@ -46,8 +46,8 @@ void wlog(enum wlog_level level, const char *msg, const char *kv_fmt, ...)
         return;
     char line[2048];
     size_t n = format_ts(line, sizeof line);
-    int m = snprintf(line + n, sizeof line - n, " %s %s %s", level_names[level],
-                     log_component, msg);
+    int m =
+        snprintf(line + n, sizeof line - n, " %s %s %s", level_names[level], log_component, msg);
     if (m > 0)
         n += (size_t)m;
     if (kv_fmt != NULL && n + 1 < sizeof line) {

@@ -21,8 +21,8 @@ void wlog(enum wlog_level level, const char *msg, const char *kv_fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define wlog_debug(...) wlog(WLOG_DEBUG, __VA_ARGS__)
-#define wlog_info(...)  wlog(WLOG_INFO, __VA_ARGS__)
-#define wlog_warn(...)  wlog(WLOG_WARN, __VA_ARGS__)
+#define wlog_info(...) wlog(WLOG_INFO, __VA_ARGS__)
+#define wlog_warn(...) wlog(WLOG_WARN, __VA_ARGS__)
 #define wlog_error(...) wlog(WLOG_ERROR, __VA_ARGS__)
 
 #endif

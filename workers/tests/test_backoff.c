@@ -17,8 +17,8 @@ static void test_grows_and_caps(void **state)
     uint32_t max_seen = 0;
     for (int i = 0; i < 200; i++) {
         uint32_t d = backoff_next(&b);
-        assert_true(d >= 50);     /* never below base/2 */
-        assert_true(d <= 5000);   /* never above the cap, even after many failures */
+        assert_true(d >= 50);   /* never below base/2 */
+        assert_true(d <= 5000); /* never above the cap, even after many failures */
         if (d > max_seen)
             max_seen = d;
     }

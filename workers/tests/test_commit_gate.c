@@ -117,7 +117,7 @@ static void test_reset_forgets_settled_failures(void **state)
     assert_int_equal(commit_gate_await(&g, 1), 0);
     commit_gate_finish(&g, 1, 1);
     assert_int_equal(commit_gate_await(&g, 2), 0); /* then batch 2, in order */
-    commit_gate_reset(&g, 7); /* batches 2-6 dropped on a revoke */
+    commit_gate_reset(&g, 7);                      /* batches 2-6 dropped on a revoke */
     assert_int_equal(commit_gate_await(&g, 7), 0);
     commit_gate_destroy(&g);
 }
@@ -132,7 +132,7 @@ struct sim {
     uint64_t committed[SIM_BATCHES];
     size_t ncommitted;
     uint64_t first;
-    uint64_t first_failure;        /* lowest seq whose own write failed (UINT64_MAX = none) */
+    uint64_t first_failure; /* lowest seq whose own write failed (UINT64_MAX = none) */
     unsigned fail_one_in;
 };
 
@@ -171,7 +171,8 @@ static void test_two_writers_commit_a_gap_free_prefix(void **state)
 {
     (void)state;
     for (unsigned round = 0; round < 20; round++) {
-        struct sim sim = { .first = 1 + round * 1000, .first_failure = UINT64_MAX,
+        struct sim sim = { .first = 1 + round * 1000,
+                           .first_failure = UINT64_MAX,
                            .fail_one_in = 40 + round * 10 };
         assert_int_equal(commit_gate_init(&sim.g), 0);
         assert_int_equal(pthread_mutex_init(&sim.mu, NULL), 0);
@@ -185,7 +186,8 @@ static void test_two_writers_commit_a_gap_free_prefix(void **state)
         /* committed in order, no gaps: exactly first, first+1, ... up to the first failure */
         for (size_t k = 0; k < sim.ncommitted; k++)
             assert_int_equal(sim.committed[k], sim.first + k);
-        uint64_t expected = sim.first_failure == UINT64_MAX ? SIM_BATCHES : sim.first_failure - sim.first;
+        uint64_t expected =
+            sim.first_failure == UINT64_MAX ? SIM_BATCHES : sim.first_failure - sim.first;
         assert_int_equal(sim.ncommitted, expected);
         pthread_mutex_destroy(&sim.mu);
         commit_gate_destroy(&sim.g);

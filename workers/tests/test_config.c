@@ -93,7 +93,8 @@ static void test_error_reports(void **state)
     capture_begin();
     assert_int_equal(wconfig_check_range("writers", writers, 1, 4), -1);
     capture_end(msg, sizeof msg);
-    assert_true(strncmp(msg, program_invocation_short_name, strlen(program_invocation_short_name)) == 0);
+    assert_true(
+        strncmp(msg, program_invocation_short_name, strlen(program_invocation_short_name)) == 0);
     assert_non_null(strstr(msg, ": --writers must be between 1 and 4, not 5\n"));
     char *unknown[] = { "prog", "--pg-connections", "2", NULL };
     capture_begin();

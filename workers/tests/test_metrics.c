@@ -28,7 +28,8 @@ static void test_render(void **state)
     _Atomic int64_t *g = wmetrics_gauge("t_lag", "lag");
     struct whist *h = wmetrics_histogram("t_batch_seconds", "latency");
     _Atomic uint64_t *ok = wmetrics_counter_labeled("t_answers_total", "code=\"2xx\"", "answers");
-    struct whist *rh = wmetrics_histogram_labeled("t_route_seconds", "route=\"a\"", "per route", le, 2);
+    struct whist *rh =
+        wmetrics_histogram_labeled("t_route_seconds", "route=\"a\"", "per route", le, 2);
     _Atomic uint64_t *bad = wmetrics_counter_labeled("t_answers_total", "code=\"4xx\"", "");
     atomic_fetch_add(c, 5);
     atomic_store(g, -3);
@@ -44,7 +45,8 @@ static void test_render(void **state)
     assert_non_null(strstr(buf, "t_consumed_total{sink=\"t\"} 5\n"));
     assert_non_null(strstr(buf, "t_lag{sink=\"t\"} -3\n"));
     assert_non_null(strstr(buf, "t_batch_seconds_bucket{sink=\"t\",le=\"0.0025\"} 1\n"));
-    assert_non_null(strstr(buf, "t_batch_seconds_bucket{sink=\"t\",le=\"0.25\"} 2\n")); /* cumulative */
+    assert_non_null(
+        strstr(buf, "t_batch_seconds_bucket{sink=\"t\",le=\"0.25\"} 2\n")); /* cumulative */
     assert_non_null(strstr(buf, "t_batch_seconds_count{sink=\"t\"} 2\n"));
     /* one family: one HELP/TYPE, its series adjacent although registered apart */
     assert_int_equal(count(buf, "# TYPE t_answers_total counter\n"), 1);

@@ -16,9 +16,10 @@ static const char catalog_json[] =
     "\"attrs\":[\"department\",\"municipality\",\"station\"]},"
     "{\"id\":\"band-contest\",\"title\":\"b\",\"choices\":[\"ruta-sur\"],\"attrs\":[]}]}";
 
-#define GOOD_VOTE                                                                              \
-    "{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000001\",\"poll\":\"guatemala-2027\"," \
-    "\"choice\":\"UNE\",\"voter\":\"dpi-1\",\"attrs\":{\"department\":\"Guatemala\","            \
+#define GOOD_VOTE                                                                                  \
+    "{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000001\",\"poll\":\"guatemala-"       \
+    "2027\","                                                                                      \
+    "\"choice\":\"UNE\",\"voter\":\"dpi-1\",\"attrs\":{\"department\":\"Guatemala\","              \
     "\"municipality\":\"Mixco\",\"station\":\"0101-001\"},\"received_at\":1763786400123}"
 
 static struct poll_catalog cat;
@@ -65,7 +66,8 @@ static void test_vote_fields_extracted(void **state)
     (void)state;
     struct vote_msg v;
     char reason[MSG_REASON_MAX];
-    assert_int_equal(vote_msg_decode(&cat, GOOD_VOTE, strlen(GOOD_VOTE), &v, reason, sizeof reason), 0);
+    assert_int_equal(vote_msg_decode(&cat, GOOD_VOTE, strlen(GOOD_VOTE), &v, reason, sizeof reason),
+                     0);
     assert_string_equal(v.id, "01JD0000000000000000000001");
     assert_string_equal(v.poll, "guatemala-2027");
     assert_string_equal(v.choice, "UNE");
@@ -81,7 +83,8 @@ static void test_vote_fields_extracted(void **state)
 static void test_vote_without_voter_and_attrs(void **state)
 {
     (void)state;
-    vote_ok("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000002\",\"poll\":\"band-contest\","
+    vote_ok("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000002\",\"poll\":\"band-"
+            "contest\","
             "\"choice\":\"ruta-sur\",\"attrs\":{},\"received_at\":1}");
 }
 
@@ -93,19 +96,29 @@ static void test_vote_poison_rules(void **state)
     vote_poison("{\"v\":2,\"kind\":\"vote\"}", "bad_value: v");
     vote_poison("{\"v\":1,\"kind\":\"chat\"}", "bad_value: kind");
     vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"short\",\"received_at\":1}", "bad_value: id");
-    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"nope\","
-                "\"choice\":\"UNE\",\"attrs\":{},\"received_at\":1}", "unknown_poll");
-    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"band-contest\","
-                "\"choice\":\"UNE\",\"attrs\":{},\"received_at\":1}", "unknown_choice");
+    vote_poison(
+        "{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"nope\","
+        "\"choice\":\"UNE\",\"attrs\":{},\"received_at\":1}",
+        "unknown_poll");
+    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"band-"
+                "contest\","
+                "\"choice\":\"UNE\",\"attrs\":{},\"received_at\":1}",
+                "unknown_choice");
     /* missing required attribute */
-    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"guatemala-2027\","
-                "\"choice\":\"UNE\",\"attrs\":{\"department\":\"G\"},\"received_at\":1}", "missing_field");
+    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":"
+                "\"guatemala-2027\","
+                "\"choice\":\"UNE\",\"attrs\":{\"department\":\"G\"},\"received_at\":1}",
+                "missing_field");
     /* extra field the edge never produces */
-    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"band-contest\","
-                "\"choice\":\"ruta-sur\",\"attrs\":{},\"received_at\":1,\"x\":1}", "unknown_field");
+    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"band-"
+                "contest\","
+                "\"choice\":\"ruta-sur\",\"attrs\":{},\"received_at\":1,\"x\":1}",
+                "unknown_field");
     /* control character in the voter */
-    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"band-contest\","
-                "\"choice\":\"ruta-sur\",\"voter\":\"a\\u0001b\",\"attrs\":{},\"received_at\":1}", "bad_value: voter");
+    vote_poison("{\"v\":1,\"kind\":\"vote\",\"id\":\"01JD0000000000000000000003\",\"poll\":\"band-"
+                "contest\","
+                "\"choice\":\"ruta-sur\",\"voter\":\"a\\u0001b\",\"attrs\":{},\"received_at\":1}",
+                "bad_value: voter");
     /* duplicate keys would make "which value counts" ambiguous */
     vote_poison("{\"v\":1,\"v\":1}", "malformed_json");
 }
@@ -129,11 +142,13 @@ static void chat_expect(const char *json, int want_rc, const char *want_reason)
 static void test_chat_fields_copied_out(void **state)
 {
     (void)state;
-    static const char a[] =
-        "{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":\"alice:bob\","
-        "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"say \\\"hi\\\" \\\\ \\u00e9\\n\\ud83d\\ude00\",\"received_at\":1763786400123}";
+    static const char a[] = "{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\","
+                            "\"conversation\":\"alice:bob\","
+                            "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"say \\\"hi\\\" \\\\ "
+                            "\\u00e9\\n\\ud83d\\ude00\",\"received_at\":1763786400123}";
     static const char b[] =
-        "{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD000000000000000000000A\",\"conversation\":\"carol:dave\","
+        "{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD000000000000000000000A\",\"conversation\":\"carol:"
+        "dave\","
         "\"from\":\"dave\",\"to\":\"carol\",\"text\":\"second\",\"received_at\":7}";
     char reason[MSG_REASON_MAX] = "";
     struct chat_msg *m = chat_msg_decode(a, strlen(a), reason, sizeof reason);
@@ -200,7 +215,8 @@ static void test_chat_large_text(void **state)
     enum { TEXT = 70000 };
     static char json[TEXT + 512];
     int off = snprintf(json, sizeof json,
-                       "{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":\"alice:bob\","
+                       "{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\","
+                       "\"conversation\":\"alice:bob\","
                        "\"from\":\"bob\",\"to\":\"alice\",\"received_at\":5,\"text\":\"");
     memset(json + off, 'x', TEXT);
     snprintf(json + off + TEXT, sizeof json - (size_t)off - TEXT, "\"}");
@@ -215,18 +231,28 @@ static void test_chat_large_text(void **state)
 static void test_chat_rules(void **state)
 {
     (void)state;
-    chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":\"alice:bob\","
-                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"hi\\nthere\",\"received_at\":5}", 0, NULL);
+    chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":"
+                "\"alice:bob\","
+                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"hi\\nthere\",\"received_at\":5}",
+                0, NULL);
     /* conversation must be the sorted pair */
-    chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":\"bob:alice\","
-                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"hi\",\"received_at\":5}", -1, "bad_value: conversation");
-    chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":\"Al:bob\","
-                "\"from\":\"Al\",\"to\":\"bob\",\"text\":\"hi\",\"received_at\":5}", -1, "bad_value: from");
-    chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":\"alice:bob\","
-                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"\",\"received_at\":5}", -1, "bad_length: text");
+    chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":"
+                "\"bob:alice\","
+                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"hi\",\"received_at\":5}",
+                -1, "bad_value: conversation");
+    chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":"
+                "\"Al:bob\","
+                "\"from\":\"Al\",\"to\":\"bob\",\"text\":\"hi\",\"received_at\":5}",
+                -1, "bad_value: from");
+    chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":"
+                "\"alice:bob\","
+                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"\",\"received_at\":5}",
+                -1, "bad_length: text");
     /* NUL cannot be stored in PostgreSQL text: jansson rejects it at parse time */
-    chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":\"alice:bob\","
-                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"a\\u0000b\",\"received_at\":5}", -1, "malformed_json");
+    chat_expect("{\"v\":1,\"kind\":\"chat\",\"id\":\"01JD0000000000000000000009\",\"conversation\":"
+                "\"alice:bob\","
+                "\"from\":\"bob\",\"to\":\"alice\",\"text\":\"a\\u0000b\",\"received_at\":5}",
+                -1, "malformed_json");
 }
 
 int main(void)

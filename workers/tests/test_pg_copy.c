@@ -17,7 +17,10 @@ static void test_header_and_trailer(void **state)
     strbuf b = { 0 };
     assert_int_equal(pgcopy_start(&b), 0);
     assert_int_equal(pgcopy_finish(&b), 0);
-    static const char want[] = "PGCOPY\n\377\r\n\0" "\0\0\0\0" "\0\0\0\0" "\377\377";
+    static const char want[] = "PGCOPY\n\377\r\n\0"
+                               "\0\0\0\0"
+                               "\0\0\0\0"
+                               "\377\377";
     assert_int_equal(b.len, sizeof want - 1);
     assert_memory_equal(b.data, want, sizeof want - 1);
     /* start resets: a reused buffer holds one COPY stream only */
@@ -37,10 +40,12 @@ static void test_row_fields(void **state)
     assert_int_equal(pgcopy_text(&b, text, strlen(text)), 0);
     /* 2000-01-01T00:00:00.001Z: 1 ms after PostgreSQL's epoch = 1000 us */
     assert_int_equal(pgcopy_timestamptz_ms(&b, 946684800001), 0);
-    static const char head[] = "\0\2" "\0\0\0\12"; /* 2 fields; 10 bytes of text */
+    static const char head[] = "\0\2"
+                               "\0\0\0\12"; /* 2 fields; 10 bytes of text */
     assert_memory_equal(b.data + at, head, 6);
     assert_memory_equal(b.data + at + 6, text, strlen(text));
-    static const char ts[] = "\0\0\0\10" "\0\0\0\0\0\0\3\350";
+    static const char ts[] = "\0\0\0\10"
+                             "\0\0\0\0\0\0\3\350";
     assert_memory_equal(b.data + at + 6 + strlen(text), ts, 12);
     assert_int_equal(b.len, at + 6 + strlen(text) + 12);
     sb_free(&b);
@@ -51,7 +56,8 @@ static void test_timestamp_before_2000_is_negative(void **state)
     (void)state;
     strbuf b = { 0 };
     assert_int_equal(pgcopy_timestamptz_ms(&b, 946684799999), 0); /* -1 ms = -1000 us */
-    static const char want[] = "\0\0\0\10" "\377\377\377\377\377\377\374\030";
+    static const char want[] = "\0\0\0\10"
+                               "\377\377\377\377\377\377\374\030";
     assert_memory_equal(b.data, want, 12);
     sb_free(&b);
 }

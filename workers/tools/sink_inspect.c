@@ -22,7 +22,8 @@ static int count_docs(mongoc_collection_t *coll)
     bson_t all = BSON_INITIALIZER, dup = BSON_INITIALIZER;
     BSON_APPEND_BOOL(&dup, "duplicate", true);
     int64_t total = mongoc_collection_count_documents(coll, &all, NULL, NULL, NULL, &err);
-    int64_t dups = total < 0 ? -1 : mongoc_collection_count_documents(coll, &dup, NULL, NULL, NULL, &err);
+    int64_t dups =
+        total < 0 ? -1 : mongoc_collection_count_documents(coll, &dup, NULL, NULL, NULL, &err);
     bson_destroy(&all);
     bson_destroy(&dup);
     if (total < 0 || dups < 0) {
@@ -59,16 +60,18 @@ static int insert_range(mongoc_collection_t *coll, long first, long n, long batc
     for (long done = 0; done < n;) {
         bson_t opts = BSON_INITIALIZER;
         BSON_APPEND_BOOL(&opts, "ordered", false);
-        mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, &opts);
+        mongoc_bulk_operation_t *bulk =
+            mongoc_collection_create_bulk_operation_with_opts(coll, &opts);
         bson_destroy(&opts);
         for (long i = 0; i < batch && done < n; i++, done++) {
             char id[32];
             snprintf(id, sizeof id, "01BENCH%019ld", first + done);
-            bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "v", BCON_INT32(1), "kind", BCON_UTF8("vote"),
-                                   "poll", BCON_UTF8("guatemala-2027"), "choice", BCON_UTF8("UNE"),
-                                   "voter", BCON_UTF8(id), "attrs", "{", "department", BCON_UTF8("Guatemala"),
-                                   "municipality", BCON_UTF8("Mixco"), "station", BCON_UTF8("0101-001"), "}",
-                                   "received_at", BCON_INT64(1763786400123));
+            bson_t *doc =
+                BCON_NEW("_id", BCON_UTF8(id), "v", BCON_INT32(1), "kind", BCON_UTF8("vote"),
+                         "poll", BCON_UTF8("guatemala-2027"), "choice", BCON_UTF8("UNE"), "voter",
+                         BCON_UTF8(id), "attrs", "{", "department", BCON_UTF8("Guatemala"),
+                         "municipality", BCON_UTF8("Mixco"), "station", BCON_UTF8("0101-001"), "}",
+                         "received_at", BCON_INT64(1763786400123));
             mongoc_bulk_operation_insert(bulk, doc);
             bson_destroy(doc);
         }
@@ -98,7 +101,8 @@ static void *bench_conn_main(void *arg)
 {
     struct bench_conn *c = arg;
     mongoc_client_t *client = mongoc_client_new_from_uri(c->uri);
-    mongoc_collection_t *coll = client ? mongoc_client_get_collection(client, c->db, c->coll) : NULL;
+    mongoc_collection_t *coll =
+        client ? mongoc_client_get_collection(client, c->db, c->coll) : NULL;
     c->rc = coll ? insert_range(coll, c->first, c->n, c->batch) : 1;
     if (coll)
         mongoc_collection_destroy(coll);
@@ -108,8 +112,8 @@ static void *bench_conn_main(void *arg)
 }
 
 /* N documents over `conns` connections, each inserting its share in batches of `batch`. */
-static int bench_insert(const mongoc_uri_t *uri, const char *db, const char *coll, long n, long batch,
-                        long conns)
+static int bench_insert(const mongoc_uri_t *uri, const char *db, const char *coll, long n,
+                        long batch, long conns)
 {
     struct bench_conn c[8];
     if (conns < 1 || conns > 8 || n < 1 || batch < 1) {
@@ -120,7 +124,11 @@ static int bench_insert(const mongoc_uri_t *uri, const char *db, const char *col
     long started = 0;
     for (long i = 0; i < conns; i++) {
         long first = n / conns * i;
-        c[i] = (struct bench_conn){ .uri = uri, .db = db, .coll = coll, .first = first, .batch = batch,
+        c[i] = (struct bench_conn){ .uri = uri,
+                                    .db = db,
+                                    .coll = coll,
+                                    .first = first,
+                                    .batch = batch,
                                     .n = i + 1 == conns ? n - first : n / conns };
         if (pthread_create(&c[i].thread, NULL, bench_conn_main, &c[i]) != 0)
             break;
@@ -133,7 +141,8 @@ static int bench_insert(const mongoc_uri_t *uri, const char *db, const char *col
     }
     double dt = now_s() - t0;
     if (rc == 0)
-        printf("docs=%ld connections=%ld seconds=%.3f docs_per_sec=%.0f\n", n, conns, dt, (double)n / dt);
+        printf("docs=%ld connections=%ld seconds=%.3f docs_per_sec=%.0f\n", n, conns, dt,
+               (double)n / dt);
     return rc;
 }
 
@@ -159,7 +168,8 @@ int main(int argc, char **argv)
     else if (strcmp(argv[4], "drop") == 0)
         rc = drop_db(client, argv[2]);
     else if (strcmp(argv[4], "bench") == 0 && argc >= 7)
-        rc = bench_insert(uri, argv[2], argv[3], atol(argv[5]), atol(argv[6]), argc >= 8 ? atol(argv[7]) : 1);
+        rc = bench_insert(uri, argv[2], argv[3], atol(argv[5]), atol(argv[6]),
+                          argc >= 8 ? atol(argv[7]) : 1);
     else
         fprintf(stderr, "unknown command %s\n", argv[4]);
     mongoc_collection_destroy(coll);

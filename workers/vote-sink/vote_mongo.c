@@ -64,7 +64,8 @@ int write_mongo(struct vote_sink *s, struct vote_writer *w, const struct sink_ba
 {
     bson_t bulk_opts = BSON_INITIALIZER;
     BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
-    mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(w->votes, &bulk_opts);
+    mongoc_bulk_operation_t *bulk =
+        mongoc_collection_create_bulk_operation_with_opts(w->votes, &bulk_opts);
     bson_destroy(&bulk_opts);
     size_t ndocs = 0;
     for (size_t i = c->begin; i < c->end; i++) {
@@ -102,14 +103,14 @@ int write_mongo(struct vote_sink *s, struct vote_writer *w, const struct sink_ba
 }
 
 /* Record how far MongoDB got: $max so a late or replayed batch never moves it back. */
-int write_mongo_offsets(struct vote_writer *w, const struct sink_batch *b, char *err,
-                        size_t errcap)
+int write_mongo_offsets(struct vote_writer *w, const struct sink_batch *b, char *err, size_t errcap)
 {
     for (size_t p = 0; p < b->nparts; p++) {
         char id[256];
         snprintf(id, sizeof id, "%s:%" PRId32, b->topic, b->parts[p].partition);
         bson_t *selector = BCON_NEW("_id", BCON_UTF8(id));
-        bson_t *update = BCON_NEW("$max", "{", "next_offset", BCON_INT64(b->parts[p].next_offset), "}");
+        bson_t *update =
+            BCON_NEW("$max", "{", "next_offset", BCON_INT64(b->parts[p].next_offset), "}");
         bson_t *uopts = BCON_NEW("upsert", BCON_BOOL(true));
         bson_error_t berr;
         bool ok = mongoc_collection_update_one(w->offsets, selector, update, uopts, NULL, &berr);
@@ -125,8 +126,8 @@ int write_mongo_offsets(struct vote_writer *w, const struct sink_batch *b, char 
 }
 
 /* Next offset MongoDB reached for one partition; -1 when none is stored, -2 on error. */
-int64_t load_mongo_offset(struct vote_writer *w, const char *topic, int32_t partition,
-                          char *err, size_t errcap)
+int64_t load_mongo_offset(struct vote_writer *w, const char *topic, int32_t partition, char *err,
+                          size_t errcap)
 {
     char id[256];
     snprintf(id, sizeof id, "%s:%" PRId32, topic, partition);

@@ -35,14 +35,15 @@ static int argv_reserve(struct argv_buf *a, size_t args, size_t nums)
     if (args > a->cap) {
         const char **v = realloc(a->argv, args * sizeof *v);
         size_t *l = v ? realloc(a->lens, args * sizeof *l) : NULL;
-        if (v) a->argv = v;
+        if (v)
+            a->argv = v;
         if (l == NULL)
             return -1;
         a->lens = l;
         a->cap = args;
     }
     if (nums > a->numcap) {
-        char (*n)[24] = realloc(a->nums, nums * sizeof *n);
+        char(*n)[24] = realloc(a->nums, nums * sizeof *n);
         if (n == NULL)
             return -1;
         a->nums = n;
@@ -59,10 +60,7 @@ static void argv_push(struct argv_buf *a, const char *s, size_t len)
     a->lens[a->n++] = len;
 }
 
-static void argv_push_str(struct argv_buf *a, const char *s)
-{
-    argv_push(a, s, strlen(s));
-}
+static void argv_push_str(struct argv_buf *a, const char *s) { argv_push(a, s, strlen(s)); }
 
 static void argv_push_int(struct argv_buf *a, int64_t v)
 {
@@ -79,7 +77,8 @@ int in_chunk(const struct sink_batch *b, const struct vote_chunk *c, size_t i)
 
 /* Build EVALSHA sha 1 offsets_key prefix field next nvotes cap [vote args...] for one chunk. */
 static int build_eval_args(struct vote_sink *s, struct argv_buf *eval_args,
-                           const struct sink_batch *b, const struct vote_chunk *c, const char *field)
+                           const struct sink_batch *b, const struct vote_chunk *c,
+                           const char *field)
 {
     size_t args = 10, nums = 4;
     for (size_t i = c->begin; i < c->end; i++) {
@@ -131,7 +130,8 @@ int send_chunk(struct vote_sink *s, struct vote_writer *w, const struct sink_bat
         return -1;
     }
     if (redis_conn_get(&w->redis) == NULL || w->script_sha[0] == '\0') {
-        snprintf(err, errcap, "redis: %s", w->redis.last_error[0] ? w->redis.last_error : "script not loaded");
+        snprintf(err, errcap, "redis: %s",
+                 w->redis.last_error[0] ? w->redis.last_error : "script not loaded");
         redis_conn_drop(&w->redis);
         return -1;
     }
@@ -146,8 +146,9 @@ int send_chunk(struct vote_sink *s, struct vote_writer *w, const struct sink_bat
 
 /* Read the reply of the chunk sent last (nothing else is in flight). On NOSCRIPT (Redis
  * restarted or flushed) reload the script and send the chunk once more. */
-static redisReply *read_chunk(struct vote_sink *s, struct vote_writer *w, const struct sink_batch *b,
-                              const struct vote_chunk *c, char *err, size_t errcap)
+static redisReply *read_chunk(struct vote_sink *s, struct vote_writer *w,
+                              const struct sink_batch *b, const struct vote_chunk *c, char *err,
+                              size_t errcap)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         redisReply *r = redis_conn_read(&w->redis);

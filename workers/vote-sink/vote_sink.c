@@ -58,21 +58,35 @@ static const struct wopt option_table[] = {
     SINK_KAFKA_OPTIONS(opts.kafka, "VOTE_SINK", "vote-sink", "votes", "votes.dlq"),
     { "redis-host", "REDIS_HOST", WOPT_STR, &opts.redis_host, "127.0.0.1", "Redis host" },
     { "redis-port", "REDIS_PORT", WOPT_INT, &opts.redis_port, "6379", "Redis port" },
-    { "redis-timeout-ms", "REDIS_TIMEOUT_MS", WOPT_INT, &opts.redis_timeout_ms, "3000", "Redis connect/command timeout" },
-    { "redis-prefix", "VOTE_SINK_REDIS_PREFIX", WOPT_STR, &opts.redis_prefix, "", "prefix for every Redis key and channel (tests)" },
-    { "chunk-votes", "VOTE_SINK_CHUNK_VOTES", WOPT_INT, &opts.chunk_votes, "250", "votes per Redis script call (0 = a partition's whole slice); the MongoDB insert of one chunk overlaps the script of the next" },
-    { "writers", "VOTE_SINK_WRITERS", WOPT_INT, &opts.writers, "2", "batches written at once, each on its own Redis and MongoDB connection (1-4; 1 = the chunk pipeline alone)" },
-    { "recent-cap", "VOTE_SINK_RECENT_CAP", WOPT_INT, &opts.recent_cap, "100", "length of poll:{p}:recent" },
-    { "mongo-uri", "MONGO_URI", WOPT_STR, &opts.mongo_uri, NULL, "MongoDB URI (overrides --mongo-host/--mongo-port)" },
+    { "redis-timeout-ms", "REDIS_TIMEOUT_MS", WOPT_INT, &opts.redis_timeout_ms, "3000",
+      "Redis connect/command timeout" },
+    { "redis-prefix", "VOTE_SINK_REDIS_PREFIX", WOPT_STR, &opts.redis_prefix, "",
+      "prefix for every Redis key and channel (tests)" },
+    { "chunk-votes", "VOTE_SINK_CHUNK_VOTES", WOPT_INT, &opts.chunk_votes, "250",
+      "votes per Redis script call (0 = a partition's whole slice); the MongoDB insert of one "
+      "chunk overlaps the script of the next" },
+    { "writers", "VOTE_SINK_WRITERS", WOPT_INT, &opts.writers, "2",
+      "batches written at once, each on its own Redis and MongoDB connection (1-4; 1 = the chunk "
+      "pipeline alone)" },
+    { "recent-cap", "VOTE_SINK_RECENT_CAP", WOPT_INT, &opts.recent_cap, "100",
+      "length of poll:{p}:recent" },
+    { "mongo-uri", "MONGO_URI", WOPT_STR, &opts.mongo_uri, NULL,
+      "MongoDB URI (overrides --mongo-host/--mongo-port)" },
     { "mongo-host", "MONGO_HOST", WOPT_STR, &opts.mongo_host, "127.0.0.1", "MongoDB host" },
     { "mongo-port", "MONGO_PORT", WOPT_INT, &opts.mongo_port, "27017", "MongoDB port" },
     { "mongo-db", "VOTE_SINK_MONGO_DB", WOPT_STR, &opts.mongo_db, "vote", "MongoDB database" },
-    { "mongo-collection", "VOTE_SINK_MONGO_COLLECTION", WOPT_STR, &opts.mongo_collection, "votes", "MongoDB collection" },
-    { "catalog", "POLL_CATALOG", WOPT_STR, &opts.catalog_path, "stack/polls.json", "poll catalog JSON (poison check)" },
-    { "metrics-addr", "SINK_METRICS_ADDR", WOPT_STR, &opts.metrics_addr, "127.0.0.1", "metrics listen address" },
-    { "metrics-port", "VOTE_SINK_METRICS_PORT", WOPT_INT, &opts.metrics_port, "9101", "metrics port (0 = off)" },
+    { "mongo-collection", "VOTE_SINK_MONGO_COLLECTION", WOPT_STR, &opts.mongo_collection, "votes",
+      "MongoDB collection" },
+    { "catalog", "POLL_CATALOG", WOPT_STR, &opts.catalog_path, "stack/polls.json",
+      "poll catalog JSON (poison check)" },
+    { "metrics-addr", "SINK_METRICS_ADDR", WOPT_STR, &opts.metrics_addr, "127.0.0.1",
+      "metrics listen address" },
+    { "metrics-port", "VOTE_SINK_METRICS_PORT", WOPT_INT, &opts.metrics_port, "9101",
+      "metrics port (0 = off)" },
     SINK_REPLAY_OPTION(opts.kafka),
-    { "fault-exit-after-redis", "VOTE_SINK_FAULT_EXIT_AFTER_REDIS", WOPT_INT, &opts.fault_exit_after_redis, "0", "TESTS ONLY: die like kill -9 right after the Nth Redis step (the worst crash point)" },
+    { "fault-exit-after-redis", "VOTE_SINK_FAULT_EXIT_AFTER_REDIS", WOPT_INT,
+      &opts.fault_exit_after_redis, "0",
+      "TESTS ONLY: die like kill -9 right after the Nth Redis step (the worst crash point)" },
     { "log-level", "LOG_LEVEL", WOPT_STR, &opts.log_level, "info", "debug|info|warn|error" },
 };
 
@@ -136,7 +150,8 @@ static int write_chunks(struct vote_sink *s, struct vote_writer *w, const struct
         t0 = wclock_ms();
         if (w->chunks[k].nvotes > 0 && write_mongo(s, w, b, &w->chunks[k], err, errcap) != 0) {
             if (more)
-                redis_conn_drop(&w->redis); /* chunk k+1's reply is in flight; its retry is a replay */
+                redis_conn_drop(
+                    &w->redis); /* chunk k+1's reply is in flight; its retry is a replay */
             return -1;
         }
         t->mongo_ms += wclock_ms() - t0;
@@ -146,8 +161,9 @@ static int write_chunks(struct vote_sink *s, struct vote_writer *w, const struct
 
 /* More than one writer (see the top of this file): the Redis step in batch order, every
  * chunk's script sent and answered in turn, then the turn passes to the next batch. */
-static int write_redis_in_turn(struct vote_sink *s, struct vote_writer *w, const struct sink_batch *b,
-                               struct batch_timing *t, char *err, size_t errcap)
+static int write_redis_in_turn(struct vote_sink *s, struct vote_writer *w,
+                               const struct sink_batch *b, struct batch_timing *t, char *err,
+                               size_t errcap)
 {
     double t0 = wclock_ms();
     if (sink_batch_ordered_begin(b) != 0) {
@@ -169,13 +185,15 @@ static int write_redis_in_turn(struct vote_sink *s, struct vote_writer *w, const
 
 /* Steps 1 and 2 with more than one writer, then the wait for step 3's turn (the caller
  * writes the Mongo offsets). */
-static int write_concurrently(struct vote_sink *s, struct vote_writer *w, const struct sink_batch *b,
-                              struct batch_timing *t, char *err, size_t errcap)
+static int write_concurrently(struct vote_sink *s, struct vote_writer *w,
+                              const struct sink_batch *b, struct batch_timing *t, char *err,
+                              size_t errcap)
 {
     if (write_redis_in_turn(s, w, b, t, err, errcap) != 0)
         return -1;
-    struct vote_chunk all = { .partition = ALL_PARTITIONS, .begin = 0, .end = b->n,
-                              .nvotes = b->n - b->npoison };
+    struct vote_chunk all = {
+        .partition = ALL_PARTITIONS, .begin = 0, .end = b->n, .nvotes = b->n - b->npoison
+    };
     double t0 = wclock_ms();
     if (all.nvotes > 0 && write_mongo(s, w, b, &all, err, errcap) != 0)
         return -1;
@@ -217,9 +235,11 @@ static int vote_write_batch(void *ctx, const struct sink_batch *b, char *err, si
     double t1 = wclock_ms();
     if (write_mongo_offsets(w, b, err, errcap) != 0)
         return -1;
-    wlog_debug("batch stored", "votes=%zu chunks=%zu redis_wait_ms=%.2f mongo_insert_ms=%.2f "
-               "mongo_offsets_ms=%.2f total_ms=%.2f", b->n - b->npoison, w->nchunks, t.redis_wait_ms,
-               t.mongo_ms, wclock_ms() - t1, wclock_ms() - t0);
+    wlog_debug("batch stored",
+               "votes=%zu chunks=%zu redis_wait_ms=%.2f mongo_insert_ms=%.2f "
+               "mongo_offsets_ms=%.2f total_ms=%.2f",
+               b->n - b->npoison, w->nchunks, t.redis_wait_ms, t.mongo_ms, wclock_ms() - t1,
+               wclock_ms() - t0);
     uint64_t dups = 0;
     for (size_t i = 0; i < b->n; i++)
         dups += b->entries[i].decoded != NULL && w->dup_flags[i];
@@ -237,7 +257,8 @@ static int vote_load_offsets(void *ctx, rd_kafka_topic_partition_list_t *parts, 
     struct vote_writer *w = &s->writers[0]; /* writers are idle during a rebalance */
     for (int i = 0; i < parts->cnt; i++) {
         char field[256];
-        snprintf(field, sizeof field, "%s:%" PRId32, parts->elems[i].topic, parts->elems[i].partition);
+        snprintf(field, sizeof field, "%s:%" PRId32, parts->elems[i].topic,
+                 parts->elems[i].partition);
         const char *argv[] = { "HGET", s->offsets_key, field };
         redisReply *r = redis_conn_commandv(&w->redis, 3, argv, NULL);
         if (r == NULL) {
@@ -251,7 +272,8 @@ static int vote_load_offsets(void *ctx, rd_kafka_topic_partition_list_t *parts, 
         freeReplyObject(r);
         if (bad)
             return -1;
-        int64_t mongo_next = load_mongo_offset(w, parts->elems[i].topic, parts->elems[i].partition, err, errcap);
+        int64_t mongo_next =
+            load_mongo_offset(w, parts->elems[i].topic, parts->elems[i].partition, err, errcap);
         if (mongo_next == -2)
             return -1;
         /* Resume where the store that is behind stopped; nothing stored = from the start. */
@@ -275,8 +297,8 @@ static void mongo_log(mongoc_log_level_t level, const char *domain, const char *
     /* FerretDB lacks endSessions; the driver's complaint at shutdown is harmless. */
     if (strstr(message, "endSessions") != NULL)
         return;
-    wlog(level <= MONGOC_LOG_LEVEL_CRITICAL ? WLOG_ERROR : WLOG_WARN, "mongoc", "domain=%s msg=\"%s\"",
-         domain, message);
+    wlog(level <= MONGOC_LOG_LEVEL_CRITICAL ? WLOG_ERROR : WLOG_WARN, "mongoc",
+         "domain=%s msg=\"%s\"", domain, message);
 }
 
 static int open_mongo(struct vote_writer *w, const struct vote_opts *o)
@@ -318,10 +340,15 @@ static int open_mongo(struct vote_writer *w, const struct vote_opts *o)
 
 static void register_vote_metrics(struct vote_sink *s)
 {
-    s->written = wmetrics_counter("sink_messages_written_total", "Valid votes durably written (Redis + MongoDB)");
-    s->replayed = wmetrics_counter("sink_replayed_skipped_total", "Votes whose offset was already applied (replays), skipped by Redis");
-    s->dup_voters = wmetrics_counter("sink_duplicates_skipped_total", "Duplicate-voter votes stored but not tallied");
-    s->mongo_dup_keys = wmetrics_counter("sink_mongo_duplicate_keys_total", "MongoDB duplicate-key errors treated as already stored");
+    s->written = wmetrics_counter("sink_messages_written_total",
+                                  "Valid votes durably written (Redis + MongoDB)");
+    s->replayed =
+        wmetrics_counter("sink_replayed_skipped_total",
+                         "Votes whose offset was already applied (replays), skipped by Redis");
+    s->dup_voters = wmetrics_counter("sink_duplicates_skipped_total",
+                                     "Duplicate-voter votes stored but not tallied");
+    s->mongo_dup_keys = wmetrics_counter("sink_mongo_duplicate_keys_total",
+                                         "MongoDB duplicate-key errors treated as already stored");
 }
 
 static int setup(struct vote_sink *s)
@@ -336,7 +363,8 @@ static int setup(struct vote_sink *s)
     mongoc_log_set_handler(mongo_log, NULL);
     for (size_t i = 0; i < s->nwriters; i++) {
         struct vote_writer *w = &s->writers[i];
-        redis_conn_init(&w->redis, s->o->redis_host, (int)s->o->redis_port, (int)s->o->redis_timeout_ms);
+        redis_conn_init(&w->redis, s->o->redis_host, (int)s->o->redis_port,
+                        (int)s->o->redis_timeout_ms);
         w->redis.on_connect = load_script;
         w->redis.on_connect_arg = w;
         if (open_mongo(w, s->o) != 0)
@@ -368,8 +396,9 @@ static void teardown(struct vote_sink *s)
 
 int main(int argc, char **argv)
 {
-    enum wconfig_result cr = wconfig_parse(option_table, sizeof option_table / sizeof option_table[0], argc, argv,
-                                           "vote-sink: consume votes from Kafka into Redis tallies and MongoDB, effectively once.");
+    enum wconfig_result cr = wconfig_parse(
+        option_table, sizeof option_table / sizeof option_table[0], argc, argv,
+        "vote-sink: consume votes from Kafka into Redis tallies and MongoDB, effectively once.");
     if (cr != WCONFIG_OK)
         return cr == WCONFIG_HELP ? 0 : 2;
     if (wconfig_check_range("recent-cap", opts.recent_cap, 1, LONG_MAX) < 0 ||
@@ -384,8 +413,9 @@ int main(int argc, char **argv)
     opts.kafka.writers = opts.writers;
     wlog_init("vote-sink", (enum wlog_level)level);
     wmetrics_init("sink=\"vote-sink\"");
-    struct vote_sink s = { .o = &opts, .fault_exits_left = opts.fault_exit_after_redis,
-                          .nwriters = (size_t)opts.writers };
+    struct vote_sink s = { .o = &opts,
+                           .fault_exits_left = opts.fault_exit_after_redis,
+                           .nwriters = (size_t)opts.writers };
     register_vote_metrics(&s);
     if (setup(&s) != 0) {
         teardown(&s);

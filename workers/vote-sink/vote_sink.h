@@ -19,7 +19,7 @@
 #define OFFSETS_KEY "sink:votes:offsets"
 
 struct vote_opts {
-    struct sink_config kafka;      /* Kafka, batching, backoff and replay: sink_options.h */
+    struct sink_config kafka; /* Kafka, batching, backoff and replay: sink_options.h */
     const char *redis_host, *redis_prefix;
     long redis_port, redis_timeout_ms, recent_cap;
     const char *mongo_uri, *mongo_host, *mongo_db, *mongo_collection;
@@ -38,7 +38,7 @@ struct vote_chunk {
     int32_t partition;
     size_t begin, end;
     size_t nvotes;
-    int64_t next_offset;           /* Redis offset after this chunk */
+    int64_t next_offset; /* Redis offset after this chunk */
 };
 
 /* Argument vector for one EVALSHA; grows as needed and is reused across batches. */
@@ -46,7 +46,7 @@ struct argv_buf {
     const char **argv;
     size_t *lens;
     size_t n, cap;
-    char (*nums)[24];   /* storage for formatted integers */
+    char (*nums)[24]; /* storage for formatted integers */
     size_t nnums, numcap;
 };
 
@@ -57,10 +57,10 @@ struct vote_writer {
     char script_sha[48];
     mongoc_client_t *mongo;
     mongoc_collection_t *votes;
-    mongoc_collection_t *offsets;  /* how far MongoDB got, per partition */
-    unsigned char *dup_flags;      /* per batch entry, answered by Redis */
+    mongoc_collection_t *offsets; /* how far MongoDB got, per partition */
+    unsigned char *dup_flags;     /* per batch entry, answered by Redis */
     size_t dup_cap;
-    struct vote_chunk *chunks;     /* this batch's pipeline steps */
+    struct vote_chunk *chunks; /* this batch's pipeline steps */
     size_t nchunks, chunk_cap;
     struct argv_buf eval_args;
 };
@@ -92,7 +92,7 @@ int write_mongo(struct vote_sink *s, struct vote_writer *w, const struct sink_ba
                 const struct vote_chunk *c, char *err, size_t errcap);
 int write_mongo_offsets(struct vote_writer *w, const struct sink_batch *b, char *err,
                         size_t errcap);
-int64_t load_mongo_offset(struct vote_writer *w, const char *topic, int32_t partition,
-                          char *err, size_t errcap);
+int64_t load_mongo_offset(struct vote_writer *w, const char *topic, int32_t partition, char *err,
+                          size_t errcap);
 
 #endif

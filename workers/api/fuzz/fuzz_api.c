@@ -67,7 +67,7 @@ static void check_problem(const api_problem *p)
 
 static void check_error_body(const char *code, const char *detail, const char *field)
 {
-    api_problem p = {404, code, detail, field};
+    api_problem p = { 404, code, detail, field };
     check_problem(&p);
 }
 
@@ -89,8 +89,8 @@ static int authenticated(const char *authorization, vc_jwt_claims *claims)
     if (tok < authorization || tok >= authorization + strlen(authorization)) {
         violation("a bearer token outside its header", authorization);
     }
-    return vc_jwt_verify(&ks, tok, strlen(tok), NOW, 5, claims) == VC_JWT_OK
-           && vc_username_valid(claims->sub, strlen(claims->sub));
+    return vc_jwt_verify(&ks, tok, strlen(tok), NOW, 5, claims) == VC_JWT_OK &&
+           vc_username_valid(claims->sub, strlen(claims->sub));
 }
 
 static void credentials_route(int is_register, const char *body, size_t len)
@@ -110,13 +110,13 @@ static void credentials_route(int is_register, const char *body, size_t len)
     if (is_register) {
         if (check_new_account(&c, &p) < 0) {
             check_problem(&p);
-        } else if (!vc_username_valid(c.username, strlen(c.username))
-                   || c.password_len > PASSWORD_MAX_BYTES
-                   || vc_utf8_chars((const unsigned char *) c.password, c.password_len)
-                      < PASSWORD_MIN_CHARS) {
+        } else if (!vc_username_valid(c.username, strlen(c.username)) ||
+                   c.password_len > PASSWORD_MAX_BYTES ||
+                   vc_utf8_chars((const unsigned char *)c.password, c.password_len) <
+                       PASSWORD_MIN_CHARS) {
             violation("an account accepted against the rules", c.username);
         } else {
-            ok = json_pack("{s:s}", "username", c.username);   /* the 201 body */
+            ok = json_pack("{s:s}", "username", c.username); /* the 201 body */
             if (ok == NULL) {
                 violation("the 201 body cannot be built", c.username);
             }
@@ -136,8 +136,8 @@ static void route(const char *name, const char **params, const size_t *lens, con
         credentials_route(strcmp(name, "auth_register") == 0, body, body_len);
         return;
     }
-    if (strcmp(name, "poll_results") == 0 || strcmp(name, "poll_recent") == 0
-        || strcmp(name, "poll_stream") == 0) {
+    if (strcmp(name, "poll_results") == 0 || strcmp(name, "poll_recent") == 0 ||
+        strcmp(name, "poll_stream") == 0) {
         unsigned limit;
         if (vc_catalog_find(cat, params[0], lens[0]) == NULL) {
             check_error_body("unknown_poll", "no such poll in the catalog", "poll");
@@ -200,21 +200,21 @@ static void route(const char *name, const char **params, const size_t *lens, con
         return;
     }
     if (strncmp(name, "chat_", 5) != 0 && strncmp(name, "auth_", 5) != 0) {
-        return;                  /* polls, healthz, metrics: nothing of the request is read */
+        return; /* polls, healthz, metrics: nothing of the request is read */
     }
     if (!authenticated(f[F_AUTH], &claims)) {
-        return;                  /* 401 */
+        return; /* 401 */
     }
     if (strcmp(name, "chat_messages") == 0) {
         char peer[VC_USERNAME_MAX + 1];
         page_query q;
-        if (parse_peer(params[0], lens[0], peer, &p) < 0
-            || parse_page(f[F_BEFORE], f[F_AFTER], f[F_LIMIT], &q, &p) < 0) {
+        if (parse_peer(params[0], lens[0], peer, &p) < 0 ||
+            parse_page(f[F_BEFORE], f[F_AFTER], f[F_LIMIT], &q, &p) < 0) {
             check_problem(&p);
             return;
         }
-        if (!vc_username_valid(peer, strlen(peer)) || strlen(peer) != lens[0]
-            || q.limit < 1 || q.limit > PAGE_MAX) {
+        if (!vc_username_valid(peer, strlen(peer)) || strlen(peer) != lens[0] || q.limit < 1 ||
+            q.limit > PAGE_MAX) {
             violation("a page accepted against the rules", peer);
         }
         check_cursor(q.before);
@@ -243,8 +243,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cat == NULL) {
         char err[256];
         cat = vc_catalog_parse(catalog_json, sizeof(catalog_json) - 1, err, sizeof(err));
-        if (cat == NULL || vc_jwt_keyset_parse(&ks, keys_txt, sizeof(keys_txt) - 1, err,
-                                               sizeof(err)) < 0) {
+        if (cat == NULL ||
+            vc_jwt_keyset_parse(&ks, keys_txt, sizeof(keys_txt) - 1, err, sizeof(err)) < 0) {
             abort();
         }
     }
@@ -275,7 +275,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (p > end) {
         p = end;
     }
-    body_len = (size_t) (end - p);
+    body_len = (size_t)(end - p);
 
     for (i = F_BEFORE; i <= F_LEI_QUERY; i++) {
         if (f[i] != NULL && i != F_LEI_HEADER) {
@@ -296,8 +296,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             violation("a route without a name", path);
         }
         for (size_t k = 0; k < API_MAX_PATH_PARAMS; k++) {
-            if (params[k] != NULL && (params[k] < path || params[k] + lens[k] > path + strlen(path)
-                                      || lens[k] == 0 || memchr(params[k], '/', lens[k]))) {
+            if (params[k] != NULL &&
+                (params[k] < path || params[k] + lens[k] > path + strlen(path) || lens[k] == 0 ||
+                 memchr(params[k], '/', lens[k]))) {
                 violation("a path parameter that is not a segment of the path", path);
             }
         }

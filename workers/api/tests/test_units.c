@@ -32,7 +32,7 @@
 static void strbuf_appends_and_consumes(void **state)
 {
     (void)state;
-    strbuf b = {0};
+    strbuf b = { 0 };
     assert_int_equal(sb_appends(&b, "hello "), 0);
     assert_int_equal(sb_appendf(&b, "%s %d", "world", 42), 0);
     assert_string_equal(b.data, "hello world 42");
@@ -82,7 +82,7 @@ static void config_flags_override_env_and_defaults(void **state)
     unsetenv("API_PORT");
     setenv("REDIS_PORT", "7000", 1);
     setenv("PG_PORT", "6543", 1);
-    char *argv1[] = {"vote-api", NULL};
+    char *argv1[] = { "vote-api", NULL };
     assert_int_equal(load(&c, 1, argv1), CONFIG_RUN);
     assert_int_equal(c.port, 8090);
     assert_int_equal(c.redis_port, 7000);
@@ -90,8 +90,8 @@ static void config_flags_override_env_and_defaults(void **state)
     assert_string_equal(c.listen_addr, "127.0.0.1");
 
     setenv("API_PORT", "9000", 1);
-    char *argv2[] = {"vote-api", "--port", "9100", "--brokers", "k:1", "--max-sse-clients", "7",
-                     NULL};
+    char *argv2[] = { "vote-api",          "--port", "9100", "--brokers", "k:1",
+                      "--max-sse-clients", "7",      NULL };
     assert_int_equal(load(&c, 7, argv2), CONFIG_RUN);
     assert_int_equal(c.port, 9100);
     assert_string_equal(c.kafka_brokers, "k:1");
@@ -105,23 +105,23 @@ static void config_rejects_bad_values(void **state)
 {
     (void)state;
     api_config c;
-    char *bad_port[] = {"vote-api", "--port", "70000", NULL};
+    char *bad_port[] = { "vote-api", "--port", "70000", NULL };
     assert_int_equal(load(&c, 3, bad_port), CONFIG_ERROR);
-    char *bad_threads[] = {"vote-api", "--threads", "0", NULL};
+    char *bad_threads[] = { "vote-api", "--threads", "0", NULL };
     assert_int_equal(load(&c, 3, bad_threads), CONFIG_ERROR);
-    char *stray[] = {"vote-api", "extra", NULL};
+    char *stray[] = { "vote-api", "extra", NULL };
     assert_int_equal(load(&c, 2, stray), CONFIG_ERROR);
     setenv("API_PORT", "eighty", 1);
-    char *none[] = {"vote-api", NULL};
+    char *none[] = { "vote-api", NULL };
     assert_int_equal(load(&c, 1, none), CONFIG_ERROR);
     unsetenv("API_PORT");
-    char *bad_level[] = {"vote-api", "--log-level", "loud", NULL};
+    char *bad_level[] = { "vote-api", "--log-level", "loud", NULL };
     assert_int_equal(load(&c, 3, bad_level), CONFIG_ERROR);
     /* a value that does not fit its field is refused, not cut short */
     char long_topic[200];
     memset(long_topic, 't', sizeof long_topic - 1);
     long_topic[sizeof long_topic - 1] = '\0';
-    char *too_long[] = {"vote-api", "--revocation-topic", long_topic, NULL};
+    char *too_long[] = { "vote-api", "--revocation-topic", long_topic, NULL };
     assert_int_equal(load(&c, 3, too_long), CONFIG_ERROR);
 }
 
@@ -131,13 +131,13 @@ static void config_defaults_follow_the_stack_env(void **state)
     api_config c;
     setenv("STATE_DIR", "/tmp/stack-state", 1);
     unsetenv("JWT_SECRETS_FILE");
-    char *none[] = {"vote-api", NULL};
+    char *none[] = { "vote-api", NULL };
     assert_int_equal(load(&c, 1, none), CONFIG_RUN);
     assert_string_equal(c.secrets_file, "/tmp/stack-state/jwt-secrets");
     assert_int_equal(c.threads, 8);
     assert_int_equal(c.log_level, LOG_INFO);
     setenv("JWT_SECRETS_FILE", "/etc/vote/secrets", 1);
-    char *flag[] = {"vote-api", "--log-level=debug", NULL};
+    char *flag[] = { "vote-api", "--log-level=debug", NULL };
     assert_int_equal(load(&c, 2, flag), CONFIG_RUN);
     assert_string_equal(c.secrets_file, "/etc/vote/secrets");
     assert_int_equal(c.log_level, LOG_DEBUG);
@@ -148,7 +148,7 @@ static void config_defaults_follow_the_stack_env(void **state)
 static void sse_frames_are_well_formed(void **state)
 {
     (void)state;
-    strbuf b = {0};
+    strbuf b = { 0 };
     assert_int_equal(sse_format(&b, "message", "01ABC", "{\"a\":1}", 7), 0);
     assert_string_equal(b.data, "id: 01ABC\nevent: message\ndata: {\"a\":1}\n\n");
     sb_consume(&b, b.len);
@@ -172,7 +172,7 @@ static void sse_hub_limits_and_routes(void **state)
     assert_int_equal(sse_publish(hub, SSE_CHAT, "alice", "01X", "x", 1), 1);
     assert_int_equal(sse_publish(hub, SSE_CHAT, "bob", "01Y", "y", 1), 0);
     assert_int_equal(sse_publish(hub, SSE_POLL, "band-contest", NULL, "r", 1), 1); /* deferred */
-    char *ids[] = {"01X"};
+    char *ids[] = { "01X" };
     assert_int_equal(sse_client_go_live(p, "b", 1, ids, 1), 0);
     sse_client_abandon(a);
     sse_client_abandon(p);
@@ -198,11 +198,13 @@ static void metrics_render_prometheus_text(void **state)
     int route = metrics_register_route("unit_route");
     metrics_observe_request(route, 204, 0.002);
     metrics_inc(M_LOGOUT);
-    metrics_gauges g = {.sse_chat_clients = 3};
-    strbuf out = {0};
+    metrics_gauges g = { .sse_chat_clients = 3 };
+    strbuf out = { 0 };
     assert_int_equal(metrics_render(&out, &g), 0);
-    assert_non_null(strstr(out.data, "vote_api_requests_total{route=\"unit_route\",code=\"2xx\"} 1\n"));
-    assert_non_null(strstr(out.data, "vote_api_request_seconds_bucket{route=\"unit_route\",le=\"0.005\"} 1\n"));
+    assert_non_null(
+        strstr(out.data, "vote_api_requests_total{route=\"unit_route\",code=\"2xx\"} 1\n"));
+    assert_non_null(
+        strstr(out.data, "vote_api_request_seconds_bucket{route=\"unit_route\",le=\"0.005\"} 1\n"));
     assert_non_null(strstr(out.data, "vote_api_logout_total 1\n"));
     assert_non_null(strstr(out.data, "vote_api_sse_clients{stream=\"chat\"} 3\n"));
     sb_free(&out);
@@ -211,9 +213,12 @@ static void metrics_render_prometheus_text(void **state)
 static void etag_ignores_generated_at_only(void **state)
 {
     (void)state;
-    const char *a = "{\"poll\":\"p\",\"count\":3,\"generated_at\":1763786400000,\"totals\":{\"x\":3}}";
-    const char *b = "{\"poll\":\"p\",\"count\":3,\"generated_at\":1763786409999,\"totals\":{\"x\":3}}";
-    const char *c = "{\"poll\":\"p\",\"count\":4,\"generated_at\":1763786400000,\"totals\":{\"x\":4}}";
+    const char *a =
+        "{\"poll\":\"p\",\"count\":3,\"generated_at\":1763786400000,\"totals\":{\"x\":3}}";
+    const char *b =
+        "{\"poll\":\"p\",\"count\":3,\"generated_at\":1763786409999,\"totals\":{\"x\":3}}";
+    const char *c =
+        "{\"poll\":\"p\",\"count\":4,\"generated_at\":1763786400000,\"totals\":{\"x\":4}}";
     char ta[ETAG_MAX], tb[ETAG_MAX], tc[ETAG_MAX];
     etag_of_results(a, strlen(a), ta);
     etag_of_results(b, strlen(b), tb);
@@ -243,13 +248,13 @@ static void etag_if_none_match_lists(void **state)
 static void request_parse_answers_4xx(void **state)
 {
     (void)state;
-    api_problem p = {0};
+    api_problem p = { 0 };
     unsigned n;
     assert_int_equal(parse_uint_value(NULL, 7, 1, 9, &n), 0);
     assert_int_equal(n, 7);
     assert_int_equal(parse_uint_value("9", 7, 1, 9, &n), 0);
     assert_int_equal(n, 9);
-    const char *bad[] = {"", "0", "10", "+1", "-1", " 1", "1 ", "0x1", "18446744073709551617"};
+    const char *bad[] = { "", "0", "10", "+1", "-1", " 1", "1 ", "0x1", "18446744073709551617" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(parse_uint_value(bad[i], 7, 1, 9, &n), -1);
 
@@ -290,7 +295,7 @@ static void request_parse_answers_4xx(void **state)
 static void request_parse_credentials(void **state)
 {
     (void)state;
-    api_problem p = {0};
+    api_problem p = { 0 };
     credentials c;
     json_t *root;
     static const struct {
@@ -298,14 +303,15 @@ static void request_parse_credentials(void **state)
         unsigned status;
         const char *error;
     } cases[] = {
-        {"[]", 400, "bad_json"},
-        {"{\"username\":\"alice\",\"username\":\"bob\",\"password\":\"x\"}", 400, "bad_json"},
-        {"{\"username\":\"alice\"}", 422, "missing_field"},
-        {"{\"username\":\"alice\",\"password\":1}", 422, "wrong_type"},
-        {"{\"username\":\"alice\",\"password\":\"x\",\"admin\":true}", 422, "unknown_field"},
+        { "[]", 400, "bad_json" },
+        { "{\"username\":\"alice\",\"username\":\"bob\",\"password\":\"x\"}", 400, "bad_json" },
+        { "{\"username\":\"alice\"}", 422, "missing_field" },
+        { "{\"username\":\"alice\",\"password\":1}", 422, "wrong_type" },
+        { "{\"username\":\"alice\",\"password\":\"x\",\"admin\":true}", 422, "unknown_field" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        assert_int_equal(parse_credentials(cases[i].body, strlen(cases[i].body), &root, &c, &p), -1);
+        assert_int_equal(parse_credentials(cases[i].body, strlen(cases[i].body), &root, &c, &p),
+                         -1);
         assert_int_equal(p.status, cases[i].status);
         assert_string_equal(p.error, cases[i].error);
         json_decref(root);
@@ -321,8 +327,8 @@ static void request_parse_credentials(void **state)
 static void router_finds_routes_and_segments(void **state)
 {
     (void)state;
-    const char *params[API_MAX_PATH_PARAMS] = {0};
-    size_t lens[API_MAX_PATH_PARAMS] = {0};
+    const char *params[API_MAX_PATH_PARAMS] = { 0 };
+    size_t lens[API_MAX_PATH_PARAMS] = { 0 };
     int path_route;
     int i = router_find("HEAD", "/api/chat/conversations/bob/messages", params, lens, &path_route);
     assert_string_equal(router_route_name(i), "chat_messages");
@@ -335,17 +341,17 @@ static void router_finds_routes_and_segments(void **state)
 }
 
 /* A two-choice poll with attributes department (in by_attr) and station (top only). */
-static char *view_attrs[] = {"department", "station"};
-static char *view_choices[] = {"A", "B"};
-static const vc_poll view_poll = {"p", "P", view_choices, 2, view_attrs, 2};
+static char *view_attrs[] = { "department", "station" };
+static char *view_choices[] = { "A", "B" };
+static const vc_poll view_poll = { "p", "P", view_choices, 2, view_attrs, 2 };
 
 static void results_view_checks_each_parameter(void **state)
 {
     (void)state;
     results_view v;
     api_problem e;
-    static char *no_attrs[] = {NULL};
-    const vc_poll bands = {"b", "B", view_choices, 2, no_attrs, 0};
+    static char *no_attrs[] = { NULL };
+    const vc_poll bands = { "b", "B", view_choices, 2, no_attrs, 0 };
     char long_value[VC_ATTR_VALUE_MAX + 2];
     memset(long_value, 'x', sizeof long_value - 1);
     long_value[sizeof long_value - 1] = '\0';
@@ -357,7 +363,7 @@ static void results_view_checks_each_parameter(void **state)
     assert_int_equal(v.top, 3);
     assert_string_equal(v.attr, "station");
     assert_string_equal(v.value, "S-1");
-    const char *bad_tops[] = {"0", "11", "-1", "+3", " 3", "3x", "", "99999999999999999999"};
+    const char *bad_tops[] = { "0", "11", "-1", "+3", " 3", "3x", "", "99999999999999999999" };
     for (size_t i = 0; i < sizeof bad_tops / sizeof *bad_tops; i++) {
         assert_int_equal(results_view_check(&view_poll, bad_tops[i], NULL, NULL, &v, &e), -1);
         assert_int_equal(e.status, 422);
@@ -390,12 +396,15 @@ static void results_view_cuts_top_and_breaks_down(void **state)
         "\"D2\":{\"A\":2,\"B\":3}}},\"top\":{\"department\":[{\"value\":\"D2\",\"total\":5},"
         "{\"value\":\"D1\",\"total\":4}],\"station\":[{\"value\":\"S1\",\"total\":6},"
         "{\"value\":\"S2\",\"total\":3}]}}";
-    results_view v = {1, "department", "D1"};
+    results_view v = { 1, "department", "D1" };
     json_t *snap = json_loads(doc, 0, NULL);
     assert_int_equal(results_view_apply(snap, &view_poll, &v, NULL), 0);
     assert_int_equal(json_array_size(json_object_get(json_object_get(snap, "top"), "station")), 1);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(
-                            json_object_get(snap, "top"), "department"), 0), "value")), "D2");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(json_object_get(snap, "top"), "department"), 0),
+            "value")),
+        "D2");
     json_t *b = json_object_get(snap, "breakdown");
     assert_string_equal(json_string_value(json_object_get(b, "value")), "D1");
     assert_int_equal(json_integer_value(json_object_get(b, "total")), 4);
@@ -403,15 +412,15 @@ static void results_view_cuts_top_and_breaks_down(void **state)
     json_decref(snap);
 
     /* A value by_attr lacks: every choice 0.  An attribute by_attr lacks: the counts read. */
-    const long long counts[] = {7, 0};
+    const long long counts[] = { 7, 0 };
     snap = json_loads(doc, 0, NULL);
-    v = (results_view){RESULTS_TOP_N, "department", "nowhere"};
+    v = (results_view){ RESULTS_TOP_N, "department", "nowhere" };
     assert_int_equal(results_view_apply(snap, &view_poll, &v, NULL), 0);
     b = json_object_get(snap, "breakdown");
     assert_int_equal(json_integer_value(json_object_get(b, "total")), 0);
     assert_int_equal(json_object_size(json_object_get(b, "choices")), 2);
     assert_int_equal(json_array_size(json_object_get(json_object_get(snap, "top"), "station")), 2);
-    v = (results_view){RESULTS_TOP_N, "station", "S9"};
+    v = (results_view){ RESULTS_TOP_N, "station", "S9" };
     assert_int_equal(results_view_apply(snap, &view_poll, &v, NULL), -1); /* counts needed */
     assert_int_equal(results_view_apply(snap, &view_poll, &v, counts), 0);
     b = json_object_get(snap, "breakdown");
