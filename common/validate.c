@@ -84,8 +84,7 @@ static void set_field(vc_error *err, const char *prefix, const char *name)
     err->field[o] = '\0';
 }
 
-int vc_fail(vc_error *err, vc_reason r, const char *prefix, const char *field,
-                const char *fmt, ...)
+int vc_fail(vc_error *err, vc_reason r, const char *prefix, const char *field, const char *fmt, ...)
 {
     va_list ap;
 
@@ -105,8 +104,7 @@ int vc_fail(vc_error *err, vc_reason r, const char *prefix, const char *field,
 
 /* ---- parsing ---- */
 
-json_t *vc_parse_object(const vc_limits *lim, const unsigned char *body, size_t len,
-                            vc_error *err)
+json_t *vc_parse_object(const vc_limits *lim, const unsigned char *body, size_t len, vc_error *err)
 {
     json_error_t je;
     json_t *root;
@@ -122,12 +120,14 @@ json_t *vc_parse_object(const vc_limits *lim, const unsigned char *body, size_t 
         return NULL;
     }
     if (!vc_json_depth_ok(body, len, lim->max_depth)) {
-        vc_fail(err, VC_R_TOO_DEEP, NULL, NULL, "JSON nested deeper than %zu levels", lim->max_depth);
+        vc_fail(err, VC_R_TOO_DEEP, NULL, NULL, "JSON nested deeper than %zu levels",
+                lim->max_depth);
         return NULL;
     }
     root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
     if (root == NULL) {
-        vc_fail(err, VC_R_BAD_JSON, NULL, NULL, "invalid JSON at byte %d: %s", je.position, je.text);
+        vc_fail(err, VC_R_BAD_JSON, NULL, NULL, "invalid JSON at byte %d: %s", je.position,
+                je.text);
         return NULL;
     }
     if (!json_is_object(root)) {
@@ -161,16 +161,17 @@ int vc_only_fields(json_t *obj, const char *const *allowed, const char *prefix, 
 }
 
 /* string field with 1..max characters and no control characters */
-int vc_str_field(json_t *obj, const char *name, const char *prefix, int required,
-                     size_t max_chars, const char **val, size_t *vlen, vc_error *err)
+int vc_str_field(json_t *obj, const char *name, const char *prefix, int required, size_t max_chars,
+                 const char **val, size_t *vlen, vc_error *err)
 {
     json_t *v = json_object_get(obj, name);
 
     *val = NULL;
     *vlen = 0;
     if (v == NULL) {
-        return required ? vc_fail(err, VC_R_MISSING_FIELD, prefix, name, "required field is missing")
-                        : 0;
+        return required
+                   ? vc_fail(err, VC_R_MISSING_FIELD, prefix, name, "required field is missing")
+                   : 0;
     }
     if (!json_is_string(v)) {
         return vc_fail(err, VC_R_WRONG_TYPE, prefix, name, "must be a string");
@@ -197,11 +198,13 @@ static int check_attrs(const vc_poll *poll, json_t *attrs, int required, vc_erro
 
     if (attrs == NULL) {
         if (poll != NULL && poll->nattrs > 0) {
-            return vc_fail(err, VC_R_MISSING_FIELD, NULL, "attrs", "poll requires attributes: %s%s%s",
-                        poll->attrs[0], poll->nattrs > 1 ? ", ..." : "", "");
+            return vc_fail(err, VC_R_MISSING_FIELD, NULL, "attrs",
+                           "poll requires attributes: %s%s%s", poll->attrs[0],
+                           poll->nattrs > 1 ? ", ..." : "", "");
         }
-        return required ? vc_fail(err, VC_R_MISSING_FIELD, NULL, "attrs", "required field is missing")
-                        : 0;
+        return required
+                   ? vc_fail(err, VC_R_MISSING_FIELD, NULL, "attrs", "required field is missing")
+                   : 0;
     }
     if (!json_is_object(attrs)) {
         return vc_fail(err, VC_R_WRONG_TYPE, NULL, "attrs", "must be an object");
@@ -219,7 +222,7 @@ static int check_attrs(const vc_poll *poll, json_t *attrs, int required, vc_erro
         for (size_t i = 0; i < poll->nattrs; i++) {
             if (json_object_get(attrs, poll->attrs[i]) == NULL) {
                 return vc_fail(err, VC_R_MISSING_FIELD, "attrs", poll->attrs[i],
-                            "required attribute is missing");
+                               "required attribute is missing");
             }
         }
     }
@@ -244,7 +247,8 @@ static int check_vote_body(const vc_catalog *cat, json_t *obj, int consumed, con
         return -1;
     }
     if (poll != NULL && !vc_poll_has_choice(poll, choice, choice_len)) {
-        return vc_fail(err, VC_R_UNKNOWN_CHOICE, NULL, "choice", "not a choice of poll %s", poll->id);
+        return vc_fail(err, VC_R_UNKNOWN_CHOICE, NULL, "choice", "not a choice of poll %s",
+                       poll->id);
     }
     if (vc_str_field(obj, "voter", NULL, 0, VC_VOTER_MAX, voter, voter_len, err) < 0) {
         return -1;
@@ -303,9 +307,8 @@ static int validate_vote(const vc_catalog *cat, const vc_limits *lim, const unsi
     if ((root = vc_parse_object(lim, body, len, err)) == NULL) {
         return -1;
     }
-    if (vc_only_fields(root, allowed, NULL, err) < 0
-        || check_vote_body(cat, root, 0, &voter, &voter_len, err) < 0)
-    {
+    if (vc_only_fields(root, allowed, NULL, err) < 0 ||
+        check_vote_body(cat, root, 0, &voter, &voter_len, err) < 0) {
         json_decref(root);
         return -1;
     }
@@ -388,11 +391,12 @@ static int check_text(const vc_limits *lim, json_t *obj, vc_error *err)
     }
     if (chars > lim->max_text_chars) {
         return vc_fail(err, VC_R_TEXT_TOO_LONG, NULL, "text", "longer than %zu characters",
-                    lim->max_text_chars);
+                       lim->max_text_chars);
     }
     if (!vc_no_controls(json_string_value(v), json_string_length(v), 1)) {
-        return vc_fail(err, VC_R_BAD_VALUE, NULL, "text", "must not contain control characters "
-                    "other than tab and newline");
+        return vc_fail(err, VC_R_BAD_VALUE, NULL, "text",
+                       "must not contain control characters "
+                       "other than tab and newline");
     }
     return 0;
 }
@@ -430,10 +434,8 @@ static int validate_chat(const vc_limits *lim, const unsigned char *body, size_t
     if ((root = vc_parse_object(lim, body, len, err)) == NULL) {
         return -1;
     }
-    if (vc_only_fields(root, allowed, NULL, err) < 0
-        || check_user(root, "to", VC_R_BAD_RECIPIENT, err) < 0
-        || check_text(lim, root, err) < 0)
-    {
+    if (vc_only_fields(root, allowed, NULL, err) < 0 ||
+        check_user(root, "to", VC_R_BAD_RECIPIENT, err) < 0 || check_text(lim, root, err) < 0) {
         json_decref(root);
         return -1;
     }
@@ -578,15 +580,18 @@ int vc_message_check(const vc_catalog *cat, const vc_limits *lim, vc_kind kind,
         return -1;
     }
     if (kind == VC_KIND_VOTE) {
-        rc = vc_only_fields(root, vote_fields, NULL, err) < 0
-             || vc_check_envelope(root, "vote", err) < 0
-             || check_vote_body(cat, root, 1, &voter, &voter_len, err) < 0 ? -1 : 0;
+        rc = vc_only_fields(root, vote_fields, NULL, err) < 0 ||
+                     vc_check_envelope(root, "vote", err) < 0 ||
+                     check_vote_body(cat, root, 1, &voter, &voter_len, err) < 0
+                 ? -1
+                 : 0;
     } else if (kind == VC_KIND_ORDER) {
         rc = vc_check_order_msg(root, err);
     } else {
-        rc = vc_only_fields(root, chat_fields, NULL, err) < 0
-             || vc_check_envelope(root, "chat", err) < 0
-             || check_chat_msg(lim, root, err) < 0 ? -1 : 0;
+        rc = vc_only_fields(root, chat_fields, NULL, err) < 0 ||
+                     vc_check_envelope(root, "chat", err) < 0 || check_chat_msg(lim, root, err) < 0
+                 ? -1
+                 : 0;
     }
     if (rc < 0 || parsed == NULL) {
         json_decref(root);

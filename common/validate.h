@@ -23,7 +23,7 @@
 typedef enum {
     VC_KIND_VOTE = 1,
     VC_KIND_CHAT = 2,
-    VC_KIND_ORDER = 3       /* shop.h */
+    VC_KIND_ORDER = 3 /* shop.h */
 } vc_kind;
 
 /* Stable reasons; vc_reason_str() gives the "error" code of the body and the
@@ -70,12 +70,12 @@ typedef struct {
 
 typedef struct {
     vc_kind kind;
-    char   *json;           /* malloc'd, NUL-terminated; release with vc_msg_free */
-    size_t  json_len;
-    char    key[VC_KEY_MAX + 1];    /* Kafka key: voter or id (vote), conversation (chat),
+    char *json; /* malloc'd, NUL-terminated; release with vc_msg_free */
+    size_t json_len;
+    char key[VC_KEY_MAX + 1]; /* Kafka key: voter or id (vote), conversation (chat),
                                      * book id in decimal (order) */
-    size_t  key_len;
-    char    conversation[VC_CONV_MAX + 1];  /* chat only */
+    size_t key_len;
+    char conversation[VC_CONV_MAX + 1]; /* chat only */
 } vc_msg;
 
 void vc_limits_default(vc_limits *lim);

@@ -15,26 +15,21 @@
 #define STR(x) STR_(x)
 
 /* Fill *err (status from the reason) and return -1. */
-__attribute__((format(printf, 5, 6)))
-int vc_fail(vc_error *err, vc_reason r, const char *prefix, const char *field,
-            const char *fmt, ...);
+__attribute__((format(printf, 5, 6))) int vc_fail(vc_error *err, vc_reason r, const char *prefix,
+                                                  const char *field, const char *fmt, ...);
 
 /* The body as one JSON object: UTF-8, depth and duplicate keys checked. */
-json_t *vc_parse_object(const vc_limits *lim, const unsigned char *body,
-                        size_t len, vc_error *err);
+json_t *vc_parse_object(const vc_limits *lim, const unsigned char *body, size_t len, vc_error *err);
 
 /* Every key of obj must be in allowed (NULL-terminated). */
-int vc_only_fields(json_t *obj, const char *const *allowed,
-                   const char *prefix, vc_error *err);
+int vc_only_fields(json_t *obj, const char *const *allowed, const char *prefix, vc_error *err);
 
 /* A string field of 1..max_chars characters without control characters. */
-int vc_str_field(json_t *obj, const char *name, const char *prefix,
-                 int required, size_t max_chars, const char **val,
-                 size_t *vlen, vc_error *err);
+int vc_str_field(json_t *obj, const char *name, const char *prefix, int required, size_t max_chars,
+                 const char **val, size_t *vlen, vc_error *err);
 
 /* The compact JSON object of parts (key, value pairs) into out->json. */
-int vc_put_msg(const vc_out_part *parts, size_t nparts, vc_msg *out,
-               vc_error *err);
+int vc_put_msg(const vc_out_part *parts, size_t nparts, vc_msg *out, vc_error *err);
 
 /* v, kind, id and received_at of a consumed message. */
 int vc_check_envelope(json_t *obj, const char *kind, vc_error *err);

@@ -85,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     vc_limits_default(&lim);
-    lim.max_text_chars = 64;      /* reachable by the fuzzer */
+    lim.max_text_chars = 64; /* reachable by the fuzzer */
     uint8_t sel = data[0] & 7;
     data++;
     size--;
@@ -111,8 +111,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         vc_book b;
         if (vc_validate_book(&lim, data, size, sel == 7, &root, &b, &e) < 0) {
             check_error(&e);
-        } else if ((sel == 6 && (b.title == NULL || b.copies < 1))
-                   || !vc_book_condition_valid(b.condition ? b.condition : "new")) {
+        } else if ((sel == 6 && (b.title == NULL || b.copies < 1)) ||
+                   !vc_book_condition_valid(b.condition ? b.condition : "new")) {
             abort();
         }
         json_decref(root);
@@ -121,7 +121,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     default:
         kind = sel == 2 ? VC_KIND_VOTE : sel == 3 ? VC_KIND_CHAT : VC_KIND_ORDER;
         if (vc_message_check(cat, &lim, kind, data, size, NULL, &e) < 0) {
-            if (e.status != 400 && e.status != 422) abort();
+            if (e.status != 400 && e.status != 422)
+                abort();
         }
         return 0;
     }

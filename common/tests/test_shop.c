@@ -20,8 +20,7 @@ static vc_limits lim;
 
 static int order(const char *body, const char *buyer, vc_msg *m, vc_error *e)
 {
-    return vc_validate_order(&lim, (const unsigned char *) body, strlen(body), buyer, ID, TS,
-                             m, e);
+    return vc_validate_order(&lim, (const unsigned char *)body, strlen(body), buyer, ID, TS, m, e);
 }
 
 static void expect_order_err(const char *body, int status, vc_reason r, const char *field)
@@ -42,7 +41,7 @@ static void test_order_ok(void **state)
 {
     vc_msg m;
     vc_error e;
-    (void) state;
+    (void)state;
     vc_limits_default(&lim);
     assert_int_equal(order("{\"book\": 42, \"copies\": 3}", "alice", &m, &e), 0);
     assert_string_equal(m.json, "{\"v\":1,\"kind\":\"order\",\"id\":\"" ID "\",\"book\":42,"
@@ -61,7 +60,7 @@ static void test_order_errors(void **state)
 {
     vc_msg m;
     vc_error e;
-    (void) state;
+    (void)state;
     vc_limits_default(&lim);
     expect_order_err("", 400, VC_R_BAD_JSON, "");
     expect_order_err("{\"book\":1,", 400, VC_R_BAD_JSON, "");
@@ -92,7 +91,7 @@ static void test_order_errors(void **state)
 
 static int check(const char *msg, vc_error *e)
 {
-    return vc_message_check(NULL, &lim, VC_KIND_ORDER, (const unsigned char *) msg, strlen(msg),
+    return vc_message_check(NULL, &lim, VC_KIND_ORDER, (const unsigned char *)msg, strlen(msg),
                             NULL, e);
 }
 
@@ -100,21 +99,29 @@ static void test_order_message_check(void **state)
 {
     vc_msg m;
     vc_error e;
-    (void) state;
+    (void)state;
     vc_limits_default(&lim);
     assert_int_equal(order("{\"book\":7,\"copies\":2}", "carol", &m, &e), 0);
     assert_int_equal(check(m.json, &e), 0);
     vc_msg_free(&m);
     static const char *const poison[] = {
-        "{\"v\":1,\"kind\":\"chat\",\"id\":\"" ID "\",\"book\":7,\"copies\":2,\"buyer\":\"carol\",\"received_at\":1}",
-        "{\"v\":2,\"kind\":\"order\",\"id\":\"" ID "\",\"book\":7,\"copies\":2,\"buyer\":\"carol\",\"received_at\":1}",
-        "{\"v\":1,\"kind\":\"order\",\"id\":\"x\",\"book\":7,\"copies\":2,\"buyer\":\"carol\",\"received_at\":1}",
-        "{\"v\":1,\"kind\":\"order\",\"id\":\"" ID "\",\"book\":0,\"copies\":2,\"buyer\":\"carol\",\"received_at\":1}",
-        "{\"v\":1,\"kind\":\"order\",\"id\":\"" ID "\",\"book\":7,\"copies\":20,\"buyer\":\"carol\",\"received_at\":1}",
-        "{\"v\":1,\"kind\":\"order\",\"id\":\"" ID "\",\"book\":7,\"copies\":2,\"buyer\":\"C\",\"received_at\":1}",
+        "{\"v\":1,\"kind\":\"chat\",\"id\":\"" ID
+        "\",\"book\":7,\"copies\":2,\"buyer\":\"carol\",\"received_at\":1}",
+        "{\"v\":2,\"kind\":\"order\",\"id\":\"" ID
+        "\",\"book\":7,\"copies\":2,\"buyer\":\"carol\",\"received_at\":1}",
+        "{\"v\":1,\"kind\":\"order\",\"id\":\"x\",\"book\":7,\"copies\":2,\"buyer\":\"carol\","
+        "\"received_at\":1}",
+        "{\"v\":1,\"kind\":\"order\",\"id\":\"" ID
+        "\",\"book\":0,\"copies\":2,\"buyer\":\"carol\",\"received_at\":1}",
+        "{\"v\":1,\"kind\":\"order\",\"id\":\"" ID
+        "\",\"book\":7,\"copies\":20,\"buyer\":\"carol\",\"received_at\":1}",
+        "{\"v\":1,\"kind\":\"order\",\"id\":\"" ID
+        "\",\"book\":7,\"copies\":2,\"buyer\":\"C\",\"received_at\":1}",
         "{\"v\":1,\"kind\":\"order\",\"id\":\"" ID "\",\"book\":7,\"copies\":2,\"received_at\":1}",
-        "{\"v\":1,\"kind\":\"order\",\"id\":\"" ID "\",\"book\":7,\"copies\":2,\"buyer\":\"carol\",\"received_at\":1,\"x\":1}",
-        NULL };
+        "{\"v\":1,\"kind\":\"order\",\"id\":\"" ID
+        "\",\"book\":7,\"copies\":2,\"buyer\":\"carol\",\"received_at\":1,\"x\":1}",
+        NULL
+    };
     for (const char *const *p = poison; *p; p++) {
         if (check(*p, &e) == 0) {
             fail_msg("poison accepted: %s", *p);
@@ -122,14 +129,13 @@ static void test_order_message_check(void **state)
     }
 }
 
-static void expect_book_err(const char *body, int patch, int status, vc_reason r,
-                            const char *field)
+static void expect_book_err(const char *body, int patch, int status, vc_reason r, const char *field)
 {
     json_t *root;
     vc_book b;
     vc_error e;
-    if (vc_validate_book(&lim, (const unsigned char *) body, strlen(body), patch, &root, &b,
-                         &e) == 0) {
+    if (vc_validate_book(&lim, (const unsigned char *)body, strlen(body), patch, &root, &b, &e) ==
+        0) {
         fail_msg("accepted: %s", body);
     }
     json_decref(root);
@@ -139,7 +145,9 @@ static void expect_book_err(const char *body, int patch, int status, vc_reason r
     }
 }
 
-#define BOOK_OK "\"title\":\"Cien a\xc3\xb1os\",\"author\":\"GGM\",\"condition\":\"good\",\"price_cents\":1500"
+#define BOOK_OK                                                                                    \
+    "\"title\":\"Cien "                                                                            \
+    "a\xc3\xb1os\",\"author\":\"GGM\",\"condition\":\"good\",\"price_cents\":1500"
 
 static void test_book(void **state)
 {
@@ -147,18 +155,18 @@ static void test_book(void **state)
     vc_book b;
     vc_error e;
     const char *ok = "{" BOOK_OK ",\"copies\":3}";
-    (void) state;
+    (void)state;
     vc_limits_default(&lim);
-    assert_int_equal(vc_validate_book(&lim, (const unsigned char *) ok, strlen(ok), 0, &root, &b,
-                                      &e), 0);
+    assert_int_equal(
+        vc_validate_book(&lim, (const unsigned char *)ok, strlen(ok), 0, &root, &b, &e), 0);
     assert_string_equal(b.title, "Cien a\xc3\xb1os");
     assert_string_equal(b.condition, "good");
     assert_int_equal(b.price_cents, 1500);
     assert_int_equal(b.copies, 3);
     json_decref(root);
     const char *patch = "{\"price_cents\":999}";
-    assert_int_equal(vc_validate_book(&lim, (const unsigned char *) patch, strlen(patch), 1,
-                                      &root, &b, &e), 0);
+    assert_int_equal(
+        vc_validate_book(&lim, (const unsigned char *)patch, strlen(patch), 1, &root, &b, &e), 0);
     assert_null(b.title);
     assert_int_equal(b.copies, -1);
     assert_int_equal(b.price_cents, 999);
@@ -172,18 +180,23 @@ static void test_book(void **state)
     expect_book_err("{" BOOK_OK ",\"copies\":\"3\"}", 0, 422, VC_R_WRONG_TYPE, "copies");
     expect_book_err("{" BOOK_OK ",\"copies\":1,\"copies\":2}", 0, 400, VC_R_BAD_JSON, "");
     expect_book_err("{\"title\":\"\",\"author\":\"a\",\"condition\":\"new\",\"price_cents\":1,"
-                    "\"copies\":1}", 0, 422, VC_R_BAD_LENGTH, "title");
+                    "\"copies\":1}",
+                    0, 422, VC_R_BAD_LENGTH, "title");
     expect_book_err("{\"title\":\"a\\u0001b\",\"author\":\"a\",\"condition\":\"new\","
-                    "\"price_cents\":1,\"copies\":1}", 0, 422, VC_R_BAD_VALUE, "title");
+                    "\"price_cents\":1,\"copies\":1}",
+                    0, 422, VC_R_BAD_VALUE, "title");
     expect_book_err("{\"title\":\"a\\u0000b\",\"author\":\"a\",\"condition\":\"new\","
-                    "\"price_cents\":1,\"copies\":1}", 0, 400, VC_R_BAD_JSON, "");
+                    "\"price_cents\":1,\"copies\":1}",
+                    0, 400, VC_R_BAD_JSON, "");
     expect_book_err("{\"title\":\"t\",\"author\":\"a\",\"condition\":\"mint\",\"price_cents\":1,"
-                    "\"copies\":1}", 0, 422, VC_R_BAD_VALUE, "condition");
+                    "\"copies\":1}",
+                    0, 422, VC_R_BAD_VALUE, "condition");
     expect_book_err("{\"title\":\"t\",\"author\":\"a\",\"condition\":\"new\",\"price_cents\":-1,"
-                    "\"copies\":1}", 0, 422, VC_R_BAD_VALUE, "price_cents");
+                    "\"copies\":1}",
+                    0, 422, VC_R_BAD_VALUE, "price_cents");
     expect_book_err("{\"title\":\"t\",\"author\":\"a\",\"condition\":\"new\","
-                    "\"price_cents\":100000001,\"copies\":1}", 0, 422, VC_R_BAD_VALUE,
-                    "price_cents");
+                    "\"price_cents\":100000001,\"copies\":1}",
+                    0, 422, VC_R_BAD_VALUE, "price_cents");
     expect_book_err("{}", 1, 422, VC_R_MISSING_FIELD, "");
     expect_book_err("{\"title\":7}", 1, 422, VC_R_WRONG_TYPE, "title");
     expect_book_err("{\"id\":7}", 1, 422, VC_R_UNKNOWN_FIELD, "id");

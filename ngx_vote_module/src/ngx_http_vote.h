@@ -51,7 +51,7 @@ typedef struct {
 } ngx_http_vote_main_conf_t;
 
 typedef struct {
-    ngx_uint_t                kind;          /* 0 = off, VC_KIND_* */
+    ngx_uint_t                kind; /* 0 = off, VC_KIND_* */
     ngx_str_t                 topic;
     ngx_http_complex_value_t *key;        /* NULL = $vote_msg_key */
     ngx_http_complex_value_t *request_id; /* NULL = the message id */

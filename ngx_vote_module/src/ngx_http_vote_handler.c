@@ -270,8 +270,8 @@ ngx_http_vote_validate(ngx_http_request_t *r, ngx_http_vote_ctx_t *ctx,
     } else {
         ngx_cpystrn((u_char *) sender, ctx->sender.data, sizeof(sender));
         if (ctx->kind == VC_KIND_CHAT) {
-            rc = vc_validate_chat(&lim, body, len, sender, ctx->id, now_ms,
-                                  msg, &err);
+            rc = vc_validate_chat(&lim, body, len, sender, ctx->id, now_ms, msg,
+                                  &err);
         } else {
             rc = vc_validate_order(&lim, body, len, sender, ctx->id, now_ms,
                                    msg, &err);

@@ -11,9 +11,9 @@
 #include "ngx_http_vote.h"
 #include "ngx_http_vote_metrics.h"
 
-#define NGX_HTTP_VOTE_SHM_SIZE  (256 * 1024)
-#define NGX_HTTP_VOTE_KINDS     4          /* 0 unused, vote, chat, order */
-#define NGX_HTTP_VOTE_HIST_N    15         /* 14 bounds + Inf */
+#define NGX_HTTP_VOTE_SHM_SIZE (256 * 1024)
+#define NGX_HTTP_VOTE_KINDS    4  /* 0 unused, vote, chat, order */
+#define NGX_HTTP_VOTE_HIST_N   15 /* 14 bounds + Inf */
 
 static const uint64_t ngx_http_vote_hist_le_us[NGX_HTTP_VOTE_HIST_N - 1] = {
     500,    1000,   2500,   5000,    10000,   25000,   50000,

@@ -177,7 +177,8 @@ ngx_http_vote_send_accepted(ngx_http_request_t *r, ngx_http_vote_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (ctx->kind == VC_KIND_CHAT) {
-        p = ngx_sprintf(body, "{\"id\":\"%s\",\"conversation\":\"%V\"}\n", ctx->id, &ctx->conversation);
+        p = ngx_sprintf(body, "{\"id\":\"%s\",\"conversation\":\"%V\"}\n",
+                        ctx->id, &ctx->conversation);
     } else if (ctx->kind == VC_KIND_ORDER) {
         /* the order sink decides the rest: GET /api/orders/{id} follows it */
         p = ngx_sprintf(body, "{\"id\":\"%s\",\"status\":\"pending\"}\n",

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench_orders.sh: ./build.sh bench orders: the bookstore (issue 14) as ratios measured in the
 # same run: orders accepted per second at the edge vs votes (the shipped edge, both in broker
 # mode, alternating rounds); the order sink's drain rate vs psql running the same reservation
@@ -84,7 +85,7 @@ PY
 
 bench_orders() {
     step "bench orders: orders/s at the edge vs votes; order sink drain vs psql; 202 -> final at half load"
-    local f=$STATE_DIR/bench/orders.md d=$STATE_DIR/bench/orders tok book i o v p99 non2xx orate=() vrate=() op99=() vp99=()
+    local f=$STATE_DIR/bench/orders.md d=$STATE_DIR/bench/orders tok book o v p99 non2xx orate=() vrate=() op99=() vp99=()
     mkdir -p "$d"
     tok=$(bench_token "bench$$") || return 1
     book=$(curl -s --cacert "$EDGE_CA_FILE" -H 'Content-Type: application/json' -H "Authorization: Bearer $tok" \
@@ -92,7 +93,7 @@ bench_orders() {
            "$EDGE_URL/api/books" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') || { warn "cannot publish the bench book"; return 1; }
     printf '{"book":%s,"copies":1}' "$book" > "$d/order.json"
     printf '{"poll":"band-contest","choice":"%s"}' "$(python3 -c "import json; print(json.load(open('$POLL_CATALOG'))['polls'][1]['choices'][0])")" > "$d/vote.json"
-    for i in $(seq "$BENCH_ROUNDS"); do
+    for _ in $(seq "$BENCH_ROUNDS"); do
         read -r o _ p99 _ _ non2xx < <(wrk_post "$EDGE_URL/api/orders" "$d/order.json" "$BENCH_CONNECTIONS" "$BENCH_SECONDS" "Authorization: Bearer $tok") || return 1
         orate+=("$o"); op99+=("$p99"); [ "${non2xx:-0}" = 0 ] || warn "orders: $non2xx answers were not 202"
         read -r v _ p99 _ _ non2xx < <(wrk_post "$EDGE_URL/api/votes" "$d/vote.json") || return 1
@@ -101,7 +102,7 @@ bench_orders() {
     o=$(median "${orate[@]}"); v=$(median "${vrate[@]}")
     # neither the drain nor the half-load latencies may share the machine with the rounds'
     # backlog: wait until every sink caught up (their lag gauges at 0)
-    for i in $(seq 300); do
+    for _ in $(seq 300); do
         [ "$(curl -s "http://127.0.0.1:$VOTE_SINK_METRICS_PORT/metrics" "http://127.0.0.1:$ORDER_SINK_METRICS_PORT/metrics" |
              awk '/^sink_lag_messages/ { s += $2 } END { print s + 0 }')" = 0 ] && break
         sleep 1
@@ -118,7 +119,7 @@ bench_orders() {
     local half; half=$(awk -v r="$o" -v s="$sink_rate" 'BEGIN { printf "%d", (s < r ? s : r) / 2 }')
     read -r hp50 hp99 herr hrps < <(EXTRA_HEADER="Authorization: Bearer $tok" wrk_paced "$EDGE_URL/api/orders" "$d/order-half.json" "$half") || return 1
     local open_q="SELECT count(*) FROM orders WHERE book_id = $book AND status IN ('reserved', 'paid')"
-    for i in $(seq 120); do [ "$(psql -X -tA "$PG_CONNINFO" -c "$open_q")" = 0 ] && break; sleep 1; done
+    for _ in $(seq 120); do [ "$(psql -X -tA "$PG_CONNINFO" -c "$open_q")" = 0 ] && break; sleep 1; done
     local lat
     lat=$(psql -X -tA -F ' ' "$PG_CONNINFO" -c "
         SELECT count(*),

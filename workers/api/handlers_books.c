@@ -18,8 +18,8 @@
 #include "token.h"
 
 /* Columns every book query selects, in this order (book_json). */
-#define BOOK_COLUMNS \
-    "id, seller, title, author, condition, price_cents, copies, copies_left, " \
+#define BOOK_COLUMNS                                                                               \
+    "id, seller, title, author, condition, price_cents, copies, copies_left, "                     \
     "(extract(epoch FROM created_at) * 1000)::bigint"
 
 static json_int_t col_int(const PGresult *res, int row, int col)
@@ -30,10 +30,10 @@ static json_int_t col_int(const PGresult *res, int row, int col)
 static json_t *book_json(const PGresult *res, int row)
 {
     return json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "id", col_int(res, row, 0),
-                     "seller", PQgetvalue(res, row, 1), "title", PQgetvalue(res, row, 2),
-                     "author", PQgetvalue(res, row, 3), "condition", PQgetvalue(res, row, 4),
-                     "price_cents", col_int(res, row, 5), "copies", col_int(res, row, 6),
-                     "copies_left", col_int(res, row, 7), "created_at", col_int(res, row, 8));
+                     "seller", PQgetvalue(res, row, 1), "title", PQgetvalue(res, row, 2), "author",
+                     PQgetvalue(res, row, 3), "condition", PQgetvalue(res, row, 4), "price_cents",
+                     col_int(res, row, 5), "copies", col_int(res, row, 6), "copies_left",
+                     col_int(res, row, 7), "created_at", col_int(res, row, 8));
 }
 
 /* The 4xx of a body common/shop.c refused. */
@@ -59,13 +59,12 @@ enum MHD_Result handle_book_create(api_request *r)
     vc_error e;
     json_t *root;
     vc_limits_default(&lim);
-    if (vc_validate_book(&lim, (const unsigned char *)r->body, r->body_len, 0, &root, &b,
-                         &e) < 0) {
+    if (vc_validate_book(&lim, (const unsigned char *)r->body, r->body_len, 0, &root, &b, &e) < 0) {
         json_decref(root);
         return respond_invalid(r, &e);
     }
     char price[24], copies[24];
-    const char *params[7] = {r->claims.sub, b.title, b.author, b.condition};
+    const char *params[7] = { r->claims.sub, b.title, b.author, b.condition };
     int_param(price, sizeof price, b.price_cents, &params[4]);
     int_param(copies, sizeof copies, b.copies, &params[5]);
     PGresult *res = db_exec("INSERT INTO books (seller, title, author, condition, price_cents,"
@@ -96,7 +95,7 @@ enum MHD_Result handle_books(api_request *r)
         return respond_problem(r, &p);
     char limit[16];
     snprintf(limit, sizeof limit, "%u", c.limit + 1); /* one more: is there a next page */
-    const char *params[4] = {c.q, c.seller, c.before, limit};
+    const char *params[4] = { c.q, c.seller, c.before, limit };
     PGresult *res = db_exec(list_sql, 4, params, NULL);
     if (!res)
         return respond_unavailable(r, "book store unavailable");
@@ -108,14 +107,15 @@ enum MHD_Result handle_books(api_request *r)
         json_array_append_new(books, book_json(res, i));
     json_t *next = n > 0 && has_more ? json_integer(col_int(res, n - 1, 0)) : json_null();
     PQclear(res);
-    return respond_json(r, 200, json_pack("{s:o, s:b, s:o}", "books", books, "has_more",
-                                          has_more, "next_before", next));
+    return respond_json(
+        r, 200,
+        json_pack("{s:o, s:b, s:o}", "books", books, "has_more", has_more, "next_before", next));
 }
 
 /* The listed (not deleted) book {id}: its row in *res, or an answer in *ret. */
 static int load_book(api_request *r, const char *id, PGresult **res, enum MHD_Result *ret)
 {
-    const char *params[1] = {id};
+    const char *params[1] = { id };
     *res = db_exec("SELECT " BOOK_COLUMNS " FROM books WHERE id = $1 AND deleted_at IS NULL", 1,
                    params, NULL);
     if (!*res) {
@@ -192,13 +192,12 @@ enum MHD_Result handle_book_update(api_request *r)
     vc_error e;
     json_t *root;
     vc_limits_default(&lim);
-    if (vc_validate_book(&lim, (const unsigned char *)r->body, r->body_len, 1, &root, &b,
-                         &e) < 0) {
+    if (vc_validate_book(&lim, (const unsigned char *)r->body, r->body_len, 1, &root, &b, &e) < 0) {
         json_decref(root);
         return respond_invalid(r, &e);
     }
     char price[24], copies[24];
-    const char *params[7] = {id, r->claims.sub, b.title, b.author, b.condition};
+    const char *params[7] = { id, r->claims.sub, b.title, b.author, b.condition };
     int_param(price, sizeof price, b.price_cents, &params[5]);
     int_param(copies, sizeof copies, b.copies, &params[6]);
     PGresult *res = db_exec(update_sql, 7, params, NULL);
@@ -222,7 +221,7 @@ enum MHD_Result handle_book_delete(api_request *r)
     if (own_book(r, id, &ret) < 0)
         return ret;
     /* Delisted, not removed: its orders keep their book, and new orders end unknown_book. */
-    const char *params[2] = {id, r->claims.sub};
+    const char *params[2] = { id, r->claims.sub };
     PGresult *res = db_exec("UPDATE books SET deleted_at = now()"
                             " WHERE id = $1 AND seller = $2 AND deleted_at IS NULL",
                             2, params, NULL);

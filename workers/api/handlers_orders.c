@@ -16,9 +16,9 @@
 #include "respond.h"
 #include "token.h"
 
-#define ORDER_COLUMNS \
-    "id, book_id, copies, status, reason, " \
-    "(extract(epoch FROM received_at) * 1000)::bigint, " \
+#define ORDER_COLUMNS                                                                              \
+    "id, book_id, copies, status, reason, "                                                        \
+    "(extract(epoch FROM received_at) * 1000)::bigint, "                                           \
     "(extract(epoch FROM updated_at) * 1000)::bigint"
 
 static json_int_t col_int(const PGresult *res, int row, int col)
@@ -28,10 +28,10 @@ static json_int_t col_int(const PGresult *res, int row, int col)
 
 static json_t *order_json(const PGresult *res, int row)
 {
-    json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:I, s:I}", "id", PQgetvalue(res, row, 0),
-                          "book", col_int(res, row, 1), "copies", col_int(res, row, 2),
-                          "status", PQgetvalue(res, row, 3), "received_at",
-                          col_int(res, row, 5), "updated_at", col_int(res, row, 6));
+    json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:I, s:I}", "id", PQgetvalue(res, row, 0), "book",
+                          col_int(res, row, 1), "copies", col_int(res, row, 2), "status",
+                          PQgetvalue(res, row, 3), "received_at", col_int(res, row, 5),
+                          "updated_at", col_int(res, row, 6));
     if (o && !PQgetisnull(res, row, 4))
         json_object_set_new(o, "reason", json_string(PQgetvalue(res, row, 4)));
     return o;
@@ -48,7 +48,7 @@ enum MHD_Result handle_orders(api_request *r)
         return respond_problem(r, &p);
     char limit[16];
     snprintf(limit, sizeof limit, "%u", q.limit + 1);
-    const char *params[3] = {r->claims.sub, q.before, limit};
+    const char *params[3] = { r->claims.sub, q.before, limit };
     PGresult *res = db_exec("SELECT " ORDER_COLUMNS " FROM orders WHERE buyer = $1"
                             " AND ($2::text IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
                             3, params, NULL);
@@ -62,14 +62,15 @@ enum MHD_Result handle_orders(api_request *r)
         json_array_append_new(orders, order_json(res, i));
     json_t *next = n > 0 && has_more ? json_string(PQgetvalue(res, n - 1, 0)) : json_null();
     PQclear(res);
-    return respond_json(r, 200, json_pack("{s:o, s:b, s:o}", "orders", orders, "has_more",
-                                          has_more, "next_before", next));
+    return respond_json(
+        r, 200,
+        json_pack("{s:o, s:b, s:o}", "orders", orders, "has_more", has_more, "next_before", next));
 }
 
 /* The order's states, oldest first, into o["events"]; -1 when the store failed. */
 static int add_events(json_t *o, const char *id)
 {
-    const char *params[1] = {id};
+    const char *params[1] = { id };
     PGresult *res = db_exec("SELECT status, (extract(epoch FROM at) * 1000)::bigint"
                             " FROM order_events WHERE order_id = $1 ORDER BY at, status",
                             1, params, NULL);
@@ -77,8 +78,8 @@ static int add_events(json_t *o, const char *id)
         return -1;
     json_t *events = json_array();
     for (int i = 0; events && i < PQntuples(res); i++)
-        json_array_append_new(events, json_pack("{s:s, s:I}", "status", PQgetvalue(res, i, 0),
-                                                "at", col_int(res, i, 1)));
+        json_array_append_new(events, json_pack("{s:s, s:I}", "status", PQgetvalue(res, i, 0), "at",
+                                                col_int(res, i, 1)));
     PQclear(res);
     json_object_set_new(o, "events", events);
     return 0;
@@ -93,9 +94,9 @@ enum MHD_Result handle_order(api_request *r)
     api_problem p;
     if (parse_order_id(r->params[0], r->param_lens[0], id, &p) < 0)
         return respond_problem(r, &p);
-    const char *params[2] = {id, r->claims.sub};
-    PGresult *res = db_exec("SELECT " ORDER_COLUMNS " FROM orders WHERE id = $1 AND buyer = $2",
-                            2, params, NULL);
+    const char *params[2] = { id, r->claims.sub };
+    PGresult *res = db_exec("SELECT " ORDER_COLUMNS " FROM orders WHERE id = $1 AND buyer = $2", 2,
+                            params, NULL);
     if (!res)
         return respond_unavailable(r, "order store unavailable");
     if (PQntuples(res) == 0) {
@@ -103,7 +104,8 @@ enum MHD_Result handle_order(api_request *r)
         /* Also the answer for an order just accepted that the sink has not read yet. */
         return respond_error(r, 404, "order_not_found",
                              "no such order of yours (yet: a new order appears once the order "
-                             "sink has read it)", "id");
+                             "sink has read it)",
+                             "id");
     }
     json_t *o = order_json(res, 0);
     PQclear(res);

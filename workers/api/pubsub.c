@@ -54,7 +54,7 @@ static void on_order(pubsub *ps, const char *user, const char *payload, size_t l
 {
     json_t *o = json_loadb(payload, len, 0, NULL);
     char *text = json_is_string(json_object_get(o, "id")) ? json_dumps(o, JSON_COMPACT) : NULL;
-    strbuf frame = {0};
+    strbuf frame = { 0 };
     if (text && sse_format(&frame, "order", NULL, text, strlen(text)) == 0)
         sse_publish(ps->app->hub, SSE_CHAT, user, NULL, frame.data, frame.len);
     else

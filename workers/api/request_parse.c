@@ -143,8 +143,8 @@ int parse_catalog(const char *q, const char *seller, const char *before, const c
     c->before = before;
     if (q) {
         size_t n = strlen(q), chars = vc_utf8_chars((const unsigned char *)q, n);
-        if (!vc_utf8_valid((const unsigned char *)q, n) || !vc_no_controls(q, n, 0) ||
-            chars == 0 || chars > CATALOG_QUERY_MAX)
+        if (!vc_utf8_valid((const unsigned char *)q, n) || !vc_no_controls(q, n, 0) || chars == 0 ||
+            chars > CATALOG_QUERY_MAX)
             return problem(p, 422, "bad_query", "q must be 1-100 characters of text", "q");
     }
     if (seller && !vc_username_valid(seller, strlen(seller)))
@@ -156,8 +156,7 @@ int parse_catalog(const char *q, const char *seller, const char *before, const c
     return 0;
 }
 
-int parse_resume_cursor(const char *header, const char *query, const char **last,
-                        api_problem *p)
+int parse_resume_cursor(const char *header, const char *query, const char **last, api_problem *p)
 {
     *last = header ? header : query;
     if (*last && !vc_ulid_valid(*last, strlen(*last)))

@@ -13,8 +13,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "shop.h"       /* common/: VC_BOOK_ID_MAX */
-#include "validate.h"   /* common/: VC_USERNAME_MAX */
+#include "shop.h"     /* common/: VC_BOOK_ID_MAX */
+#include "validate.h" /* common/: VC_USERNAME_MAX */
 
 #define QUERY_MAX_PARAMS 8
 #define QUERY_MAX_VALUE 128

@@ -121,21 +121,20 @@ static void fuzz_order(const uint8_t *data, size_t size)
     struct order_msg *m;
 
     reason[0] = '\0';
-    m = order_msg_decode((const char *) data, size, reason, sizeof reason);
+    m = order_msg_decode((const char *)data, size, reason, sizeof reason);
     if (m == NULL) {
         if (reason[0] == '\0') {
             violation("order message refused without a reason", data, size);
         }
         return;
     }
-    if (!text_ok(m->id, strlen(m->id)) || !text_ok(m->buyer, strlen(m->buyer))
-        || m->book < 1 || m->copies < 1) {
+    if (!text_ok(m->id, strlen(m->id)) || !text_ok(m->buyer, strlen(m->buyer)) || m->book < 1 ||
+        m->copies < 1) {
         violation("order field missing, not UTF-8 or out of range", data, size);
     }
-    check_same(json_pack("{s:i, s:s, s:s, s:I, s:I, s:s, s:I}", "v", 1, "kind", "order",
-                         "id", m->id, "book", (json_int_t) m->book, "copies",
-                         (json_int_t) m->copies, "buyer", m->buyer, "received_at",
-                         (json_int_t) m->received_at),
+    check_same(json_pack("{s:i, s:s, s:s, s:I, s:I, s:s, s:I}", "v", 1, "kind", "order", "id",
+                         m->id, "book", (json_int_t)m->book, "copies", (json_int_t)m->copies,
+                         "buyer", m->buyer, "received_at", (json_int_t)m->received_at),
                data, size);
     order_msg_free(m);
 }

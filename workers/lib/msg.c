@@ -162,10 +162,7 @@ struct chat_msg *chat_msg_decode(const char *buf, size_t len, char *reason, size
     return m;
 }
 
-void chat_msg_free(struct chat_msg *m)
-{
-    free(m);
-}
+void chat_msg_free(struct chat_msg *m) { free(m); }
 
 struct order_msg *order_msg_decode(const char *buf, size_t len, char *reason, size_t cap)
 {
@@ -181,7 +178,8 @@ struct order_msg *order_msg_decode(const char *buf, size_t len, char *reason, si
     if (m != NULL) {
         /* vc_message_check() bounded both strings: a ULID and a 3-32 byte username */
         snprintf(m->id, sizeof m->id, "%s", json_string_value(json_object_get(root, "id")));
-        snprintf(m->buyer, sizeof m->buyer, "%s", json_string_value(json_object_get(root, "buyer")));
+        snprintf(m->buyer, sizeof m->buyer, "%s",
+                 json_string_value(json_object_get(root, "buyer")));
         m->book = json_integer_value(json_object_get(root, "book"));
         m->copies = json_integer_value(json_object_get(root, "copies"));
         m->received_at = json_integer_value(json_object_get(root, "received_at"));
@@ -191,7 +189,4 @@ struct order_msg *order_msg_decode(const char *buf, size_t len, char *reason, si
     return m;
 }
 
-void order_msg_free(struct order_msg *m)
-{
-    free(m);
-}
+void order_msg_free(struct order_msg *m) { free(m); }

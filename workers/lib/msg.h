@@ -50,11 +50,11 @@ struct chat_msg {
 
 /* A decoded order (the bookstore): fixed size, no pointers into the message. */
 struct order_msg {
-    char id[27];                                /* ULID */
-    char buyer[33];                             /* username */
+    char id[27];    /* ULID */
+    char buyer[33]; /* username */
     int64_t book;
     int64_t copies;
-    int64_t received_at;                        /* ms since the epoch */
+    int64_t received_at; /* ms since the epoch */
 };
 
 /*

@@ -26,8 +26,9 @@ static long advance_once(struct order_advancer *a)
     PGconn *c = pg_conn_get(&a->pg);
     if (c == NULL)
         return -1;
-    PGresult *res = PQexecParams(c, "SELECT order_id, buyer, status FROM order_advance($1::int, $2::int)", 2,
-                                 NULL, params, NULL, NULL, 0);
+    PGresult *res =
+        PQexecParams(c, "SELECT order_id, buyer, status FROM order_advance($1::int, $2::int)", 2,
+                     NULL, params, NULL, NULL, 0);
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
         pg_conn_note_failure(&a->pg, res);
         PQclear(res);
@@ -38,7 +39,8 @@ static long advance_once(struct order_advancer *a)
         const char *st = PQgetvalue(res, (int)i, 2);
         atomic_fetch_add(strcmp(st, "shipped") == 0 ? a->shipped
                          : strcmp(st, "paid") == 0  ? a->paid
-                                                    : a->failed, 1);
+                                                    : a->failed,
+                         1);
     }
     order_notify_rows(&a->notify, res, -1);
     PQclear(res);
@@ -73,13 +75,14 @@ static void *advancer_main(void *arg)
     return NULL;
 }
 
-int order_advancer_start(struct order_advancer *a, const struct order_opts *o,
-                         const char *conninfo, _Atomic uint64_t *published, _Atomic uint64_t *failed)
+int order_advancer_start(struct order_advancer *a, const struct order_opts *o, const char *conninfo,
+                         _Atomic uint64_t *published, _Atomic uint64_t *failed)
 {
     a->o = o;
     atomic_store(&a->quit, 0);
     pg_conn_init(&a->pg, conninfo);
-    order_notify_init(&a->notify, o->redis_host, (int)o->redis_port, o->redis_prefix, published, failed);
+    order_notify_init(&a->notify, o->redis_host, (int)o->redis_port, o->redis_prefix, published,
+                      failed);
     a->paid = wmetrics_counter("order_paid_total", "Orders paid (simulated)");
     a->failed = wmetrics_counter("order_payment_failed_total",
                                  "Orders whose simulated payment failed (stock released)");

@@ -65,7 +65,4 @@ void order_notify_rows(struct order_notify *n, const PGresult *res, int reason_c
     }
 }
 
-void order_notify_close(struct order_notify *n)
-{
-    redis_conn_close(&n->redis);
-}
+void order_notify_close(struct order_notify *n) { redis_conn_close(&n->redis); }

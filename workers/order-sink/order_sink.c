@@ -35,9 +35,9 @@
 struct order_sink {
     const struct order_opts *o;
     struct pg_conn pg;
-    struct order_notify notify;    /* the writer's: states after each commit */
-    strbuf cols[RESERVE_COLS];     /* array parameters of order_reserve(), reused */
-    strbuf parts, offsets;         /* the batch's partitions and next offsets */
+    struct order_notify notify; /* the writer's: states after each commit */
+    strbuf cols[RESERVE_COLS];  /* array parameters of order_reserve(), reused */
+    strbuf parts, offsets;      /* the batch's partitions and next offsets */
     _Atomic uint64_t *reserved, *sold_out, *unknown, *replayed;
 };
 
@@ -45,22 +45,29 @@ static struct order_opts opts;
 
 static const struct wopt option_table[] = {
     SINK_KAFKA_OPTIONS(opts.kafka, "ORDER_SINK", "order-sink", "orders", "orders.dlq"),
-    { "pg", "PG_CONNINFO", WOPT_STR, &opts.pg_conninfo, NULL, "libpq conninfo (overrides --pg-port)" },
-    { "pg-port", "PG_PORT", WOPT_INT, &opts.pg_port, "5432", "PostgreSQL port on 127.0.0.1 (db vote, user vote)" },
+    { "pg", "PG_CONNINFO", WOPT_STR, &opts.pg_conninfo, NULL,
+      "libpq conninfo (overrides --pg-port)" },
+    { "pg-port", "PG_PORT", WOPT_INT, &opts.pg_port, "5432",
+      "PostgreSQL port on 127.0.0.1 (db vote, user vote)" },
     { "pay-delay-ms", "ORDER_PAY_DELAY_MS", WOPT_INT, &opts.pay_delay_ms, "2000",
       "simulated payment: milliseconds from reserved to paid or payment_failed" },
     { "ship-delay-ms", "ORDER_SHIP_DELAY_MS", WOPT_INT, &opts.ship_delay_ms, "3000",
       "simulated shipping: milliseconds from paid to shipped" },
     { "payment-failure-pct", "ORDER_PAYMENT_FAILURE_PCT", WOPT_INT, &opts.payment_failure_pct, "10",
       "percent of orders whose payment fails (0-100; decided by the order id, so replays agree)" },
-    { "tick-ms", "ORDER_TICK_MS", WOPT_INT, &opts.tick_ms, "100", "how often due transitions are looked for" },
+    { "tick-ms", "ORDER_TICK_MS", WOPT_INT, &opts.tick_ms, "100",
+      "how often due transitions are looked for" },
     { "advance-batch", "ORDER_ADVANCE_BATCH", WOPT_INT, &opts.advance_batch, "500",
       "orders moved per transition statement" },
-    { "redis-host", "REDIS_HOST", WOPT_STR, &opts.redis_host, "127.0.0.1", "Redis host (live order states)" },
+    { "redis-host", "REDIS_HOST", WOPT_STR, &opts.redis_host, "127.0.0.1",
+      "Redis host (live order states)" },
     { "redis-port", "REDIS_PORT", WOPT_INT, &opts.redis_port, "6379", "Redis port" },
-    { "redis-prefix", "ORDER_SINK_REDIS_PREFIX", WOPT_STR, &opts.redis_prefix, "", "prefix for Redis channels (tests)" },
-    { "metrics-addr", "SINK_METRICS_ADDR", WOPT_STR, &opts.metrics_addr, "127.0.0.1", "metrics listen address" },
-    { "metrics-port", "ORDER_SINK_METRICS_PORT", WOPT_INT, &opts.metrics_port, "9103", "metrics port (0 = off)" },
+    { "redis-prefix", "ORDER_SINK_REDIS_PREFIX", WOPT_STR, &opts.redis_prefix, "",
+      "prefix for Redis channels (tests)" },
+    { "metrics-addr", "SINK_METRICS_ADDR", WOPT_STR, &opts.metrics_addr, "127.0.0.1",
+      "metrics listen address" },
+    { "metrics-port", "ORDER_SINK_METRICS_PORT", WOPT_INT, &opts.metrics_port, "9103",
+      "metrics port (0 = off)" },
     SINK_REPLAY_OPTION(opts.kafka),
     { "log-level", "LOG_LEVEL", WOPT_STR, &opts.log_level, "info", "debug|info|warn|error" },
 };
@@ -93,10 +100,13 @@ static int build_params(struct order_sink *s, const struct sink_batch *b)
         const struct order_msg *m = b->entries[i].decoded;
         if (m == NULL)
             continue;
-        if (arr_add(&s->cols[0], "%s\"%s\"", m->id, 0) || arr_add(&s->cols[1], NULL, NULL, m->book) ||
-            arr_add(&s->cols[2], "%s\"%s\"", m->buyer, 0) || arr_add(&s->cols[3], NULL, NULL, m->copies) ||
+        if (arr_add(&s->cols[0], "%s\"%s\"", m->id, 0) ||
+            arr_add(&s->cols[1], NULL, NULL, m->book) ||
+            arr_add(&s->cols[2], "%s\"%s\"", m->buyer, 0) ||
+            arr_add(&s->cols[3], NULL, NULL, m->copies) ||
             arr_add(&s->cols[4], NULL, NULL, m->received_at) ||
-            sb_appendf(&s->cols[5], "%s%s", s->cols[5].len > 1 ? "," : "", payment_fails(m->id) ? "t" : "f"))
+            sb_appendf(&s->cols[5], "%s%s", s->cols[5].len > 1 ? "," : "",
+                       payment_fails(m->id) ? "t" : "f"))
             return -1;
     }
     for (int c = 0; c < RESERVE_COLS - 1; c++)
@@ -136,7 +146,8 @@ static void count_outcomes(struct order_sink *s, const PGresult *res, size_t ord
         const char *st = PQgetvalue(res, i, 2), *why = PQgetvalue(res, i, 3);
         atomic_fetch_add(strcmp(st, "reserved") == 0    ? s->reserved
                          : strcmp(why, "sold_out") == 0 ? s->sold_out
-                                                        : s->unknown, 1);
+                                                        : s->unknown,
+                         1);
     }
     atomic_fetch_add(s->replayed, orders - (size_t)n);
 }
@@ -160,17 +171,21 @@ static int order_write_batch(void *ctx, const struct sink_batch *b, char *err, s
     const char *rp[RESERVE_COLS];
     for (int c = 0; c < RESERVE_COLS; c++)
         rp[c] = s->cols[c].data;
-    res = exec(s, "SELECT order_id, buyer, status, coalesce(reason, '') FROM order_reserve($1::text[], $2::bigint[],"
+    res = exec(s,
+               "SELECT order_id, buyer, status, coalesce(reason, '') FROM "
+               "order_reserve($1::text[], $2::bigint[],"
                " $3::text[], $4::int[], $5::bigint[], $6::boolean[], $7::int)",
                RESERVE_COLS, rp, PGRES_TUPLES_OK, err, errcap);
     if (res == NULL)
         goto error;
     const char *op[3] = { b->topic, s->parts.data, s->offsets.data };
-    PGresult *off = exec(s, "INSERT INTO sink_offsets (topic, partition, next_offset)"
-                         " SELECT $1, p, o FROM unnest($2::int[], $3::bigint[]) AS u(p, o)"
-                         " ON CONFLICT (topic, partition) DO UPDATE"
-                         " SET next_offset = GREATEST(sink_offsets.next_offset, EXCLUDED.next_offset)",
-                         3, op, PGRES_COMMAND_OK, err, errcap);
+    PGresult *off =
+        exec(s,
+             "INSERT INTO sink_offsets (topic, partition, next_offset)"
+             " SELECT $1, p, o FROM unnest($2::int[], $3::bigint[]) AS u(p, o)"
+             " ON CONFLICT (topic, partition) DO UPDATE"
+             " SET next_offset = GREATEST(sink_offsets.next_offset, EXCLUDED.next_offset)",
+             3, op, PGRES_COMMAND_OK, err, errcap);
     if (off == NULL)
         goto error;
     PQclear(off);
@@ -203,8 +218,9 @@ static int order_load_offsets(void *ctx, rd_kafka_topic_partition_list_t *parts,
         char part[16];
         snprintf(part, sizeof part, "%" PRId32, parts->elems[i].partition);
         const char *params[] = { parts->elems[i].topic, part };
-        PGresult *res = exec(s, "SELECT next_offset FROM sink_offsets WHERE topic = $1 AND partition = $2",
-                             2, params, PGRES_TUPLES_OK, err, errcap);
+        PGresult *res =
+            exec(s, "SELECT next_offset FROM sink_offsets WHERE topic = $1 AND partition = $2", 2,
+                 params, PGRES_TUPLES_OK, err, errcap);
         if (res == NULL)
             return -1;
         if (PQntuples(res) == 1)
@@ -237,8 +253,10 @@ static void conninfo_for(char *out, size_t cap, const char *role)
         snprintf(out, cap, "%s%s fallback_application_name=order-sink/%s", ci,
                  strstr(ci, "connect_timeout") ? "" : " connect_timeout=3", role);
     else
-        snprintf(out, cap, "host=127.0.0.1 port=%ld dbname=vote user=vote connect_timeout=3"
-                 " application_name=order-sink/%s", opts.pg_port, role);
+        snprintf(out, cap,
+                 "host=127.0.0.1 port=%ld dbname=vote user=vote connect_timeout=3"
+                 " application_name=order-sink/%s",
+                 opts.pg_port, role);
 }
 
 static int check_opts(void)
@@ -246,7 +264,8 @@ static int check_opts(void)
     if (opts.payment_failure_pct < 0 || opts.payment_failure_pct > 100 || opts.pay_delay_ms < 0 ||
         opts.ship_delay_ms < 0 || opts.tick_ms < 1 || opts.advance_batch < 1) {
         wlog_error("bad option: --payment-failure-pct 0-100, delays >= 0, --tick-ms and"
-                   " --advance-batch >= 1", NULL);
+                   " --advance-batch >= 1",
+                   NULL);
         return -1;
     }
     opts.kafka.writers = 1; /* one partition's orders must be applied strictly in order */
@@ -255,9 +274,10 @@ static int check_opts(void)
 
 int main(int argc, char **argv)
 {
-    enum wconfig_result cr = wconfig_parse(option_table, sizeof option_table / sizeof option_table[0], argc, argv,
-                                           "order-sink: reserve the bookstore's orders from Kafka in PostgreSQL, exactly once, "
-                                           "then simulate payment and shipping.");
+    enum wconfig_result cr = wconfig_parse(
+        option_table, sizeof option_table / sizeof option_table[0], argc, argv,
+        "order-sink: reserve the bookstore's orders from Kafka in PostgreSQL, exactly once, "
+        "then simulate payment and shipping.");
     if (cr != WCONFIG_OK)
         return cr == WCONFIG_HELP ? 0 : 2;
     int level = wlog_level_parse(opts.log_level);
@@ -273,13 +293,18 @@ int main(int argc, char **argv)
     memset(&adv, 0, sizeof adv);
     pg_conn_init(&s.pg, sink_ci);
     s.reserved = wmetrics_counter("order_reserved_total", "Orders that got their copies");
-    s.sold_out = wmetrics_counter("order_sold_out_total", "Orders rejected: not enough copies left");
-    s.unknown = wmetrics_counter("order_unknown_book_total", "Orders rejected: no such listed book");
-    s.replayed = wmetrics_counter("sink_duplicates_skipped_total", "Orders already stored (replays), unchanged");
-    _Atomic uint64_t *published = wmetrics_counter("sink_published_total", "Order states pushed on Redis pub/sub");
-    _Atomic uint64_t *unpublished = wmetrics_counter("sink_publish_failed_total",
-                                                     "Order states not pushed (Redis down: live push skipped)");
-    order_notify_init(&s.notify, opts.redis_host, (int)opts.redis_port, opts.redis_prefix, published, unpublished);
+    s.sold_out =
+        wmetrics_counter("order_sold_out_total", "Orders rejected: not enough copies left");
+    s.unknown =
+        wmetrics_counter("order_unknown_book_total", "Orders rejected: no such listed book");
+    s.replayed = wmetrics_counter("sink_duplicates_skipped_total",
+                                  "Orders already stored (replays), unchanged");
+    _Atomic uint64_t *published =
+        wmetrics_counter("sink_published_total", "Order states pushed on Redis pub/sub");
+    _Atomic uint64_t *unpublished = wmetrics_counter(
+        "sink_publish_failed_total", "Order states not pushed (Redis down: live push skipped)");
+    order_notify_init(&s.notify, opts.redis_host, (int)opts.redis_port, opts.redis_prefix,
+                      published, unpublished);
     sink_install_signals();
     int rc = 1;
     if (wmetrics_serve(opts.metrics_addr, (int)opts.metrics_port) != 0)

@@ -15,7 +15,7 @@
 #include "redis_conn.h"
 
 struct order_opts {
-    struct sink_config kafka;      /* Kafka, batching, backoff and replay: sink_options.h */
+    struct sink_config kafka; /* Kafka, batching, backoff and replay: sink_options.h */
     const char *pg_conninfo, *metrics_addr, *log_level, *redis_host, *redis_prefix;
     long pg_port, metrics_port, redis_port;
     long pay_delay_ms, ship_delay_ms, payment_failure_pct, tick_ms, advance_batch;
@@ -24,8 +24,8 @@ struct order_opts {
 /* Live order states on Redis pub/sub (order_notify.c); one per thread. */
 struct order_notify {
     struct redis_conn redis;
-    const char *prefix;            /* channel prefix (tests) */
-    double quiet_until;            /* after a failure, no publish before this (wclock ms) */
+    const char *prefix; /* channel prefix (tests) */
+    double quiet_until; /* after a failure, no publish before this (wclock ms) */
     _Atomic uint64_t *published, *failed;
 };
 
@@ -46,8 +46,8 @@ struct order_advancer {
 };
 
 /* Connects lazily with conninfo; 0, or -1 when the thread could not start. */
-int order_advancer_start(struct order_advancer *a, const struct order_opts *o,
-                         const char *conninfo, _Atomic uint64_t *published, _Atomic uint64_t *failed);
+int order_advancer_start(struct order_advancer *a, const struct order_opts *o, const char *conninfo,
+                         _Atomic uint64_t *published, _Atomic uint64_t *failed);
 void order_advancer_stop(struct order_advancer *a);
 
 #endif

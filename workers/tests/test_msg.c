@@ -180,9 +180,9 @@ static void test_chat_fields_copied_out(void **state)
 static void test_order_decode(void **state)
 {
     (void)state;
-    static const char ok[] =
-        "{\"v\":1,\"kind\":\"order\",\"id\":\"01JD0000000000000000000009\",\"book\":9007199254740991,"
-        "\"copies\":3,\"buyer\":\"alice\",\"received_at\":1763786400123}";
+    static const char ok[] = "{\"v\":1,\"kind\":\"order\",\"id\":\"01JD0000000000000000000009\","
+                             "\"book\":9007199254740991,"
+                             "\"copies\":3,\"buyer\":\"alice\",\"received_at\":1763786400123}";
     char reason[MSG_REASON_MAX] = "";
     struct order_msg *m = order_msg_decode(ok, strlen(ok), reason, sizeof reason);
     assert_non_null(m);
@@ -193,7 +193,8 @@ static void test_order_decode(void **state)
     assert_true(m->received_at == 1763786400123LL);
     order_msg_free(m);
     static const char *const poison[] = {
-        "{\"v\":1,\"kind\":\"order\",\"id\":\"01JD0000000000000000000009\",\"book\":1,\"copies\":11,"
+        "{\"v\":1,\"kind\":\"order\",\"id\":\"01JD0000000000000000000009\",\"book\":1,\"copies\":"
+        "11,"
         "\"buyer\":\"alice\",\"received_at\":1}",
         "{\"v\":1,\"kind\":\"order\",\"id\":\"01JD0000000000000000000009\",\"book\":1,\"copies\":1,"
         "\"buyer\":\"Al ice\",\"received_at\":1}",

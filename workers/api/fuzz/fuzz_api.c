@@ -156,14 +156,14 @@ static void route(const char *name, const char **params, const size_t *lens, con
         catalog_query c;
         if (parse_catalog(f[F_AFTER], f[F_LEI_QUERY], f[F_BEFORE], f[F_LIMIT], &c, &p) < 0) {
             check_problem(&p);
-        } else if (c.limit < 1 || c.limit > PAGE_MAX
-                   || (c.seller && !vc_username_valid(c.seller, strlen(c.seller)))) {
+        } else if (c.limit < 1 || c.limit > PAGE_MAX ||
+                   (c.seller && !vc_username_valid(c.seller, strlen(c.seller)))) {
             violation("a catalog query accepted against the rules", c.seller);
         }
         return;
     }
-    if (strcmp(name, "book_get") == 0 || strcmp(name, "book_update") == 0
-        || strcmp(name, "book_delete") == 0) {
+    if (strcmp(name, "book_get") == 0 || strcmp(name, "book_update") == 0 ||
+        strcmp(name, "book_delete") == 0) {
         char id[24];
         if (parse_book_id(params[0], lens[0], id, &p) < 0) {
             check_problem(&p);
@@ -179,7 +179,7 @@ static void route(const char *name, const char **params, const size_t *lens, con
         vc_error e;
         json_t *root;
         vc_limits_default(&lim);
-        if (vc_validate_book(&lim, (const unsigned char *) body, body_len,
+        if (vc_validate_book(&lim, (const unsigned char *)body, body_len,
                              strcmp(name, "book_update") == 0, &root, &b, &e) < 0) {
             json_t *eb = respond_error_body(vc_reason_str(e.reason), e.detail, e.field);
             if (e.status < 400 || e.status > 499 || eb == NULL) {
