@@ -11,9 +11,11 @@ every sink and the api running:
      this script samples the vote sink's consumer lag (its /metrics, every 0.5 s) and measures
      freshness: a probe votes for a choice the load never uses, then reads the results through
      the edge until its vote is counted; freshness is 202 to seen;
-  3. per step, each party's CPU per vote (cpu-snap.py over /proc) and whether the step was
-     sustained: achieved >= 90% of offered with no error, lag at the end <= one second of votes,
-     freshness p99 < 1 s;
+  3. per step, each party's CPU per vote (cpu-snap.py over /proc; wrk's from this process's
+     waited-for children) and whether the step was sustained: no error, the vote sink's lag at
+     its end <= one second of the achieved rate, freshness p99 < 1 s. The sustained rate is the
+     highest achieved rate of a sustained step: where the achieved rate falls short of the
+     offered one, the edge answered slower than the load asked (wrk's connections all waited);
   4. the zero-loss audit (locust/audit.py) over every 202 id the steps received, with the
      requests still in flight when wrk stopped counted as unknown.
 
@@ -23,6 +25,7 @@ environment (eval "$(./build.sh env)").
 """
 import json
 import os
+import resource
 import re
 import ssl
 import statistics
@@ -78,9 +81,9 @@ def pid_of(service):
         return int(f.read().strip())
 
 
-def party_specs(wrk_shell):
+def party_specs():
     """cpu-snap.py labels: the edge's workers (children of its master), each service by its pid
-    file, PostgreSQL with every child, the shell that runs wrk (its waited-for children)."""
+    file, PostgreSQL with every child."""
     specs = []
     master = pid_of("edge")
     for w in subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split():
@@ -92,7 +95,6 @@ def party_specs(wrk_shell):
             specs.append("%s=%d%s" % (label, pid_of(svc), mode))
         except OSError:
             pass
-    specs.append("wrk=%d/self" % wrk_shell)
     return specs
 
 
@@ -206,11 +208,13 @@ def main():
                                           IDS_FILE=ids_file, LUA=os.path.join(ROOT, "stack/bench/edge/paced.lua"),
                                           URL=EDGE + "/api/votes"),
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         a, b = os.path.join(OUT, "cpu-a.json"), os.path.join(OUT, "cpu-b.json")
-        subprocess.run([PY, SNAP, "snap", a] + party_specs(shell.pid), check=True)
+        subprocess.run([PY, SNAP, "snap", a] + party_specs(), check=True)
         s0 = time.monotonic() - t0
         wrk = shell.communicate()[0]
-        subprocess.run([PY, SNAP, "snap", b] + party_specs(shell.pid), check=True)
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([PY, SNAP, "snap", b] + party_specs(), check=True)
         s1 = time.monotonic() - t0
         with open(os.path.join(OUT, "pipeline-wrk.log"), "a") as f:
             f.write(wrk)
@@ -227,8 +231,9 @@ def main():
         lag_end = metric(vport, "sink_lag_messages")
         fresh = [f for t, f in sampler.fresh if s0 + 2 <= t <= s1]
         cpu = cpu_per_vote(a, b, ok202)
-        sustained = (achieved >= 0.9 * rate and errors == 0 and lag_end <= rate and fresh
-                     and p99(fresh) < 1.0)
+        # wrk (and the two snapshots, a few ms) ended as children of this process
+        cpu["wrk"] = ((ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)) * 1e6 / max(1, ok202)
+        sustained = (errors == 0 and lag_end <= achieved and fresh and p99(fresh) < 1.0)
         steps.append(dict(frac=frac, rate=rate, achieved=achieved, errors=errors, lag_end=lag_end,
                           lag_max=max([v for t, v in sampler.lag if s0 <= t <= s1] or [0]),
                           fresh_p50=statistics.median(fresh) if fresh else float("nan"),
@@ -264,7 +269,7 @@ def main():
     verdict = "PASS" if ar.returncode == 0 else "FAIL"
     print(ar.stdout[-1500:], flush=True)
 
-    best = max([s for s in steps if s["sustained"]], key=lambda s: s["rate"], default=None)
+    best = max([s for s in steps if s["sustained"]], key=lambda s: s["achieved"], default=None)
     plot(steps, sampler)
     write_md(base, steps, best, verdict, audit_s, len(ids), unknown)
     return 0 if verdict == "PASS" else 1
@@ -298,9 +303,10 @@ def write_md(base, steps, best, verdict, audit_s, n_ids, unknown):
     lines.append("Baseline (the slowest store alone): %.0f vote documents/s into the MongoDB-wire server "
                  "from one mongo-c-driver client, batches of 1000. Steps of %gs through the shipped edge "
                  "over HTTPS (wrk paced, %d keep-alive connections), every sink and the api running; "
-                 "a step is sustained when it achieved >= 90%% of the offered rate without errors, "
-                 "the vote sink's lag at its end was <= one second of votes and results through the "
-                 "edge were < 1 s behind the 202s at p99 (`stack/bench/pipeline/pipeline.py`)." % (base, STEP_S, CONNS))
+                 "a step is sustained when it had no errors, the vote sink's lag at its end was <= "
+                 "one second of votes and results through the edge were < 1 s behind the 202s at "
+                 "p99; an achieved rate below the offered one is the edge answering slower than "
+                 "the load asked, with every wrk connection waiting (`stack/bench/pipeline/pipeline.py`)." % (base, STEP_S, CONNS))
     lines.append("")
     hdr = "| offered /s | x baseline | achieved /s | errors | lag end | lag max | fresh p50 s | fresh p99 s | sustained |"
     lines += [hdr, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
@@ -310,8 +316,8 @@ def write_md(base, steps, best, verdict, audit_s, n_ids, unknown):
             s["fresh_p50"], s["fresh_p99"], "yes" if s["sustained"] else "no"))
     lines.append("")
     if best:
-        lines.append("**Highest sustained rate: %.0f votes/s = %.2f x the slowest store alone** (target >= 0.9)."
-                     % (best["achieved"], best["achieved"] / base))
+        lines.append("**Highest sustained rate: %.0f votes/s = %.2f x the slowest store alone** (target >= 0.9; "
+                     "offered %d/s in that step)." % (best["achieved"], best["achieved"] / base, best["rate"]))
     else:
         lines.append("**No step was sustained.**")
     lines.append("")
