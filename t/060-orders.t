@@ -7,7 +7,7 @@
 # duplicate keys, unknown fields, oversized) is a precise 4xx; nothing is
 # produced for any of them.  Tokens are built in Perl, not by the module.
 use Test::Nginx::Socket 'no_plan';
-use FindBin; use lib "$FindBin::Bin/../ngx_vote_module/t";
+use FindBin; use lib "$FindBin::Bin";
 use VoteT;
 
 create_topics('orders', 'rejects', 'revocations');
